@@ -1,0 +1,101 @@
+"""The three profiles of DESIGN.md section 6, as plain nested dicts.
+
+``paper`` is exactly the paper's settings (DESIGN.md section 4). ``quick`` is sized so the
+README's main command (25 LODO folds on the synthetic suite) runs in minutes on 2 CPU
+cores; ``smoke`` is for tests (seconds). Every leaf can be overridden with
+``--set key=value``; keys not in the tree are usage errors.
+"""
+from __future__ import annotations
+
+import copy
+
+BASE: dict = {
+    "profile": "quick",
+    "seed": 0,
+    "device": "auto",          # auto: cuda when present, else cpu
+    "deterministic": True,     # torch.use_deterministic_algorithms where it is cheap
+    "data": {
+        "root": None,          # --data-root; None: the embedded synthetic suite
+        "paths": {},           # per-dataset folders: --set data.livec=PATH
+        "size": 72,            # side of the square the cache stores, px
+        "crop": 64,            # random training crop, px (test: centre crop)
+        "flip": True,          # random horizontal flip in training
+        "synthetic_seed": 0,   # seed of the generated suite
+    },
+    "model": {
+        "backbone": "smallcnn",
+        "weights": None,       # a torchvision state-dict file for the backbone
+        "pretrained": "auto",  # auto: ImageNet weights when in the torch cache
+        "head_dims": [128, 64],
+        "dropout": 0.5,
+    },
+    "train": {
+        "epochs": 8,
+        "batch_size": 32,      # ERM batch, images
+        "subset_batch": {"default": 16},  # per-subset batch of CIS/CIP/MetaIQA, by dataset
+        "lr": 1e-3,            # inner (task) optimizer
+        "betas": [0.9, 0.9999],
+        "lr_decay": 0.8,       # inner lr multiplied by this ...
+        "lr_step_epochs": 10,  # ... every this many epochs
+        "loss": "l1",
+        "weight_decay": 0.0,
+    },
+    "meta": {
+        "optimizer": "adam",   # adam | sgd: meta step fed (theta - phi) as theta's gradient
+        "lr": 1e-2,            # beta
+        "betas": [0.9, 0.9999],
+    },
+    "division": {
+        "clusters": 2,         # c (q in the paper's notation)
+        "feature": "auto",     # auto: imagenet-resnet18 if weights present, else pixelstats
+        "tsne_dims": 10,
+        "perplexity": 30.0,
+        "covariance": "diag",  # GMM covariance type (the paper does not say)
+    },
+    "metaiqa": {
+        "support_frac": 0.8,   # per task 80/20 support/query split, seeded
+        "head_lr": 1e-2,       # Adam lr of the head (backbone: train.lr)
+        "loss": "mse",
+    },
+    "test": {"batch_size": 64},
+    "finetune": {"epochs": 3, "lr": 1e-3, "batch_size": 32, "select": "last"},
+}
+
+PROFILES: dict[str, dict] = {
+    "smoke": {
+        "profile": "smoke",
+        "data": {"size": 40, "crop": 32},
+        "model": {"head_dims": [32, 16], "dropout": 0.0},
+        "train": {"epochs": 2, "batch_size": 16, "subset_batch": {"default": 4}},
+        "finetune": {"epochs": 1},
+    },
+    "quick": {},
+    "paper": {
+        "profile": "paper",
+        "data": {"size": 256, "crop": 224},
+        "model": {"backbone": "resnet18", "head_dims": [1024, 512], "dropout": 0.5},
+        "train": {
+            "epochs": 100, "batch_size": 64,
+            "subset_batch": {"tid2013": 32, "kadid10k": 102, "default": 32},
+            "lr": 1e-4,
+        },
+        "metaiqa": {"head_lr": 1e-2},
+        "finetune": {"epochs": 30, "lr": 1e-4, "batch_size": 64},
+    },
+}
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    """A new dict: ``base`` with ``update`` merged in recursively (update wins)."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def profile_config(name: str) -> dict:
+    """The full config tree of profile ``name`` (KeyError if unknown)."""
+    return deep_merge(BASE, PROFILES[name])
