@@ -1,0 +1,114 @@
+"""`python -m bench data list|check`: what data is available, and is it intact."""
+from __future__ import annotations
+
+import sys
+
+NAME = "data"
+HELP = "list the available datasets (real and synthetic) or check releases on disk"
+
+
+def add_arguments(p) -> None:
+    sub = p.add_subparsers(dest="data_command", metavar="{list,check}")
+    for name, text in (("list", "list datasets and their counts (generates the synthetic suite once)"),
+                       ("check", "count and verify every dataset found, naming damaged files")):
+        q = sub.add_parser(name, help=text, description=text)
+        q.add_argument("--data-root", help="folder holding the dataset releases")
+        q.add_argument("--set", action="append", default=[], metavar="data.NAME=PATH",
+                       help="give one release folder directly, e.g. --set data.livec=/d/ChallengeDB_release")
+        q.add_argument("--seed", type=int, default=0, help="seed of the synthetic suite (default 0)")
+    p.set_defaults(data_command=None)
+
+
+def _paths(sets: list[str]) -> dict:
+    from ..errors import UsageError
+
+    out = {}
+    for item in sets:
+        key, _, value = item.partition("=")
+        if not key.startswith("data.") or not value:
+            raise UsageError(f"--set expects data.NAME=PATH here, got '{item}'")
+        out[key[5:]] = value
+    return out
+
+
+def _real_folders(args) -> dict:
+    """{dataset name: folder} for the releases found under --data-root or given by --set."""
+    from pathlib import Path
+
+    from ..data.registry import DATASETS, dataset_names, find_release, get_spec
+
+    paths = _paths(args.set)
+    found = {}
+    for name in dataset_names():
+        spec = get_spec(name)
+        if spec.synthetic or name == "metainfo" and name not in paths:
+            continue
+        if name in paths:
+            found[name] = Path(paths[name])
+        elif args.data_root:
+            folder = find_release(spec, Path(args.data_root))
+            if folder is not None:
+                found[name] = folder
+    unknown = set(paths) - set(DATASETS)
+    if unknown:
+        from ..errors import unknown_choice
+
+        raise unknown_choice("dataset", sorted(unknown)[0], DATASETS)
+    return found
+
+
+def _list(args) -> int:
+    from ..data.registry import dataset_names, get_spec
+    from ..data.synthetic.suite import ensure_suite, read_manifest
+
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    folder = ensure_suite(args.seed, log=log)
+    manifest = read_manifest(args.seed)
+    print(f"synthetic suite (seed {args.seed}, version {manifest['suite_version']}): {folder}")
+    for name, info in manifest["sets"].items():
+        spec = get_spec(name)
+        agree = ", ".join(f"{k} {v:.3f}" for k, v in info["agreement_srocc"].items())
+        print(f"  {name:<10} {info['images']:>5} images, {info['refs']:>3} refs, {info['types']:>2} types"
+              f"  {spec.description}  [pseudo-MOS SROCC vs {agree}]")
+    real = _real_folders(args)
+    print("real releases:" + ("" if real or args.data_root else
+                              " none (give --data-root DIR to look for them)"))
+    for name in dataset_names():
+        spec = get_spec(name)
+        if spec.synthetic or name == "metainfo":
+            continue
+        if name in real:
+            try:
+                n = len(spec.load(real[name]))
+                print(f"  {name:<10} {n:>5} images  {real[name]}")
+            except Exception as exc:  # a damaged release is reported, not fatal to the list
+                print(f"  {name:<10} unreadable: {exc}")
+        elif args.data_root:
+            print(f"  {name:<10} not found (folder names: {', '.join((name,) + spec.aliases)})")
+    return 0
+
+
+def _check(args) -> int:
+    from ..data.check import check_dataset
+    from ..data.registry import get_spec
+
+    real = _real_folders(args)
+    if not real:
+        print("no dataset release found" + (f" under {args.data_root}" if args.data_root else
+                                            "; give --data-root DIR or --set data.NAME=PATH"))
+        return 1
+    bad = 0
+    for name, folder in real.items():
+        result = check_dataset(get_spec(name), folder)
+        print(result.summary_line())
+        bad += not result.ok
+    return 1 if bad else 0
+
+
+def main(args) -> int:
+    if args.data_command == "list":
+        return _list(args)
+    if args.data_command == "check":
+        return _check(args)
+    print("usage: python -m bench data {list,check} [--data-root DIR]", file=sys.stderr)
+    return 2

@@ -1,0 +1,226 @@
+"""Runs a protocol for a method: loads the data once, then trains and tests fold by fold,
+each fold in its own run folder (skipped when already done)."""
+from __future__ import annotations
+
+import copy
+import platform
+import sys
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import __version__
+from .config import config_hash, dumps
+from .data.bank import ImageBank
+from .data.cache import decode_image, decoded_array
+from .data.open import open_dataset
+from .data.records import Dataset
+from .division import build_subsets, cluster_probabilities, content_features
+from .errors import UsageError
+from .metrics import all_metrics
+from .protocol import Fold
+from .registry import METHODS, PROTOCOLS
+from .runs import (claim, folder_name, is_done, mark_done, read_metrics, reset_unfinished,
+                   write_json, write_predictions)
+
+
+@dataclass
+class Session:
+    """Everything shared by the folds of one protocol run."""
+
+    cfg: dict
+    protocol: object
+    method_cls: type
+    datasets: dict[str, Dataset]
+    bank: ImageBank
+    offsets: dict[str, int]
+    folds: list[Fold]
+    extra: list[str]
+
+
+def resolve_device(name: str):
+    """torch.device for 'auto' | 'cpu' | 'cuda[:k]'; UsageError if CUDA is asked but absent."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here; use --device cpu")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise UsageError(f"--device must be cpu, cuda or auto, not '{name}'")
+    return torch.device(name)
+
+
+def prepare(cfg: dict, log: Callable[[str], None] = print) -> Session:
+    """Load the protocol's datasets (and the method's extra training sets), decode them
+    into the cache at data.size, and list the folds."""
+    protocol = PROTOCOLS.get(cfg["protocol"]["name"])()
+    method_cls = METHODS.get(cfg["method"])
+    data = cfg["data"]
+    real = bool(data["root"]) or bool(data["paths"])
+    extra = list(method_cls.extra_train["real" if real else "synthetic"])
+    names = list(dict.fromkeys(protocol.datasets(cfg["protocol"]) + extra))
+    datasets = {n: open_dataset(n, data["root"], data["paths"], data["synthetic_seed"], log)
+                for n in names}
+    arrays, offsets, at = [], {}, 0
+    for n in names:
+        arrays.append(decoded_array(datasets[n], data["size"], log=log))
+        offsets[n] = at
+        at += len(datasets[n])
+    if data["crop"] > data["size"]:
+        raise UsageError(f"data.crop ({data['crop']}) is larger than data.size ({data['size']})")
+    folds = protocol.folds(cfg["protocol"], datasets)
+    return Session(cfg, protocol, method_cls, datasets, ImageBank(arrays), offsets, folds, extra)
+
+
+def fold_config(cfg: dict, fold: Fold) -> dict:
+    """The resolved config of one fold's run (what its hash covers)."""
+    out = copy.deepcopy(cfg)
+    out["fold"] = fold.name
+    out["code_version"] = __version__
+    return out
+
+
+def _train_set(s: Session, fold: Fold):
+    from .train import TrainSet
+
+    parts = list(fold.train) + [(n, list(range(len(s.datasets[n])))) for n in s.extra]
+    index, mos, dsn, types, levels, refs, ref_images = [], [], [], [], [], [], {}
+    for name, idx in parts:
+        ds = s.datasets[name]
+        for i in idx:
+            r = ds.records[i]
+            index.append(s.offsets[name] + i)
+            mos.append(r.mos)
+            dsn.append(name)
+            types.append(r.dist_type)
+            levels.append(r.level)
+            key = (name, r.ref if r.ref is not None else r.image)
+            refs.append(key)
+            ref_images.setdefault(key, (ds, r))
+    return TrainSet(s.bank, np.asarray(index, dtype=np.int64), np.asarray(mos, dtype=np.float32),
+                    dsn, types, levels, refs, ref_images)
+
+
+def _subset_provider(s: Session, ts, cfg: dict, log):
+    """subsets(clusters, levels) for the fold: content clusters of its references."""
+    cache: dict = {}
+
+    def reference_image(ds: Dataset, rec):
+        size = cfg["data"]["size"]
+        if rec.ref_image:
+            return decode_image(Path(ds.root) / rec.ref_image, size)
+        return s.bank.image(s.offsets[ds.name] + ds.records.index(rec))
+
+    def subsets(clusters: Optional[int] = None, levels: bool = False):
+        div = cfg["division"]
+        q = div["clusters"] if clusters is None else clusters
+        if q not in cache:
+            keys = sorted(ts.ref_images, key=str)
+            if q > 1:
+                feats, used = content_features([reference_image(*ts.ref_images[k]) for k in keys],
+                                               div["feature"], log)
+                w = cluster_probabilities(feats, q, div["tsne_dims"], div["perplexity"],
+                                          cfg["seed"], div["covariance"])
+                cache["feature"] = used
+            else:
+                w = np.ones((len(keys), 1))
+            cache[q] = dict(zip(keys, w))
+        types = ts.type_keys()
+        if any(t[1] is None for t in types):
+            raise UsageError("the causal methods and MetaIQA need distortion type labels for "
+                             "every training image")
+        return build_subsets(types, ts.ref, cache[q], q, ts.level if levels else None)
+
+    subsets.cache = cache
+    return subsets
+
+
+def run_fold(s: Session, fold: Fold, out_dir: Path, log=print, position: str = "") -> dict:
+    """Train and test one fold in its run folder; returns its metrics (read back when the
+    folder is already done). The folder gets its done marker only after every file."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from .models import build_model
+    from .train import Engine, FitContext
+
+    cfg = fold_config(s.cfg, fold)
+    folder = Path(out_dir) / folder_name(cfg, config_hash(cfg))
+    if is_done(folder):
+        log(f"{position} {fold.name}: done already ({folder}), skipped")
+        return read_metrics(folder)
+    with claim(folder) as mine:
+        if not mine:
+            log(f"{position} {fold.name}: another worker is running {folder}; skipped")
+            return {}
+        if is_done(folder):
+            return read_metrics(folder)
+        reset_unfinished(folder)
+        write_json(folder / "config.json", cfg)
+        seed = (cfg["seed"] * 1_000_003 + zlib.crc32(fold.name.encode())) % 2**32
+        torch.manual_seed(seed)
+        if cfg.get("deterministic"):
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        device = resolve_device(cfg["device"])
+        model, init = build_model(cfg["model"], log)
+        rng = np.random.default_rng(seed)
+        engine = Engine(cfg, model, device, rng)
+        ts = _train_set(s, fold)
+        subsets = _subset_provider(s, ts, cfg, log)
+        bar = tqdm(total=cfg["train"]["epochs"], desc=f"{position} {fold.name}", unit="epoch",
+                   leave=False, file=sys.stderr, dynamic_ncols=True)
+        history: list[float] = []
+
+        def epoch_done(epoch: int, loss: float) -> None:
+            history.append(loss)
+            bar.set_postfix(loss=f"{loss:.4f}")
+            bar.update(1)
+
+        method = s.method_cls(cfg)
+        t0 = time.time()
+        try:
+            method.fit(FitContext(engine, ts, cfg, subsets, epoch_done))
+        finally:
+            bar.close()
+        train_s = time.time() - t0
+        rows, per_target = [], {}
+        for target, (name, idx) in fold.tests.items():
+            ds = s.datasets[name]
+            pred = engine.predict(s.bank, s.offsets[name] + np.asarray(idx, dtype=np.int64),
+                                  cfg["test"]["batch_size"])
+            mos = np.asarray([ds.records[i].mos for i in idx])
+            per_target[target] = all_metrics(pred, mos)
+            rows += [{"target": target, "image": ds.records[i].image, "mos": m, "prediction": p}
+                     for i, m, p in zip(idx, mos, pred)]
+        first = per_target[next(iter(per_target))]
+        metrics = {
+            **first, "targets": per_target,
+            "protocol": cfg["protocol"]["name"], "protocol_version": s.protocol.version,
+            "fold": fold.name, "method": cfg["method"], "method_display": s.method_cls.display,
+            "dataset": "+".join(n for n, _ in fold.train), "extra_train": s.extra,
+            "backbone": cfg["model"]["backbone"], "backbone_init": init,
+            "profile": cfg["profile"], "seed": cfg["seed"], "clusters": cfg["division"]["clusters"],
+            "content_feature": subsets.cache.get("feature"),
+            "n_train": len(ts), "train_seconds": round(train_s, 2), "loss_history": history,
+            "images_seen": engine.images_seen, "device": str(device),
+            "deterministic": {"use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+                              "cudnn_deterministic": torch.backends.cudnn.deterministic,
+                              "cudnn_benchmark": torch.backends.cudnn.benchmark},
+            "versions": {"bench": __version__, "python": platform.python_version(),
+                         "torch": torch.__version__, "numpy": np.__version__},
+        }
+        write_predictions(folder / "predictions.csv", rows)
+        write_json(folder / "metrics.json", metrics)
+        mark_done(folder)
+    metrics["run_dir"] = str(folder)
+    return metrics
+
+
+def print_config(cfg: dict, log=print) -> None:
+    """Print the resolved config at the start of a run."""
+    log("resolved config:\n" + dumps(cfg))

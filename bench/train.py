@@ -1,0 +1,215 @@
+"""The training machinery methods build on: the training set view, batches on the device,
+the inner optimizer and its schedule, weighted losses, NaN checks, prediction.
+
+A method's ``fit(ctx)`` receives a :class:`FitContext` and calls :meth:`Engine.step` (one
+optimizer step on a batch) and the helpers here; nothing in this module knows any
+particular method.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data.bank import ImageBank
+from .errors import TrainingDiverged
+
+
+@dataclass
+class TrainSet:
+    """The training images of a fold. Arrays have one entry per training item.
+
+    index: global indices into ``bank``; mos: float32 targets in [0, 1]; dataset, dist_type,
+    level, ref: per-item labels (ref qualified by dataset so references never collide).
+    """
+
+    bank: ImageBank
+    index: np.ndarray
+    mos: np.ndarray
+    dataset: list
+    dist_type: list
+    level: list
+    ref: list
+    ref_images: dict = field(default_factory=dict)  # ref key -> S x S x 3 uint8 reference
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def type_keys(self) -> list:
+        """Per item (dataset, type): types of different datasets stay distinct."""
+        return list(zip(self.dataset, self.dist_type))
+
+
+LOSSES: dict[str, Callable] = {
+    "l1": lambda p, y: (p - y).abs(),
+    "mse": lambda p, y: (p - y) ** 2,
+}
+
+
+class Engine:
+    """Runs steps of a model on batches cut from an image bank.
+
+    cfg: the resolved config; model: an IQANet; device: torch device.
+    """
+
+    def __init__(self, cfg: dict, model: nn.Module, device: torch.device,
+                 rng: np.random.Generator, progress: Optional[Callable[[dict], None]] = None):
+        self.cfg = cfg
+        self.model = model.to(device)
+        self.device = device
+        self.rng = rng
+        self.crop = cfg["data"]["crop"]
+        self.flip = cfg["data"]["flip"]
+        self.progress = progress or (lambda info: None)
+        self.channels_last = device.type == "cuda"
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.images_seen = 0
+
+    # ------------------------------------------------------------------ batches
+    def to_device(self, crops: np.ndarray) -> torch.Tensor:
+        """B x H x W x 3 uint8 -> B x 3 x H x W float in [0, 1] on the device."""
+        x = torch.from_numpy(crops).to(self.device, non_blocking=True)
+        x = x.permute(0, 3, 1, 2).float().div_(255.0)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
+
+    def batch(self, ts: TrainSet, pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, targets) for training positions ``pos``: random crops and flips."""
+        crops = ts.bank.random_crops(ts.index[pos], self.crop, self.rng, self.flip)
+        y = torch.from_numpy(ts.mos[pos]).to(self.device, non_blocking=True)
+        return self.to_device(crops), y
+
+    # ------------------------------------------------------------------ optimisation
+    def adam(self, param_groups, lr: float) -> torch.optim.Optimizer:
+        """The inner Adam with the config's betas (foreach implementation)."""
+        t = self.cfg["train"]
+        return torch.optim.Adam(param_groups, lr=lr, betas=tuple(t["betas"]),
+                                weight_decay=t["weight_decay"], foreach=True)
+
+    def scheduler(self, opt: torch.optim.Optimizer):
+        """Inner lr x train.lr_decay every train.lr_step_epochs epochs (call once per epoch)."""
+        t = self.cfg["train"]
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=t["lr_step_epochs"], gamma=t["lr_decay"])
+
+    def loss(self, pred: torch.Tensor, y: torch.Tensor, weights: Optional[torch.Tensor] = None,
+             kind: Optional[str] = None) -> torch.Tensor:
+        """Mean per-image loss, or sum(weights * loss) when ``weights`` (summing to 1) given."""
+        per = LOSSES[kind or self.cfg["train"]["loss"]](pred, y)
+        return per.mean() if weights is None else (per * weights).sum()
+
+    def step(self, opt: torch.optim.Optimizer, ts: TrainSet, pos: np.ndarray,
+             weights: Optional[np.ndarray] = None, loss_kind: Optional[str] = None) -> float:
+        """One optimizer step on the batch ``pos`` (optionally Eq. 6 weighted); the loss."""
+        x, y = self.batch(ts, pos)
+        w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+        loss = self.loss(self.model(x), y, w, loss_kind)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        self.images_seen += len(pos)
+        return self.check(loss)
+
+    @staticmethod
+    def check(loss: torch.Tensor) -> float:
+        """The loss as a float; TrainingDiverged when it is NaN or infinite."""
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"training loss became {value}; the run stops without a done "
+                                   "marker (lower train.lr or check the data)")
+        return value
+
+    # ------------------------------------------------------------------ prediction
+    @torch.no_grad()
+    def predict(self, bank: ImageBank, index: np.ndarray, batch_size: int) -> np.ndarray:
+        """Predicted scores (float64, length N) of images ``index`` (centre crops)."""
+        self.model.eval()
+        out = []
+        for i in range(0, len(index), batch_size):
+            x = self.to_device(bank.center_crops(index[i:i + batch_size], self.crop))
+            out.append(self.model(x).float().cpu().numpy())
+        self.model.train()
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+
+class BatchSampler:
+    """Endless minibatches of positions from ``items``: a fresh permutation per pass, so
+    every item is visited once per pass. Deterministic in ``rng``."""
+
+    def __init__(self, items: np.ndarray, batch: int, rng: np.random.Generator):
+        self.items = np.asarray(items)
+        self.batch = max(1, min(int(batch), len(self.items)))
+        self.rng = rng
+        self._perm = np.empty(0, dtype=np.int64)
+        self._at = 0
+
+    @property
+    def batches_per_pass(self) -> int:
+        return math.ceil(len(self.items) / self.batch)
+
+    def next(self) -> np.ndarray:
+        """Positions (into ``items``' index space) of the next batch; B = self.batch."""
+        if self._at + self.batch > len(self._perm):
+            rest = self._perm[self._at:]
+            self._perm = np.concatenate([rest, self.rng.permutation(len(self.items))])
+            self._at = 0
+        sel = self._perm[self._at:self._at + self.batch]
+        self._at += self.batch
+        return sel
+
+
+@dataclass
+class FitContext:
+    """What a method's ``fit`` gets: the engine, the training set, the config, the
+    division (computed lazily, cached) and a per-epoch progress callback."""
+
+    engine: Engine
+    train: TrainSet
+    cfg: dict
+    subsets: Callable[..., list]  # subsets(clusters=None, levels=None) -> list[Subset]
+    epoch_done: Callable[[int, float], None]
+
+    @property
+    def epochs(self) -> int:
+        return int(self.cfg["train"]["epochs"])
+
+    def subset_batch(self, dataset: str) -> int:
+        """Per-subset batch size for items of ``dataset`` (train.subset_batch)."""
+        sb = self.cfg["train"]["subset_batch"]
+        if isinstance(sb, int):
+            return sb
+        return int(sb.get(dataset, sb.get("default", 16)))
+
+
+class SubsetBatches:
+    """Per-subset minibatches for the subset-based paradigms (CIS, CIP, MetaIQA tasks).
+
+    For subset s it returns training positions and their Eq. 6 weights renormalised over
+    the batch (so they sum to 1): the batch estimate of the subset loss of Eq. 6.
+    Batch sizes come from ``batch_of(dataset)``.
+    """
+
+    def __init__(self, subsets: list, train: TrainSet, batch_of: Callable[[str], int],
+                 rng: np.random.Generator):
+        self.subsets = subsets
+        self.samplers = []
+        for s in subsets:
+            dataset = train.dataset[int(s.items[0])]
+            self.samplers.append(BatchSampler(np.arange(len(s.items)), batch_of(dataset), rng))
+
+    @property
+    def iterations_per_epoch(self) -> int:
+        """Meta-iterations per epoch: enough for the largest subset to be seen once."""
+        return max(s.batches_per_pass for s in self.samplers)
+
+    def next(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positions into the training set, weights summing to 1) for subset ``k``."""
+        sel = self.samplers[k].next()
+        s = self.subsets[k]
+        w = s.weights[sel]
+        total = w.sum()
+        w = w / total if total > 0 else np.full(len(sel), 1.0 / len(sel))
+        return s.items[sel], w

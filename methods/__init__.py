@@ -1,0 +1,1 @@
+"""Training paradigms, one module each; every module registers its methods on import."""
