@@ -1,0 +1,86 @@
+"""`python -m bench check`: compare measured metrics with a committed baseline CSV (for CI).
+
+Exits 1 and prints what regressed when a measured value falls below ``value - tolerance``;
+exits 0 and prints what passed otherwise. A baseline row that no finished run matches is an
+error. ``--write-baseline FILE --tolerance X`` writes a baseline from the current runs.
+See :mod:`reports.regression` for the baseline format.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import BenchError, UsageError
+
+NAME = "check"
+HELP = "compare measured metrics with a baseline CSV; exit 1 on a regression (for CI)"
+
+
+def add_arguments(parser) -> None:
+    """Register the check options."""
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--baseline", metavar="FILE",
+                      help="baseline CSV: metric,protocol,method,dataset,value,tolerance "
+                           "[,fold,target,backbone,profile,clusters,train_ratio]")
+    what.add_argument("--write-baseline", metavar="FILE",
+                      help="write a baseline CSV at the current measured values instead")
+    parser.add_argument("--runs", default="runs", metavar="DIR",
+                        help="folder of run folders to read (default: runs/)")
+    parser.add_argument("--tolerance", type=float, default=0.02, metavar="X",
+                        help="tolerance written with --write-baseline (default: 0.02)")
+    parser.add_argument("--metrics", default="srocc,plcc", metavar="LIST",
+                        help="metrics written with --write-baseline (default: srocc,plcc)")
+
+
+def load_runs(runs_dir: Path):
+    """The finished runs under ``runs_dir`` (bench.results' one-row-per-run DataFrame)."""
+    if not runs_dir.is_dir():
+        raise BenchError(f"no runs folder {runs_dir}/; pass --runs DIR")
+    try:
+        from bench.results import load_results
+    except ModuleNotFoundError as exc:
+        if exc.name != "bench.results":
+            raise
+        raise BenchError("the results store (bench/results.py) is not available in this checkout") from None
+    return load_results(runs_dir)
+
+
+def main(args) -> int:
+    """Run the check (or write a baseline); return the exit status."""
+    from reports.io import write_atomic
+    from reports.regression import (
+        compare,
+        describe,
+        format_table,
+        load_baseline,
+        write_baseline,
+    )
+
+    if args.tolerance < 0:
+        raise UsageError("--tolerance must be >= 0")
+    if args.write_baseline:
+        metrics = tuple(m.strip().lower() for m in args.metrics.split(",") if m.strip())
+        table = write_baseline(load_runs(Path(args.runs)), args.tolerance, metrics)
+        path = write_atomic(args.write_baseline, table.to_csv(index=False, lineterminator="\n"))
+        print(f"wrote {path}: {len(table)} baseline row(s), tolerance {args.tolerance:g}")
+        return 0
+
+    baseline = load_baseline(args.baseline)
+    results = load_runs(Path(args.runs))
+    report = compare(baseline, results)
+    missing = report[report["status"] == "MISSING"]
+    if not missing.empty:
+        print(format_table(report))
+        raise BenchError("no finished run matches baseline " +
+                         "; ".join(describe(r) for _, r in missing.iterrows()))
+    regressed = report[report["status"] == "REGRESSED"]
+    if not regressed.empty:
+        print(f"REGRESSED: {len(regressed)} of {len(report)} baseline row(s) "
+              "(measured < baseline - tolerance):")
+        print(format_table(regressed))
+        for _, r in regressed.iterrows():
+            print(f"  {describe(r)}: measured {r['measured']:.4f} < "
+                  f"{r['baseline']:.4f} - {r['tolerance']:.4f}")
+        return 1
+    print(f"ok: all {len(report)} baseline row(s) pass:")
+    print(format_table(report))
+    return 0

@@ -1,0 +1,127 @@
+"""`python -m bench report`: render the paper's tables (LaTeX, HTML, Markdown) with the
+published numbers beside the measured ones, the figures, and an ``index.html`` page.
+
+With ``--paper`` only the published numbers are rendered (all of Tables 2-12), bold
+computed from the numbers, with a note under each table where the paper's own bold or
+AVERAGE cells disagree. Without it, a table is rendered when measured runs feed it.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import BenchError
+
+NAME = "report"
+HELP = "render the paper's tables and figures from finished runs (or --paper: published numbers alone)"
+FORMAT_CHOICES = ("latex", "html", "markdown", "all")
+
+
+def add_arguments(parser) -> None:
+    """Register the report options."""
+    parser.add_argument("--runs", default="runs", metavar="DIR",
+                        help="folder of run folders to read (default: runs/)")
+    parser.add_argument("--paper", action="store_true",
+                        help="render the published numbers alone (Tables 2-12), no runs needed")
+    parser.add_argument("--format", default="all", choices=FORMAT_CHOICES,
+                        help="output format (default: all)")
+    parser.add_argument("--out", default="report", metavar="DIR",
+                        help="output folder (default: report/)")
+    parser.add_argument("--tables", default="", metavar="LIST",
+                        help="paper tables to render, e.g. 3,12 or 2-5 (default: all)")
+    parser.add_argument("--no-figures", action="store_true", help="skip the matplotlib figures")
+
+
+def load_runs(runs_dir: Path):
+    """The finished runs under ``runs_dir`` as bench.results' one-row-per-run DataFrame."""
+    try:
+        from bench.results import load_results
+    except ModuleNotFoundError as exc:
+        if exc.name != "bench.results":
+            raise
+        raise BenchError("the results store (bench/results.py) is not available in this "
+                         "checkout; render the published tables with --paper") from None
+    return load_results(runs_dir)
+
+
+def _no_runs(why: str) -> int:
+    print(f"bench report: {why}.\n"
+          "  Render the paper's published tables alone with:  python -m bench report --paper\n"
+          "  or produce runs first with the README's main command, then run "
+          "`python -m bench report` again.", file=sys.stderr)
+    return 1
+
+
+def main(args) -> int:
+    """Render the selected tables (and figures, index page); print every file written."""
+    from reports.figures import make_figures
+    from reports.grid import build_grid
+    from reports.html import TableEntry, render_index
+    from reports.io import write_atomic
+    from reports.paper import load_paper_numbers
+    from reports.render import FORMATS, render_latex_document, render_table
+    from reports.tables import get_spec, parse_table_ids
+
+    ids = parse_table_ids(args.tables)
+    formats = list(FORMATS) if args.format == "all" else [args.format]
+    out = Path(args.out)
+    paper = load_paper_numbers()
+    results = None
+    if not args.paper:
+        runs_dir = Path(args.runs)
+        if not runs_dir.is_dir():
+            return _no_runs(f"no runs: there is no folder {runs_dir}/")
+        results = load_runs(runs_dir)
+        if results is None or results.empty:
+            return _no_runs(f"no finished runs in {runs_dir}/")
+
+    grids = [build_grid(get_spec(t), results, paper) for t in ids]
+    if results is not None:
+        grids = [g for g in grids if g.has_measured]
+        if not grids:
+            seen = sorted({f"{p}/{d}" for p, d in zip(results["protocol"], results["dataset"])})
+            which = f"tables {args.tables}" if args.tables else "any paper table"
+            print(f"bench report: the finished runs ({', '.join(seen)}) feed none of {which}; "
+                  "try without --tables, or --paper for the published numbers alone.",
+                  file=sys.stderr)
+            return 1
+
+    written: list[Path] = []
+    entries = []
+    for grid in grids:
+        entry = TableEntry(grid)
+        for fmt in formats:
+            name = f"{grid.spec.label}{FORMATS[fmt].suffix}"
+            written.append(write_atomic(out / name, render_table(grid, fmt)))
+            entry.files.append((name, name))
+        entries.append(entry)
+    if "latex" in formats:
+        tex = [f"{g.spec.label}.tex" for g in grids]
+        written.append(write_atomic(out / "report.tex", render_latex_document(tex)))
+    if "markdown" in formats:
+        md = "\n\n".join(render_table(g, "markdown") for g in grids)
+        written.append(write_atomic(out / "report.md", md))
+
+    figures, unreadable = [], []
+    if results is not None and not args.no_figures:
+        figures, unreadable = make_figures(results, out / "figures", paper)
+        written += [out / f.png for g in figures for f in g.items]
+        written += [out / f.pdf for g in figures for f in g.items if f.pdf]
+    if "html" in formats:
+        what = ("Published numbers of Causal-IQA (ICML 2024), Tables 2-12, bold recomputed."
+                if results is None else
+                f"{len(results)} finished runs from {args.runs}/, with the published numbers "
+                "beside them (marked '(paper)').")
+        written.append(write_atomic(out / "index.html", render_index(entries, figures, summary=what)))
+
+    for path in written:
+        print(f"wrote {path}")
+    if unreadable:
+        print(f"bench report: {len(unreadable)} predictions file(s) could not be read, "
+              f"e.g. {unreadable[0]}; their scatter plots are missing", file=sys.stderr)
+    n_notes = sum(1 for g in grids for n in g.notes if n.startswith("Paper slip"))
+    print(f"bench report: {len(grids)} table(s), {len(formats)} format(s)"
+          + (f", {sum(len(g.items) for g in figures)} figure(s)" if figures else "")
+          + (f"; {n_notes} note(s) on the paper's own bold/AVERAGE cells" if n_notes else "")
+          + f" in {out}/")
+    return 0

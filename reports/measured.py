@@ -1,0 +1,167 @@
+"""Measured runs for one table: select the runs that feed it, label its measured entities
+(methods or backbones), and aggregate each cell over seeds and splits (mean, std, n).
+
+The input is the one-row-per-run DataFrame of ``bench.results.load_results``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .tables import ALL_METHODS, TableSpec
+
+METRIC_LABELS = {"plcc": "PLCC", "srocc": "SROCC", "krcc": "KRCC", "plcc_logistic": "PLCC (logistic)"}
+BACKBONE_LABELS = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50",
+                   "smallcnn": "SmallCNN"}
+BACKBONE_ORDER = ("resnet18", "resnet34", "resnet50", "smallcnn")
+VARIANT_FIELDS = ("backbone", "profile", "clusters", "train_ratio")
+TABLE_WIDE_FIELDS = ("backbone", "profile")   # labelled where they vary anywhere in a table
+
+# Columns the reporter can do without; filled with these when a results table lacks them.
+_DEFAULTS = {"fold": "", "target": "", "backbone": "", "profile": "", "clusters": -1,
+             "train_ratio": math.nan, "seed": 0, "split": -1, "method_display": None}
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """One measured cell: mean over seeds/splits, sample std (NaN for one value), count."""
+
+    mean: float
+    std: float
+    n: int
+
+
+def normalise_results(results: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``results`` with the optional columns present and ``fold`` upper-cased."""
+    df = results.copy()
+    for col, default in _DEFAULTS.items():
+        if col not in df.columns:
+            df[col] = df["method"] if col == "method_display" else default
+    df["method_display"] = df["method_display"].fillna(df["method"]).astype(str)
+    df["fold"] = df["fold"].fillna("").astype(str).str.upper()
+    df["target"] = df["target"].fillna("").astype(str)
+    return df
+
+
+def _prefer(runs: pd.DataFrame, entity: list[str], prefer: dict) -> pd.DataFrame:
+    """Keep, per entity, only the runs at the preferred value of each field where it has any."""
+    if runs.empty:
+        return runs
+    keep = []
+    for _, grp in runs.groupby(entity, sort=False, dropna=False):
+        for fld, val in prefer.items():
+            if fld in grp.columns and fld not in entity:
+                hit = grp[_equal(grp[fld], val)]
+                if not hit.empty:
+                    grp = hit
+        keep.append(grp)
+    return pd.concat(keep)
+
+
+def _equal(col: pd.Series, val: object) -> pd.Series:
+    """Element-wise equality that treats numbers with a tolerance."""
+    if isinstance(val, (int, float)) and pd.api.types.is_numeric_dtype(col):
+        return (col.astype(float) - float(val)).abs() < 1e-9
+    return col.astype(str) == str(val)
+
+
+def select_runs(spec: TableSpec, results: pd.DataFrame, paper_methods: list[str]) -> pd.DataFrame:
+    """The measured runs that feed table ``spec`` (after the spec's ``prefer`` rule)."""
+    if results is None or results.empty:
+        return pd.DataFrame()
+    df = normalise_results(results)
+    df = df[df["protocol"] == spec.protocol]
+    if spec.datasets is not None:
+        df = df[df["dataset"].isin(spec.datasets)]
+    for col, val in spec.where.items():
+        df = df[_equal(df[col], val)]
+    methods = spec.methods if spec.methods is not None else paper_methods
+    df = df[df["method"].isin(methods)]
+    entity = [spec.layout_spec.measured_entity, "dataset"]
+    return _prefer(df, entity, dict(spec.prefer)).reset_index(drop=True)
+
+
+def _fmt_variant(fld: str, val: object) -> str:
+    """How a varying setting appears in a measured label."""
+    fmt = {"clusters": lambda v: f"c={int(v)}", "train_ratio": lambda v: f"t={float(v):g}"}
+    if isinstance(val, float) and math.isnan(val):
+        return f"{fld}=none"
+    return fmt.get(fld, str)(val)
+
+
+def entity_order(spec: TableSpec, paper_methods: list[str]):
+    """Sort key for measured entities: the paper's method order, then the registry order."""
+    field_ = spec.layout_spec.measured_entity
+    order = {"method": list(dict.fromkeys([*paper_methods, *ALL_METHODS])),
+             "backbone": list(BACKBONE_ORDER)}[field_]
+
+    def key(name: str):
+        return (order.index(name) if name in order else len(order), name)
+
+    return key
+
+
+def label_entities(spec: TableSpec, runs: pd.DataFrame, paper_methods: list[str]) -> pd.DataFrame:
+    """Add ``entity_key`` (a tuple of strings), ``entity_label`` and ``entity_rank`` columns.
+
+    Runs at different settings are always different entities. The label names the entity
+    (the method's paper name, or the backbone), the training set, the backbone/profile
+    where these differ anywhere in the table (so that no comparison silently mixes them),
+    and c/t where one entity has runs at several values: e.g. 'CIS (syn-kadid, measured)'.
+    """
+    if runs.empty:
+        return runs.assign(entity_key=[], entity_label=[], entity_rank=[])
+    field_ = spec.layout_spec.measured_entity
+    df = runs.copy()
+    settings = [f for f in VARIANT_FIELDS if f != field_ and f in df.columns]
+    text = {f: df[f].astype(str) for f in settings}
+    df["entity_key"] = list(zip(df[field_].astype(str), df["dataset"].astype(str),
+                                *(text[f] for f in settings)))
+    shown = pd.DataFrame(False, index=df.index, columns=settings)
+    for f in settings:
+        if f in TABLE_WIDE_FIELDS:
+            shown[f] = text[f].nunique() > 1
+        else:
+            per_entity = text[f].groupby([df[field_], df["dataset"]]).transform("nunique")
+            shown[f] = per_entity > 1
+
+    def label(row) -> str:
+        name = (row["method_display"] if field_ == "method"
+                else BACKBONE_LABELS.get(row["backbone"], row["backbone"]))
+        parts = [str(row["dataset"])] + [_fmt_variant(f, row[f]) for f in settings
+                                         if shown.at[row.name, f]]
+        return f"{name} ({', '.join(parts)}, measured)"
+
+    df["entity_label"] = [label(row) for _, row in df.iterrows()]
+    sort = entity_order(spec, paper_methods)
+    keys = sorted(df["entity_key"].unique(), key=lambda k: (sort(k[0]), k[1:]))
+    df["entity_rank"] = df["entity_key"].map({k: i for i, k in enumerate(keys)})
+    return df.sort_values("entity_rank", kind="stable")
+
+
+def aggregate(spec: TableSpec, runs: pd.DataFrame) -> dict[tuple, dict[tuple, Aggregate]]:
+    """``{entity_key: {shared_key: Aggregate}}`` over seeds and splits, for the spec's metrics.
+
+    The shared key uses the paper's spellings (metric 'PLCC'/'SROCC', fold abbreviation),
+    so it lines up with the published cells' keys.
+    """
+    lay = spec.layout_spec
+    out: dict[tuple, dict[tuple, Aggregate]] = {}
+    if runs.empty:
+        return out
+    long = runs.melt(id_vars=[c for c in runs.columns if c not in spec.metrics],
+                     value_vars=[m for m in spec.metrics if m in runs.columns],
+                     var_name="metric_key", value_name="metric_value")
+    long["metric"] = long["metric_key"].map(lambda m: METRIC_LABELS.get(m, m.upper()))
+    long = long.dropna(subset=["metric_value"])
+    for ekey, grp in long.groupby("entity_key", sort=False):
+        cells = out.setdefault(ekey, {})
+        for skey, vals in grp.groupby(list(lay.measured_shared), sort=False):
+            skey = skey if isinstance(skey, tuple) else (skey,)
+            v = vals["metric_value"].astype(float)
+            cells[tuple(skey)] = Aggregate(float(v.mean()),
+                                           float(v.std(ddof=1)) if len(v) > 1 else math.nan,
+                                           len(v))
+    return out

@@ -1,0 +1,158 @@
+"""Render a :class:`~reports.grid.Grid` to LaTeX (booktabs), HTML or Markdown through the
+Jinja templates in ``reports/templates/``.
+
+Each output format is a :class:`Format` record (file suffix, template, escaping, how bold
+and ``mean +- std (n)`` are written); adding a format is adding a record and a template.
+LaTeX templates use ``<< >>`` / ``<% %>`` delimiters so that braces stay plain LaTeX.
+"""
+from __future__ import annotations
+
+import html as _html
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from .grid import Cell, Grid, HeaderCell
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+}
+
+
+def escape_latex(text: object) -> str:
+    """Escape LaTeX's special characters in plain text (``CIS\\C`` -> ``CIS\\textbackslash{}C``).
+
+    '+' and '-' need no escaping in text mode and are kept.
+    """
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+
+
+def escape_markdown(text: object) -> str:
+    """Escape the characters that would break a Markdown pipe table or turn into markup."""
+    out = []
+    for ch in str(text):
+        out.append("\\" + ch if ch in "\\|*_`[]<>" else ch)
+    return "".join(out)
+
+
+def escape_html(text: object) -> str:
+    """HTML-escape text (quotes included)."""
+    return _html.escape(str(text), quote=True)
+
+
+@dataclass(frozen=True)
+class Format:
+    """How one output format writes a table."""
+
+    name: str
+    suffix: str
+    template: str
+    escape: Callable[[object], str]
+    bold: str          # %-template around a cell's content
+    pm: str            # separator between mean and std
+    count: str         # %-template for the number of seeds/splits
+    latex_delims: bool = False
+    autoescape: bool = False
+
+
+FORMATS: dict[str, Format] = {
+    "latex": Format("latex", ".tex", "table.tex.j2", escape_latex, r"\textbf{%s}",
+                    r" $\pm$ ", r" {\scriptsize(n=%d)}", latex_delims=True),
+    "html": Format("html", ".html", "table.html.j2", escape_html, "<b>%s</b>",
+                   " &plusmn; ", " <small>(n=%d)</small>", autoescape=True),
+    "markdown": Format("markdown", ".md", "table.md.j2", escape_markdown, "**%s**",
+                       " ± ", " (n=%d)"),
+}
+
+
+def format_cell(cell: Cell, fmt: Format) -> str:
+    """A body cell's text in ``fmt``: the value, or ``mean +- std (n=k)`` for several runs,
+    in bold where the cell is bold; the ``missing`` mark when there is no value."""
+    if cell.value is None or (isinstance(cell.value, float) and math.isnan(cell.value)):
+        return fmt.escape(cell.missing)
+    text = f"{cell.value:.{cell.digits}f}"
+    if cell.n > 1 and not math.isnan(cell.std):
+        text += f"{fmt.pm}{cell.std:.{cell.digits}f}{fmt.count % cell.n}"
+    return fmt.bold % text if cell.bold else text
+
+
+def latex_header_row(row: list[HeaderCell]) -> str:
+    """One LaTeX header line: cells joined by '&', spanning cells as \\multicolumn."""
+    parts = [escape_latex(h.text) if h.span == 1
+             else rf"\multicolumn{{{h.span}}}{{c}}{{{escape_latex(h.text)}}}" for h in row]
+    return " & ".join(parts) + r" \\"
+
+
+def latex_cmidrules(row: list[HeaderCell]) -> str:
+    """The ``\\cmidrule(lr){a-b}`` rules under the header cells that ask for one."""
+    rules, col = [], 1
+    for h in row:
+        if h.rule:
+            rules.append(rf"\cmidrule(lr){{{col}-{col + h.span - 1}}}")
+        col += h.span
+    return "".join(rules)
+
+
+def flat_header(grid: Grid) -> list[str]:
+    """One label per column, the header levels joined ('CID2013 PLCC'), for Markdown."""
+    levels = []
+    for hrow in grid.header:
+        expanded = []
+        for h in hrow:
+            expanded += [h.text] * h.span
+        levels.append(expanded)
+    return [" ".join(dict.fromkeys(t for t in col if t)) for col in zip(*levels)]
+
+
+def column_spec(grid: Grid) -> str:
+    """The tabular column spec: 'l' per stub column, 'c' per value column."""
+    return "l" * grid.n_stubs + "c" * (grid.n_columns - grid.n_stubs)
+
+
+_LATEX_DELIMITERS = {
+    "block_start_string": "<%", "block_end_string": "%>",
+    "variable_start_string": "<<", "variable_end_string": ">>",
+    "comment_start_string": "<#", "comment_end_string": "#>",
+}
+
+
+@cache
+def environment(name: str) -> jinja2.Environment:
+    """The Jinja environment of format ``name``, with its filters."""
+    fmt = FORMATS[name]
+    delims = _LATEX_DELIMITERS if fmt.latex_delims else {}
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             autoescape=fmt.autoescape, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
+                             **delims)
+    safe = Markup if fmt.autoescape else str
+    env.filters.update(
+        esc=lambda t: safe(fmt.escape(t)),
+        cell=lambda c: safe(format_cell(c, fmt)),
+        header_row=latex_header_row, cmidrules=latex_cmidrules)
+    env.globals.update(flat_header=flat_header, column_spec=column_spec)
+    return env
+
+
+def render_table(grid: Grid, fmt: str, standalone: bool = True) -> str:
+    """Render ``grid`` in format ``fmt`` ('latex', 'html', 'markdown').
+
+    For HTML, ``standalone=False`` gives the fragment (for embedding in the index page).
+    """
+    spec = FORMATS[fmt]
+    template = spec.template if standalone else spec.template.replace(".", "_fragment.", 1)
+    return environment(fmt).get_template(template).render(grid=grid)
+
+
+def render_latex_document(table_files: list[str]) -> str:
+    """A compilable LaTeX document that ``\\input``s the rendered table files."""
+    return environment("latex").get_template("report.tex.j2").render(files=table_files)
