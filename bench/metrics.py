@@ -40,7 +40,8 @@ def krcc(pred, mos) -> float:
 
 def logistic4(x, b1, b2, b3, b4):
     """VQEG 4-parameter logistic: (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2."""
-    return (b1 - b2) / (1.0 + np.exp(-(x - b3) / (abs(b4) + 1e-12))) + b2
+    with np.errstate(over="ignore"):
+        return (b1 - b2) / (1.0 + np.exp(-(x - b3) / (abs(b4) + 1e-12))) + b2
 
 
 def plcc_logistic(pred, mos) -> float:

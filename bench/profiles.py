@@ -31,6 +31,7 @@ BASE: dict = {
     },
     "train": {
         "epochs": 8,
+        "iterations_per_epoch": None,  # None: a natural epoch (every image seen once)
         "batch_size": 32,      # ERM batch, images
         "subset_batch": {"default": 16},  # per-subset batch of CIS/CIP/MetaIQA, by dataset
         "lr": 1e-3,            # inner (task) optimizer
@@ -66,7 +67,8 @@ PROFILES: dict[str, dict] = {
         "profile": "smoke",
         "data": {"size": 40, "crop": 32},
         "model": {"head_dims": [32, 16], "dropout": 0.0},
-        "train": {"epochs": 2, "batch_size": 16, "subset_batch": {"default": 4}},
+        "train": {"epochs": 2, "iterations_per_epoch": 2, "batch_size": 16,
+                  "subset_batch": {"default": 4}},
         "finetune": {"epochs": 1},
     },
     "quick": {},

@@ -36,7 +36,7 @@ class Session:
     protocol: object
     method_cls: type
     datasets: dict[str, Dataset]
-    bank: ImageBank
+    bank: Optional[ImageBank]
     offsets: dict[str, int]
     folds: list[Fold]
     extra: list[str]
@@ -55,9 +55,9 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
-def prepare(cfg: dict, log: Callable[[str], None] = print) -> Session:
-    """Load the protocol's datasets (and the method's extra training sets), decode them
-    into the cache at data.size, and list the folds."""
+def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
+    """Load the records of the protocol's datasets (and the method's extra training sets)
+    and list the folds; no image is decoded (``bank`` is None until :func:`prepare`)."""
     protocol = PROTOCOLS.get(cfg["protocol"]["name"])()
     method_cls = METHODS.get(cfg["method"])
     data = cfg["data"]
@@ -66,15 +66,29 @@ def prepare(cfg: dict, log: Callable[[str], None] = print) -> Session:
     names = list(dict.fromkeys(protocol.datasets(cfg["protocol"]) + extra))
     datasets = {n: open_dataset(n, data["root"], data["paths"], data["synthetic_seed"], log)
                 for n in names}
-    arrays, offsets, at = [], {}, 0
-    for n in names:
-        arrays.append(decoded_array(datasets[n], data["size"], log=log))
-        offsets[n] = at
-        at += len(datasets[n])
     if data["crop"] > data["size"]:
         raise UsageError(f"data.crop ({data['crop']}) is larger than data.size ({data['size']})")
     folds = protocol.folds(cfg["protocol"], datasets)
-    return Session(cfg, protocol, method_cls, datasets, ImageBank(arrays), offsets, folds, extra)
+    return Session(cfg, protocol, method_cls, datasets, None, {}, folds, extra)
+
+
+def run_folder(cfg: dict, fold: Fold, out_dir: Path) -> Path:
+    """The run folder of ``fold`` under ``out_dir`` (named by the fold config's hash)."""
+    fcfg = fold_config(cfg, fold)
+    return Path(out_dir) / folder_name(fcfg, config_hash(fcfg))
+
+
+def prepare(cfg: dict, log: Callable[[str], None] = print) -> Session:
+    """:func:`load_plan`, then decode every dataset into the cache at data.size and put
+    them behind one image bank."""
+    s = load_plan(cfg, log)
+    arrays, at = [], 0
+    for n, ds in s.datasets.items():
+        arrays.append(decoded_array(ds, cfg["data"]["size"], log=log))
+        s.offsets[n] = at
+        at += len(ds)
+    s.bank = ImageBank(arrays)
+    return s
 
 
 def fold_config(cfg: dict, fold: Fold) -> dict:
@@ -150,16 +164,16 @@ def run_fold(s: Session, fold: Fold, out_dir: Path, log=print, position: str = "
     from .train import Engine, FitContext
 
     cfg = fold_config(s.cfg, fold)
-    folder = Path(out_dir) / folder_name(cfg, config_hash(cfg))
+    folder = run_folder(s.cfg, fold, out_dir)
     if is_done(folder):
         log(f"{position} {fold.name}: done already ({folder}), skipped")
-        return read_metrics(folder)
+        return {**read_metrics(folder), "run_dir": str(folder)}
     with claim(folder) as mine:
         if not mine:
             log(f"{position} {fold.name}: another worker is running {folder}; skipped")
             return {}
         if is_done(folder):
-            return read_metrics(folder)
+            return {**read_metrics(folder), "run_dir": str(folder)}
         reset_unfinished(folder)
         write_json(folder / "config.json", cfg)
         seed = (cfg["seed"] * 1_000_003 + zlib.crc32(fold.name.encode())) % 2**32

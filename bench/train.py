@@ -176,6 +176,12 @@ class FitContext:
     def epochs(self) -> int:
         return int(self.cfg["train"]["epochs"])
 
+    def iterations(self, natural: int) -> int:
+        """Iterations in an epoch: ``natural`` (every image once) unless
+        train.iterations_per_epoch caps it (the smoke profile)."""
+        cap = self.cfg["train"].get("iterations_per_epoch")
+        return natural if not cap else min(int(cap), natural)
+
     def subset_batch(self, dataset: str) -> int:
         """Per-subset batch size for items of ``dataset`` (train.subset_batch)."""
         sb = self.cfg["train"]["subset_batch"]

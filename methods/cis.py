@@ -51,7 +51,7 @@ class SubsetMetaMethod(Method):
         subsets, batches, opt, sched, meta = self.setup(ctx)
         for epoch in range(ctx.epochs):
             losses = []
-            for _ in range(batches.iterations_per_epoch):
+            for _ in range(ctx.iterations(batches.iterations_per_epoch)):
                 losses += self.iteration(ctx, subsets, batches, opt, meta)
             sched.step()
             ctx.epoch_done(epoch, float(np.mean(losses)))

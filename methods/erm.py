@@ -21,6 +21,6 @@ class ERM(Method):
         sched = e.scheduler(opt)
         sampler = BatchSampler(np.arange(len(ctx.train)), t["batch_size"], e.rng)
         for epoch in range(ctx.epochs):
-            losses = [e.step(opt, ctx.train, sampler.next()) for _ in range(sampler.batches_per_pass)]
+            losses = [e.step(opt, ctx.train, sampler.next()) for _ in range(ctx.iterations(sampler.batches_per_pass))]
             sched.step()
             ctx.epoch_done(epoch, float(np.mean(losses)))

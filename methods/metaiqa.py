@@ -48,7 +48,7 @@ class MetaIQA(Method):
         meta = ReptileMeta(model.parameters(), "sgd", 1.0 / len(tasks))
         for epoch in range(ctx.epochs):
             losses = []
-            for _ in range(sup.iterations_per_epoch):
+            for _ in range(ctx.iterations(sup.iterations_per_epoch)):
                 meta.begin()
                 for k in e.rng.permutation(len(tasks)):
                     e.step(opt, ctx.train, sup.next(k)[0], loss_kind=mc["loss"])
