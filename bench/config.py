@@ -15,9 +15,9 @@ from typing import Any, Iterable
 from .errors import UsageError, unknown_choice
 from .profiles import PROFILES, profile_config
 
-# Keys that change how a run is executed but not what it computes: left out of the hash,
-# so a run folder started on one machine is recognised on another.
-NON_IDENTITY_KEYS = ("device",)
+# Keys that change how a run is executed or where its data lives, but not what it
+# computes: left out of the hash, so a run started on one machine is recognised on another.
+NON_IDENTITY_KEYS = ("device", "save_model", "data.root", "data.paths", "train.checkpoint")
 # Sub-trees whose keys are free-form (dataset names).
 OPEN_TREES = ("data.paths", "train.subset_batch")
 
@@ -95,7 +95,12 @@ def identity(cfg: dict) -> dict:
     """The part of ``cfg`` that defines a run's result (what the run hash covers)."""
     out = copy.deepcopy(cfg)
     for key in NON_IDENTITY_KEYS:
-        out.pop(key, None)
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(last, None)
     return out
 
 

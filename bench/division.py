@@ -29,7 +29,7 @@ class Subset:
 def pixel_stat_features(images: list[np.ndarray]) -> np.ndarray:
     """Content features without pretrained weights: per image (H x W x 3 uint8) the RGB
     means and standard deviations, a 16-bin luminance histogram, an 8-bin gradient
-    magnitude histogram and the colourfulness (Hasler-Suesstrunk); R x 35 float64."""
+    magnitude histogram and the colourfulness (Hasler-Suesstrunk); R x 31 float64."""
     feats = []
     for img in images:
         x = img.astype(np.float64) / 255.0
@@ -103,8 +103,11 @@ def cluster_probabilities(features: np.ndarray, clusters: int, tsne_dims: int = 
     f = (f - f.mean(0)) / np.where(f.std(0) > 0, f.std(0), 1.0)
     dims = max(1, min(tsne_dims, r - 1))
     perp = float(min(perplexity, max(1.0, (r - 1) / 3.0)))
+    # learning rate: sklearn's 'auto' rule (N / early_exaggeration / 4) without its floor
+    # of 50, with which exact t-SNE into 10 dims of a few dozen references diverges
+    # (KL ~ 5-10) and the mixture's clusters come out random.
     emb = TSNE(n_components=dims, method="exact", perplexity=perp, random_state=seed,
-               init="random").fit_transform(f)
+               init="random", learning_rate=max(r / 48.0, 1.0)).fit_transform(f)
     gmm = GaussianMixture(clusters, covariance_type=covariance, random_state=seed,
                           reg_covar=1e-3, n_init=3).fit(emb)
     return gmm.predict_proba(emb)

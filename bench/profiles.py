@@ -14,6 +14,7 @@ BASE: dict = {
     "seed": 0,
     "device": "auto",          # auto: cuda when present, else cpu
     "deterministic": True,     # torch.use_deterministic_algorithms where it is cheap
+    "save_model": True,        # write model.pt into each run folder (for explain/reuse)
     "data": {
         "root": None,          # --data-root; None: the embedded synthetic suite
         "paths": {},           # per-dataset folders: --set data.livec=PATH
@@ -40,6 +41,7 @@ BASE: dict = {
         "lr_step_epochs": 10,  # ... every this many epochs
         "loss": "l1",
         "weight_decay": 0.0,
+        "checkpoint": False,   # checkpoint every epoch and resume from it (paper profile)
     },
     "meta": {
         "optimizer": "adam",   # adam | sgd: meta step fed (theta - phi) as theta's gradient
@@ -79,7 +81,7 @@ PROFILES: dict[str, dict] = {
         "train": {
             "epochs": 100, "batch_size": 64,
             "subset_batch": {"tid2013": 32, "kadid10k": 102, "default": 32},
-            "lr": 1e-4,
+            "lr": 1e-4, "checkpoint": True,
         },
         "metaiqa": {"head_lr": 1e-2},
         "finetune": {"epochs": 30, "lr": 1e-4, "batch_size": 64},

@@ -68,7 +68,7 @@ def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
                 for n in names}
     if data["crop"] > data["size"]:
         raise UsageError(f"data.crop ({data['crop']}) is larger than data.size ({data['size']})")
-    folds = protocol.folds(cfg["protocol"], datasets)
+    folds = protocol.folds(cfg["protocol"], datasets, cfg["seed"])
     return Session(cfg, protocol, method_cls, datasets, None, {}, folds, extra)
 
 
@@ -99,10 +99,20 @@ def fold_config(cfg: dict, fold: Fold) -> dict:
     return out
 
 
+def with_extra(s: Session, parts: list) -> list:
+    """``parts`` plus every record of the method's extra training sets (+M)."""
+    return list(parts) + [(n, list(range(len(s.datasets[n])))) for n in s.extra]
+
+
 def _train_set(s: Session, fold: Fold):
+    """The training set of a fold trained directly by the method (plus its extra data)."""
+    return train_set_from(s, with_extra(s, fold.train))
+
+
+def train_set_from(s: Session, parts: list):
+    """TrainSet of (dataset name, record indices) parts; references keyed by dataset."""
     from .train import TrainSet
 
-    parts = list(fold.train) + [(n, list(range(len(s.datasets[n])))) for n in s.extra]
     index, mos, dsn, types, levels, refs, ref_images = [], [], [], [], [], [], {}
     for name, idx in parts:
         ds = s.datasets[name]
@@ -154,54 +164,175 @@ def _subset_provider(s: Session, ts, cfg: dict, log):
     return subsets
 
 
-def run_fold(s: Session, fold: Fold, out_dir: Path, log=print, position: str = "") -> dict:
-    """Train and test one fold in its run folder; returns its metrics (read back when the
-    folder is already done). The folder gets its done marker only after every file."""
+def _metrics_header(s: Session, cfg: dict, fold: Fold) -> dict:
+    return {"protocol": cfg["protocol"]["name"], "protocol_version": s.protocol.version,
+            "fold": fold.name, "method": cfg["method"], "method_display": s.method_cls.display,
+            "dataset": "+".join(n for n, _ in (fold.pretrain or fold.train)),
+            "extra_train": s.extra, "backbone": cfg["model"]["backbone"],
+            "profile": cfg["profile"], "seed": cfg["seed"],
+            "clusters": cfg["division"]["clusters"], **fold.info}
+
+
+def _seed_everything(cfg: dict, label: str) -> int:
     import torch
+
+    seed = (cfg["seed"] * 1_000_003 + zlib.crc32(label.encode())) % 2**32
+    torch.manual_seed(seed)
+    if cfg.get("deterministic"):
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return seed
+
+
+def _progress(cfg: dict, desc: str, epochs: int):
+    """A tqdm bar over epochs and the epoch_done callback feeding it; (bar, history, cb)."""
     from tqdm.auto import tqdm
 
+    bar = tqdm(total=epochs, desc=desc, unit="epoch", leave=False, file=sys.stderr,
+               dynamic_ncols=True)
+    history: list[float] = []
+
+    def epoch_done(epoch: int, loss: float) -> None:
+        history.append(loss)
+        bar.set_postfix(loss=f"{loss:.4f}")
+        bar.update(1)
+
+    return bar, history, epoch_done
+
+
+def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
+         checkpoint: Optional[Path] = None):
+    """Build a model and train it with the method on ``parts`` (resuming from
+    ``checkpoint`` when train.checkpoint is on); returns (engine, init, facts) where facts
+    records the training for the run's metrics."""
     from .models import build_model
     from .train import Engine, FitContext
 
+    seed = _seed_everything(cfg, label)
+    device = resolve_device(cfg["device"])
+    model, init = build_model(cfg["model"], log)
+    engine = Engine(cfg, model, device, np.random.default_rng(seed))
+    ts = train_set_from(s, parts)
+    subsets = _subset_provider(s, ts, cfg, log)
+    bar, history, epoch_done = _progress(cfg, desc, cfg["train"]["epochs"])
+    t0 = time.time()
+    ck = checkpoint if cfg["train"].get("checkpoint") else None
+    try:
+        s.method_cls(cfg).fit(FitContext(engine, ts, cfg, subsets, epoch_done, ck))
+    finally:
+        bar.close()
+    facts = {"n_train": len(ts), "train_seconds": round(time.time() - t0, 2),
+             "loss_history": history, "images_seen": engine.images_seen,
+             "content_feature": subsets.cache.get("feature")}
+    return engine, init, facts
+
+
+def pretrain_identity(cfg: dict, parts: list) -> dict:
+    """What defines a pretrained model: the config less the protocol, fold, test and
+    fine-tune settings, plus which records trained it."""
+    ident = {k: v for k, v in copy.deepcopy(cfg).items()
+             if k not in ("protocol", "fold", "test", "finetune")}
+    ident["pretrain"] = [(n, len(idx), zlib.crc32(np.asarray(idx, dtype=np.int64).tobytes()))
+                         for n, idx in parts]
+    return ident
+
+
+def pretrained_engine(s: Session, cfg: dict, parts: list, out_dir: Path, log, desc: str):
+    """An engine holding the method's model trained on ``parts``: loaded from the model
+    artifact ``<out>/models/<method>-<hash>/`` when it exists, trained and saved there
+    otherwise (under a lock, so concurrent workers train it once)."""
+    import torch
+
+    from .data.atomic import file_lock
+    from .models import build_model
+    from .train import Engine
+
+    ident = pretrain_identity(cfg, parts)
+    folder = Path(out_dir) / "models" / f"{cfg['method']}-{config_hash(ident)}"
+    with file_lock(Path(out_dir) / "models" / f".{folder.name}.lock"):
+        if is_done(folder):
+            facts = read_metrics(folder)
+            seed = _seed_everything(cfg, "pretrain")
+            model, _ = build_model(cfg["model"], lambda m: None)
+            state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+            engine = Engine(cfg, model, resolve_device(cfg["device"]), np.random.default_rng(seed))
+            log(f"{desc}: reusing the trained model {folder}")
+            return engine, facts["backbone_init"], {**facts, "model_dir": str(folder)}
+        folder.mkdir(parents=True, exist_ok=True)
+        engine, init, facts = _fit(s, cfg, parts, "pretrain", f"{desc} pretrain", log,
+                                   folder / "checkpoint.pt")
+        save_model(engine.model, folder / "model.pt")
+        facts = {**facts, "backbone_init": init, "method": cfg["method"]}
+        write_json(folder / "config.json", ident)
+        write_json(folder / "metrics.json", facts)
+        mark_done(folder)
+        (folder / "checkpoint.pt").unlink(missing_ok=True)
+        return engine, init, {**facts, "model_dir": str(folder)}
+
+
+def save_model(model, path: Path) -> None:
+    """Write the model's state dict (CPU tensors) to ``path`` atomically; loadable with
+    torch.load(weights_only=True) into ``build_model(cfg['model'])``."""
+    import io
+
+    import torch
+
+    from .data.atomic import write_bytes_atomic
+
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+    write_bytes_atomic(Path(path), buf.getvalue())
+
+
+def finetune(engine, ts, cfg: dict, desc: str) -> list[float]:
+    """Fine-tune all parameters on ``ts`` with the ``finetune`` schedule (Adam, L1, uniform
+    minibatches, finetune.epochs); selection: the last epoch. Returns the epoch losses."""
+    from .train import BatchSampler
+
+    f = cfg["finetune"]
+    opt = engine.adam(engine.model.parameters(), f["lr"])
+    sampler = BatchSampler(np.arange(len(ts)), f["batch_size"], engine.rng)
+    bar, history, epoch_done = _progress(cfg, desc, f["epochs"])
+    try:
+        for epoch in range(f["epochs"]):
+            losses = [engine.step(opt, ts, sampler.next(), loss_kind="l1")
+                      for _ in range(sampler.batches_per_pass)]
+            epoch_done(epoch, float(np.mean(losses)))
+    finally:
+        bar.close()
+    return history
+
+
+def run_fold(s: Session, fold: Fold, out_dir: Path, log=print, position: str = "") -> dict:
+    """Train (or fine-tune) and test one fold in its run folder; returns its metrics (read
+    back when the folder is already done). The done marker is written after every file."""
+    import torch
+
     cfg = fold_config(s.cfg, fold)
     folder = run_folder(s.cfg, fold, out_dir)
+    desc = f"{position} {fold.name}".strip()
     if is_done(folder):
-        log(f"{position} {fold.name}: done already ({folder}), skipped")
+        log(f"{desc}: done already ({folder}), skipped")
         return {**read_metrics(folder), "run_dir": str(folder)}
     with claim(folder) as mine:
         if not mine:
-            log(f"{position} {fold.name}: another worker is running {folder}; skipped")
+            log(f"{desc}: another worker is running {folder}; skipped")
             return {}
         if is_done(folder):
             return {**read_metrics(folder), "run_dir": str(folder)}
         reset_unfinished(folder)
         write_json(folder / "config.json", cfg)
-        seed = (cfg["seed"] * 1_000_003 + zlib.crc32(fold.name.encode())) % 2**32
-        torch.manual_seed(seed)
-        if cfg.get("deterministic"):
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        device = resolve_device(cfg["device"])
-        model, init = build_model(cfg["model"], log)
-        rng = np.random.default_rng(seed)
-        engine = Engine(cfg, model, device, rng)
-        ts = _train_set(s, fold)
-        subsets = _subset_provider(s, ts, cfg, log)
-        bar = tqdm(total=cfg["train"]["epochs"], desc=f"{position} {fold.name}", unit="epoch",
-                   leave=False, file=sys.stderr, dynamic_ncols=True)
-        history: list[float] = []
-
-        def epoch_done(epoch: int, loss: float) -> None:
-            history.append(loss)
-            bar.set_postfix(loss=f"{loss:.4f}")
-            bar.update(1)
-
-        method = s.method_cls(cfg)
-        t0 = time.time()
-        try:
-            method.fit(FitContext(engine, ts, cfg, subsets, epoch_done))
-        finally:
-            bar.close()
-        train_s = time.time() - t0
+        if fold.pretrain is not None:
+            engine, init, facts = pretrained_engine(s, cfg, with_extra(s, fold.pretrain), out_dir,
+                                                    log, desc)
+            if fold.train:
+                _seed_everything(cfg, fold.name)
+                ts = train_set_from(s, fold.train)
+                facts = {**facts, "finetune_loss_history": finetune(engine, ts, cfg, f"{desc} finetune"),
+                         "n_finetune": len(ts)}
+        else:
+            engine, init, facts = _fit(s, cfg, with_extra(s, fold.train), fold.name, desc, log,
+                                       folder / "checkpoint.pt")
         rows, per_target = [], {}
         for target, (name, idx) in fold.tests.items():
             ds = s.datasets[name]
@@ -211,26 +342,22 @@ def run_fold(s: Session, fold: Fold, out_dir: Path, log=print, position: str = "
             per_target[target] = all_metrics(pred, mos)
             rows += [{"target": target, "image": ds.records[i].image, "mos": m, "prediction": p}
                      for i, m, p in zip(idx, mos, pred)]
-        first = per_target[next(iter(per_target))]
         metrics = {
-            **first, "targets": per_target,
-            "protocol": cfg["protocol"]["name"], "protocol_version": s.protocol.version,
-            "fold": fold.name, "method": cfg["method"], "method_display": s.method_cls.display,
-            "dataset": "+".join(n for n, _ in fold.train), "extra_train": s.extra,
-            "backbone": cfg["model"]["backbone"], "backbone_init": init,
-            "profile": cfg["profile"], "seed": cfg["seed"], "clusters": cfg["division"]["clusters"],
-            "content_feature": subsets.cache.get("feature"),
-            "n_train": len(ts), "train_seconds": round(train_s, 2), "loss_history": history,
-            "images_seen": engine.images_seen, "device": str(device),
+            **per_target[next(iter(per_target))], "targets": per_target,
+            **_metrics_header(s, cfg, fold), "backbone_init": init, **facts,
+            "device": str(engine.device),
             "deterministic": {"use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
                               "cudnn_deterministic": torch.backends.cudnn.deterministic,
                               "cudnn_benchmark": torch.backends.cudnn.benchmark},
             "versions": {"bench": __version__, "python": platform.python_version(),
                          "torch": torch.__version__, "numpy": np.__version__},
         }
+        if cfg.get("save_model", True):
+            save_model(engine.model, folder / "model.pt")
         write_predictions(folder / "predictions.csv", rows)
         write_json(folder / "metrics.json", metrics)
         mark_done(folder)
+        (folder / "checkpoint.pt").unlink(missing_ok=True)
     metrics["run_dir"] = str(folder)
     return metrics
 

@@ -59,7 +59,7 @@ def reset_unfinished(folder: Path) -> None:
     """Remove the result files of an unfinished run (never touches a done run)."""
     if is_done(folder):
         raise RuntimeError(f"refusing to reset finished run {folder}")
-    for name in ("metrics.json", "predictions.csv", "config.json"):
+    for name in ("metrics.json", "predictions.csv", "config.json", "model.pt"):
         (Path(folder) / name).unlink(missing_ok=True)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from pathlib import Path
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -160,6 +161,13 @@ class BatchSampler:
         self._at += self.batch
         return sel
 
+    def state_dict(self) -> dict:
+        """Where the sampler is in its permutation (for checkpoints)."""
+        return {"perm": self._perm.copy(), "at": self._at}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._perm, self._at = np.asarray(state["perm"]), int(state["at"])
+
 
 @dataclass
 class FitContext:
@@ -171,6 +179,58 @@ class FitContext:
     cfg: dict
     subsets: Callable[..., list]  # subsets(clusters=None, levels=None) -> list[Subset]
     epoch_done: Callable[[int, float], None]
+    checkpoint: Optional[Path] = None  # where epoch_loop keeps its per-epoch checkpoint
+    history: list = field(default_factory=list)
+
+    def __post_init__(self):
+        report = self.epoch_done
+
+        def epoch_done(epoch: int, loss: float) -> None:
+            self.history.append(loss)
+            report(epoch, loss)
+
+        self.epoch_done = epoch_done
+
+    def epoch_loop(self, **state) -> Iterator[int]:
+        """The epochs to run, with a checkpoint after each when ``checkpoint`` is set.
+
+        ``state``: the method's stateful objects (optimizers, schedulers, samplers: anything
+        with state_dict/load_state_dict). On entry an existing checkpoint is restored
+        (model, those objects, the random generators, the loss history) and the loop
+        resumes after its epoch, so an interrupted run ends exactly as an uninterrupted one.
+        The method reports each epoch's loss with ``epoch_done`` as before.
+        """
+        import torch
+
+        from .data.atomic import write_bytes_atomic
+
+        e = self.engine
+        start = 0
+        if self.checkpoint is not None and self.checkpoint.is_file():
+            # Our own file, written below: it holds numpy arrays, hence weights_only=False.
+            ck = torch.load(self.checkpoint, map_location=e.device, weights_only=False)
+            e.model.load_state_dict(ck["model"])
+            for name, obj in state.items():
+                obj.load_state_dict(ck["state"][name])
+            e.rng.bit_generator.state = ck["numpy_rng"]
+            torch.set_rng_state(ck["torch_rng"])
+            e.images_seen = ck["images_seen"]
+            for epoch, loss in enumerate(ck["history"]):
+                self.epoch_done(epoch, loss)
+            start = ck["epoch"] + 1
+        for epoch in range(start, self.epochs):
+            n_before = len(self.history)
+            yield epoch
+            if self.checkpoint is not None and epoch + 1 < self.epochs:
+                import io
+
+                buf = io.BytesIO()
+                torch.save({"epoch": epoch, "model": e.model.state_dict(),
+                            "state": {k: v.state_dict() for k, v in state.items()},
+                            "numpy_rng": e.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                            "images_seen": e.images_seen, "history": list(self.history)}, buf)
+                write_bytes_atomic(self.checkpoint, buf.getvalue())
+            assert len(self.history) > n_before, "a method must call epoch_done once per epoch"
 
     @property
     def epochs(self) -> int:
@@ -219,3 +279,10 @@ class SubsetBatches:
         total = w.sum()
         w = w / total if total > 0 else np.full(len(sel), 1.0 / len(sel))
         return s.items[sel], w
+
+    def state_dict(self) -> dict:
+        return {"samplers": [sp.state_dict() for sp in self.samplers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for sp, st in zip(self.samplers, state["samplers"]):
+            sp.load_state_dict(st)

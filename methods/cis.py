@@ -49,7 +49,7 @@ class SubsetMetaMethod(Method):
 
     def fit(self, ctx: FitContext) -> None:
         subsets, batches, opt, sched, meta = self.setup(ctx)
-        for epoch in range(ctx.epochs):
+        for epoch in ctx.epoch_loop(opt=opt, sched=sched, meta=meta.opt, batches=batches):
             losses = []
             for _ in range(ctx.iterations(batches.iterations_per_epoch)):
                 losses += self.iteration(ctx, subsets, batches, opt, meta)

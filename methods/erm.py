@@ -20,7 +20,7 @@ class ERM(Method):
         opt = e.adam(e.model.parameters(), t["lr"])
         sched = e.scheduler(opt)
         sampler = BatchSampler(np.arange(len(ctx.train)), t["batch_size"], e.rng)
-        for epoch in range(ctx.epochs):
+        for epoch in ctx.epoch_loop(opt=opt, sched=sched, sampler=sampler):
             losses = [e.step(opt, ctx.train, sampler.next()) for _ in range(ctx.iterations(sampler.batches_per_pass))]
             sched.step()
             ctx.epoch_done(epoch, float(np.mean(losses)))

@@ -46,7 +46,7 @@ class MetaIQA(Method):
         sched = e.scheduler(opt)
         # theta + (phi - theta) / task_num is plain SGD on (theta - phi) with lr 1/task_num.
         meta = ReptileMeta(model.parameters(), "sgd", 1.0 / len(tasks))
-        for epoch in range(ctx.epochs):
+        for epoch in ctx.epoch_loop(opt=opt, sched=sched, meta=meta.opt, support=sup, query=qry):
             losses = []
             for _ in range(ctx.iterations(sup.iterations_per_epoch)):
                 meta.begin()

@@ -21,7 +21,7 @@ class LeaveOneDistortionOut(Protocol):
     def datasets(self, opts: dict) -> list[str]:
         return [opts["dataset"]]
 
-    def folds(self, opts: dict, datasets) -> list[Fold]:
+    def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
         ds = datasets[opts["dataset"]]
         if not ds.has_types:
             raise UsageError(f"--protocol lodo needs a dataset with distortion types; "

@@ -1,0 +1,65 @@
+"""Fine-tune (paper Tables 2, 5, 8, 11; Figure 3c/d): from the model trained on the
+training sets (the same artifact as the zero-shot protocol), fine-tune on a share t of
+each target and test on the rest, over n seeded splits. Splits are by reference where the
+target has references, depend only on (seed, split, target) so every method sees the same
+splits (paired comparisons), and nothing is selected on the test part."""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from bench.errors import UsageError
+from bench.protocol import Fold, Protocol
+from bench.registry import PROTOCOLS
+
+from .cross import REAL_TARGETS, REAL_TRAIN, SYN_TARGETS, SYN_TRAIN
+
+
+def split_indices(records, train_ratio: float, seed: int, split: int, target: str):
+    """(train, test) record indices of one seeded split of a target: whole references go to
+    one side when the records have references, single images otherwise. The share of
+    references (or images) on the train side is round(t * count), at least 1 each side."""
+    rng = np.random.default_rng([seed, split, zlib.crc32(target.encode())])
+    groups = [r.ref if r.ref is not None else r.image for r in records]
+    keys = sorted(set(groups))
+    if len(keys) < 2:
+        raise UsageError(f"cannot split '{target}': it has fewer than two references/images")
+    perm = rng.permutation(len(keys))
+    k = min(max(1, int(round(train_ratio * len(keys)))), len(keys) - 1)
+    train_keys = {keys[i] for i in perm[:k]}
+    train = [i for i, g in enumerate(groups) if g in train_keys]
+    test = [i for i, g in enumerate(groups) if g not in train_keys]
+    return train, test
+
+
+@PROTOCOLS.register("finetune")
+class FineTune(Protocol):
+    """One fold per (target, split): pretrain with the method, fine-tune on t, test on 1-t."""
+
+    version = 1
+    layout = "targets"
+
+    @classmethod
+    def defaults(cls, real_data: bool) -> dict:
+        return {"train": list(REAL_TRAIN if real_data else SYN_TRAIN),
+                "targets": list(REAL_TARGETS if real_data else SYN_TARGETS),
+                "train_ratio": 0.8, "splits": 10}
+
+    def datasets(self, opts: dict) -> list[str]:
+        return list(dict.fromkeys(opts["train"] + opts["targets"]))
+
+    def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
+        t = float(opts["train_ratio"])
+        if not 0.0 < t < 1.0:
+            raise UsageError(f"--train-ratio must be between 0 and 1, not {t}")
+        if int(opts["splits"]) < 1:
+            raise UsageError("--splits must be at least 1")
+        pretrain = [(n, list(range(len(datasets[n])))) for n in opts["train"]]
+        folds = []
+        for target in opts["targets"]:
+            for k in range(int(opts["splits"])):
+                train, test = split_indices(datasets[target].records, t, seed, k, target)
+                folds.append(Fold(f"{target}-s{k}", [(target, train)], {target: (target, test)},
+                                  pretrain=pretrain, info={"split": k, "train_ratio": t}))
+        return folds
