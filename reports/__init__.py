@@ -13,5 +13,10 @@ Modules, one job each:
 * :mod:`reports.figures`    -- bar charts, scatter plots, Figure-3-style curves;
 * :mod:`reports.html`       -- the ``index.html`` page;
 * :mod:`reports.regression` -- compare measured metrics with a committed baseline;
+* :mod:`reports.bootstrap`  -- bootstrap intervals of SROCC/PLCC over test images (HTML);
+* :mod:`reports.compare`    -- paired tests between two methods' runs;
+* :mod:`reports.leaderboard` -- the leaderboard (text, sortable HTML);
+* :mod:`reports.table1`     -- Table 1, the datasets found beside the paper's;
+* :mod:`reports.saliency`   -- gradient saliency maps of a saved model (Figure 9);
 * :mod:`reports.io`         -- atomic file writes.
 """

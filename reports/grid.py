@@ -35,6 +35,10 @@ class Cell:
     missing: str = ""
     digits: int = 3
     paper_bold: bool = False        # what the paper printed (published cells only)
+    text: str | None = None         # a text cell (Table 1); printed as is, escaped
+    metric: str = ""                # measured cells: the results column ('srocc', 'plcc')
+    parts: tuple = ()               # measured cells: groups of (predictions, target) runs
+    ci: object = None               # measured cells: a reports.bootstrap.Interval (HTML only)
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Grid:
     rows: list[Row]
     notes: list[str] = field(default_factory=list)
     n_stubs: int = 1
+    html_notes: list[str] = field(default_factory=list)   # shown in the HTML view only
 
     @property
     def n_columns(self) -> int:
@@ -182,12 +187,16 @@ def _measured_shared_label(skey: tuple) -> tuple[str, ...]:
 
 def _measured_cells(spec: TableSpec, cells: dict, summary: tuple | None) -> dict[tuple, Cell]:
     """Cells of one measured entity; the summary (AVERAGE) is the mean of its other cells."""
-    out = {k: Cell(a.mean, a.std, a.n, source="measured", digits=spec.digits)
+    out = {k: Cell(a.mean, a.std, a.n, source="measured", digits=spec.digits, metric=a.metric,
+                   parts=(a.runs,))
            for k, a in cells.items()}
     if summary:
-        vals = [c.value for k, c in out.items() if k != summary]
-        if vals:
-            out[summary] = Cell(sum(vals) / len(vals), source="measured", digits=spec.digits)
+        body = [c for k, c in out.items() if k != summary]
+        if body:
+            metrics = {c.metric for c in body}
+            out[summary] = Cell(sum(c.value for c in body) / len(body), source="measured",
+                                digits=spec.digits, metric=metrics.pop() if len(metrics) == 1 else "",
+                                parts=tuple(p for c in body for p in c.parts))
     return out
 
 

@@ -26,11 +26,15 @@ _DEFAULTS = {"fold": "", "target": "", "backbone": "", "profile": "", "clusters"
 
 @dataclass(frozen=True)
 class Aggregate:
-    """One measured cell: mean over seeds/splits, sample std (NaN for one value), count."""
+    """One measured cell: mean over seeds/splits, sample std (NaN for one value), count;
+    ``metric`` the results column it aggregates ('' if mixed) and ``runs`` the
+    (predictions file, target) of each run, for the bootstrap intervals."""
 
     mean: float
     std: float
     n: int
+    metric: str = ""
+    runs: tuple[tuple[str, str], ...] = ()
 
 
 def normalise_results(results: pd.DataFrame) -> pd.DataFrame:
@@ -161,7 +165,22 @@ def aggregate(spec: TableSpec, runs: pd.DataFrame) -> dict[tuple, dict[tuple, Ag
         for skey, vals in grp.groupby(list(lay.measured_shared), sort=False):
             skey = skey if isinstance(skey, tuple) else (skey,)
             v = vals["metric_value"].astype(float)
+            keys = set(vals["metric_key"])
             cells[tuple(skey)] = Aggregate(float(v.mean()),
                                            float(v.std(ddof=1)) if len(v) > 1 else math.nan,
-                                           len(v))
+                                           len(v), keys.pop() if len(keys) == 1 else "",
+                                           _run_files(vals))
     return out
+
+
+def _run_files(vals: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    """(predictions file, target) of each run of a cell; the file defaults to the run
+    folder's predictions.csv, and is '' when neither is known."""
+    out = []
+    for _, r in vals.iterrows():
+        pred = r.get("predictions")
+        if not (isinstance(pred, str) and pred):
+            run_dir = r.get("run_dir")
+            pred = f"{run_dir}/predictions.csv" if isinstance(run_dir, str) and run_dir else ""
+        out.append((pred, str(r.get("target", "") or "")))
+    return tuple(out)

@@ -62,13 +62,16 @@ class Format:
     count: str         # %-template for the number of seeds/splits
     latex_delims: bool = False
     autoescape: bool = False
+    ci: str = ""       # %-template (lo, hi) for a cell's bootstrap interval; '' = not shown
 
 
 FORMATS: dict[str, Format] = {
     "latex": Format("latex", ".tex", "table.tex.j2", escape_latex, r"\textbf{%s}",
                     r" $\pm$ ", r" {\scriptsize(n=%d)}", latex_delims=True),
     "html": Format("html", ".html", "table.html.j2", escape_html, "<b>%s</b>",
-                   " &plusmn; ", " <small>(n=%d)</small>", autoescape=True),
+                   " &plusmn; ", " <small>(n=%d)</small>", autoescape=True,
+                   ci='<br><small class="ci" title="bootstrap 95%% interval over test images">'
+                      '[%s, %s]</small>'),
     "markdown": Format("markdown", ".md", "table.md.j2", escape_markdown, "**%s**",
                        " ± ", " (n=%d)"),
 }
@@ -76,13 +79,19 @@ FORMATS: dict[str, Format] = {
 
 def format_cell(cell: Cell, fmt: Format) -> str:
     """A body cell's text in ``fmt``: the value, or ``mean +- std (n=k)`` for several runs,
-    in bold where the cell is bold; the ``missing`` mark when there is no value."""
+    in bold where the cell is bold; the ``missing`` mark when there is no value; a text
+    cell's text. Formats with a ``ci`` template add the cell's bootstrap interval if any."""
+    if cell.text is not None:
+        return fmt.escape(cell.text)
     if cell.value is None or (isinstance(cell.value, float) and math.isnan(cell.value)):
         return fmt.escape(cell.missing)
     text = f"{cell.value:.{cell.digits}f}"
     if cell.n > 1 and not math.isnan(cell.std):
         text += f"{fmt.pm}{cell.std:.{cell.digits}f}{fmt.count % cell.n}"
-    return fmt.bold % text if cell.bold else text
+    text = fmt.bold % text if cell.bold else text
+    if fmt.ci and cell.ci is not None:
+        text += fmt.ci % (f"{cell.ci.lo:.{cell.digits}f}", f"{cell.ci.hi:.{cell.digits}f}")
+    return text
 
 
 def latex_header_row(row: list[HeaderCell]) -> str:

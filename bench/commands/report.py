@@ -4,13 +4,22 @@ published numbers beside the measured ones, the figures, and an ``index.html`` p
 With ``--paper`` only the published numbers are rendered (all of Tables 2-12), bold
 computed from the numbers, with a note under each table where the paper's own bold or
 AVERAGE cells disagree. Without it, a table is rendered when measured runs feed it.
+
+Table 1 (the datasets) is rendered with ``--table1``, and whenever ``--data-root`` or
+``--set data.NAME=PATH`` names real releases: the datasets found (the synthetic suite
+always, the releases given) beside the paper's Table 1; with ``--paper`` it is the paper's
+alone. It needs no runs: ``report --table1`` with no runs renders Table 1 only.
+
+In the HTML view every measured SROCC/PLCC cell also shows a bootstrap 95% interval over
+its test images (``--bootstrap N`` resamples, default 1000; 0 turns it off); see
+:mod:`reports.bootstrap`. LaTeX and Markdown are unchanged.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from ..errors import BenchError
+from ..errors import BenchError, UsageError
 
 NAME = "report"
 HELP = "render the paper's tables and figures from finished runs (or --paper: published numbers alone)"
@@ -30,6 +39,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tables", default="", metavar="LIST",
                         help="paper tables to render, e.g. 3,12 or 2-5 (default: all)")
     parser.add_argument("--no-figures", action="store_true", help="skip the matplotlib figures")
+    parser.add_argument("--table1", action="store_true",
+                        help="also render Table 1 (datasets found beside the paper's); implied "
+                             "by --data-root / --set")
+    parser.add_argument("--data-root", metavar="DIR",
+                        help="folder holding the dataset releases, for Table 1")
+    parser.add_argument("--set", action="append", default=[], metavar="data.NAME=PATH",
+                        help="one release folder for Table 1, e.g. --set data.livec=/d/ChallengeDB_release")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for the HTML intervals (default 1000; 0: none)")
 
 
 def load_runs(runs_dir: Path):
@@ -52,6 +70,27 @@ def _no_runs(why: str) -> int:
     return 1
 
 
+def _data_paths(sets: list[str]) -> dict:
+    """{dataset: folder} from ``--set data.NAME=PATH`` items."""
+    out = {}
+    for item in sets:
+        key, _, value = item.partition("=")
+        if not key.startswith("data.") or not value:
+            raise UsageError(f"--set expects data.NAME=PATH here, got '{item}'")
+        out[key[5:]] = value
+    return out
+
+
+def _table1(args, paths: dict):
+    """Table 1's grid: the paper's alone with --paper, else the datasets found beside it."""
+    from reports.table1 import build_table1, collect_datasets
+
+    if args.paper:
+        return build_table1(None)
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    return build_table1(collect_datasets(args.data_root, paths, log=log))
+
+
 def main(args) -> int:
     """Render the selected tables (and figures, index page); print every file written."""
     from reports.figures import make_figures
@@ -66,25 +105,45 @@ def main(args) -> int:
     formats = list(FORMATS) if args.format == "all" else [args.format]
     out = Path(args.out)
     paper = load_paper_numbers()
+    if args.bootstrap < 0:
+        raise UsageError("--bootstrap must be >= 0")
+    paths = _data_paths(args.set)
+    want_table1 = bool(args.table1 or args.data_root or paths)
     results = None
     if not args.paper:
         runs_dir = Path(args.runs)
         if not runs_dir.is_dir():
-            return _no_runs(f"no runs: there is no folder {runs_dir}/")
-        results = load_runs(runs_dir)
-        if results is None or results.empty:
+            if not want_table1:
+                return _no_runs(f"no runs: there is no folder {runs_dir}/")
+        else:
+            results = load_runs(runs_dir)
+        if (results is None or results.empty) and not want_table1:
             return _no_runs(f"no finished runs in {runs_dir}/")
+        if results is not None and results.empty:
+            results = None
+        if results is None:
+            ids = []                       # Table 1 only
 
     grids = [build_grid(get_spec(t), results, paper) for t in ids]
     if results is not None:
         grids = [g for g in grids if g.has_measured]
-        if not grids:
+        if not grids and not want_table1:
             seen = sorted({f"{p}/{d}" for p, d in zip(results["protocol"], results["dataset"])})
             which = f"tables {args.tables}" if args.tables else "any paper table"
             print(f"bench report: the finished runs ({', '.join(seen)}) feed none of {which}; "
                   "try without --tables, or --paper for the published numbers alone.",
                   file=sys.stderr)
             return 1
+
+    if results is not None and "html" in formats and args.bootstrap:
+        from reports.bootstrap import attach_intervals, describe
+
+        attach_intervals(grids, args.bootstrap)
+        for g in grids:
+            if any(c.ci is not None for row in g.rows for c in row.cells):
+                g.html_notes.append(describe(args.bootstrap))
+    if want_table1:
+        grids.insert(0, _table1(args, paths))
 
     written: list[Path] = []
     entries = []
@@ -109,7 +168,7 @@ def main(args) -> int:
         written += [out / f.pdf for g in figures for f in g.items if f.pdf]
     if "html" in formats:
         what = ("Published numbers of Causal-IQA (ICML 2024), Tables 2-12, bold recomputed."
-                if results is None else
+                if args.paper else "Datasets found (Table 1)." if results is None else
                 f"{len(results)} finished runs from {args.runs}/, with the published numbers "
                 "beside them (marked '(paper)').")
         written.append(write_atomic(out / "index.html", render_index(entries, figures, summary=what)))

@@ -1,0 +1,56 @@
+"""`python -m bench leaderboard`: one row per method x protocol x dataset/target with the
+headline metric (LODO: average SROCC over folds; cross: mean; finetune: median over splits),
+best first; ``--html FILE`` writes it as a sortable page linking every row's run folders.
+Submissions scored with ``python -m bench score --out DIR`` appear as ``submission:<name>``.
+See :mod:`reports.leaderboard`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import BenchError
+
+NAME = "leaderboard"
+HELP = "rank methods per protocol and dataset/target by their headline metric (text, HTML)"
+
+
+def add_arguments(parser) -> None:
+    """Register the leaderboard options."""
+    parser.add_argument("--runs", default="runs", metavar="DIR",
+                        help="folder of run folders to read (default: runs/)")
+    parser.add_argument("--html", metavar="FILE", help="also write a sortable HTML page")
+    parser.add_argument("--protocol", help="show one protocol only")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON instead")
+
+
+def main(args) -> int:
+    """Print the leaderboard (and write the HTML page)."""
+    import json
+
+    from reports.io import write_atomic
+    from reports.leaderboard import build_leaderboard, format_html, format_text, to_records
+
+    from ..results import load_results
+
+    runs = Path(args.runs)
+    if not runs.is_dir():
+        raise BenchError(f"no runs folder {runs}/; pass --runs DIR (run a protocol first, "
+                         "or score a submission with `python -m bench score ... --out DIR`)")
+    results = load_results(runs)
+    if args.protocol:
+        results = results[results["protocol"] == args.protocol]
+    if results.empty:
+        which = f" of protocol '{args.protocol}'" if args.protocol else ""
+        raise BenchError(f"no finished runs{which} under {runs}/")
+    board = build_leaderboard(results)
+    if args.json:
+        print(json.dumps(to_records(board), indent=2))
+    else:
+        print(format_text(board))
+    if args.html:
+        page = format_html(board, args.html, source=f"{len(results)} result(s) of finished runs "
+                                                      f"under {runs}/")
+        path = write_atomic(args.html, page)
+        if not args.json:
+            print(f"\nwrote {path}")
+    return 0

@@ -1,0 +1,85 @@
+"""Fake done run folders for the leaderboard, compare and bootstrap tests: config.json,
+predictions.csv, metrics.json (the keys bench/runner.py writes) and the done marker,
+written directly (no training), with predictions whose SROCC is known."""
+from __future__ import annotations
+
+import copy
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from bench.config import config_hash
+from bench.metrics import all_metrics
+from bench.profiles import profile_config
+from bench.runs import folder_name, mark_done, write_json, write_predictions
+
+DISPLAY = {"erm": "Baseline", "cis": "CIS", "cip": "CIP", "metaiqa": "MetaIQA"}
+
+
+def _key(*parts) -> int:
+    return zlib.crc32(repr(parts).encode())
+
+
+def predictions(n: int, noise: float, seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(image names, MOS, predictions): predictions = MOS + Gaussian noise of ``noise``."""
+    rng = np.random.default_rng(seed)
+    mos = rng.uniform(0, 1, n)
+    return [f"images/img{i:03d}.png" for i in range(n)], mos, mos + rng.normal(0, noise, n)
+
+
+def make_run(root: Path, protocol: str = "lodo", method: str = "cis", dataset: str = "syn-kadid",
+             fold: str = "GB", target: str | None = None, seed: int = 0, split: int | None = None,
+             train_ratio: float | None = None, noise: float = 0.3, n: int = 30,
+             data_seed: int | None = None, profile: str = "smoke", **cfg_changes) -> Path:
+    """Write one done run folder under ``root`` and return it. Its test set (images and
+    MOS) depends on (fold, target, split, data_seed) only, so runs of different methods on
+    one fold share it; the predictions' noise depends on the method and seed too.
+    ``cfg_changes``: dotted config keys to change (``train__lr=0.1`` for train.lr)."""
+    target = target or dataset
+    cfg = profile_config(profile)
+    cfg["seed"] = seed
+    p = {"name": protocol}
+    if protocol == "lodo":
+        p["dataset"] = dataset
+    else:
+        p.update(train=[dataset], targets=[target])
+        if protocol == "finetune":
+            p.update(train_ratio=train_ratio or 0.8, splits=10)
+    cfg["protocol"] = p
+    cfg["method"] = method
+    cfg["fold"] = fold
+    cfg["code_version"] = "0.1.0"
+    for key, value in cfg_changes.items():
+        node = cfg
+        parts = key.split("__")
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = value
+    folder = Path(root) / folder_name(cfg, config_hash(cfg))
+    base_seed = _key(fold, target, split) if data_seed is None else data_seed
+    names, mos, _ = predictions(n, noise, base_seed)
+    rng = np.random.default_rng(_key(method, seed, fold, split))
+    pred = mos + rng.normal(0, noise, n)
+    m = all_metrics(pred, mos)
+    info = {}
+    if split is not None:
+        info = {"split": split, "train_ratio": train_ratio or 0.8}
+    metrics = {**m, "targets": {target: m}, "protocol": protocol, "protocol_version": 1,
+               "fold": fold, "method": method, "method_display": DISPLAY.get(method, method),
+               "dataset": dataset, "extra_train": [], "backbone": cfg["model"]["backbone"],
+               "profile": profile, "seed": seed, "clusters": cfg["division"]["clusters"], **info}
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / "config.json", copy.deepcopy(cfg))
+    write_predictions(folder / "predictions.csv",
+                      [{"target": target, "image": i, "mos": a, "prediction": b}
+                       for i, a, b in zip(names, mos, pred)])
+    write_json(folder / "metrics.json", metrics)
+    mark_done(folder)
+    return folder
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file's content."""
+    return json.loads(Path(path).read_text())
