@@ -1,0 +1,304 @@
+"""The meta-learning mathematics of the causal paradigms (DESIGN.md s.4), on toy problems.
+
+* ReptileMeta: with plain SGD of rate beta the meta step is theta + beta (phi - theta),
+  checked to the bit on a tiny linear model with hand-computed numbers; with Adam the
+  gradient it feeds is theta - phi.
+* CIS (Algorithm 1): every subset is visited exactly once per meta-iteration, in a fresh
+  order, and the final parameters match a hand-computed sequence of SGD inner steps on a
+  quadratic loss followed by the meta step.
+* CIP (Algorithm 2): the parallel batch's weights sum to one, and the inner step on a tiny
+  linear model equals one SGD step along the gradient of the mean of the subset losses,
+  computed with autograd from the explicit formula.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bench.config import resolve
+from bench.data.bank import ImageBank
+from bench.division import Subset, build_subsets
+from bench.meta import ReptileMeta
+from bench.train import Engine, FitContext, SubsetBatches, TrainSet
+from methods.cip import CIP, parallel_batch
+from methods.cis import CIS, serial_meta_iteration
+
+
+def tiny_linear() -> nn.Linear:
+    """A 2 -> 1 linear model with hand-set parameters w = [1, 2], b = [-1]."""
+    model = nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 2.0]]))
+        model.bias.copy_(torch.tensor([-1.0]))
+    return model
+
+
+def set_params(model: nn.Module, values) -> None:
+    """Overwrite the parameters of ``model`` (in order) with ``values`` (the inner loop's phi)."""
+    with torch.no_grad():
+        for p, v in zip(model.parameters(), values):
+            p.copy_(torch.as_tensor(v, dtype=p.dtype).reshape(p.shape))
+
+
+# --------------------------------------------------------------------------- ReptileMeta
+def test_reptile_sgd_is_theta_plus_beta_phi_minus_theta_exactly():
+    model = tiny_linear()
+    meta = ReptileMeta(model.parameters(), "sgd", lr=0.25)
+    meta.begin()                                   # theta: w = [1, 2], b = -1
+    set_params(model, [[[3.0, -2.0]], [1.0]])      # phi:   w = [3, -2], b = 1
+    meta.end()
+    # theta + 0.25 (phi - theta): w = [1 + 0.5, 2 - 1], b = -1 + 0.5 (dyadic: exact in fp32)
+    assert torch.equal(model.weight, torch.tensor([[1.5, 1.0]]))
+    assert torch.equal(model.bias, torch.tensor([-0.5]))
+    assert all(p.grad is None for p in model.parameters())
+
+    # a second meta-iteration starts from the new theta (buffers are re-snapshotted)
+    meta.begin()
+    set_params(model, [[[1.5, 5.0]], [3.5]])
+    meta.end()
+    assert torch.equal(model.weight, torch.tensor([[1.5, 2.0]]))
+    assert torch.equal(model.bias, torch.tensor([0.5]))
+
+
+def test_reptile_sgd_moves_towards_phi_not_away():
+    """The paper's printed minus sign would move away from phi; the reading is Reptile's."""
+    model = tiny_linear()
+    theta = [p.detach().clone() for p in model.parameters()]
+    meta = ReptileMeta(model.parameters(), "sgd", lr=0.5)
+    meta.begin()
+    phi = [t + 1.0 for t in theta]
+    set_params(model, phi)
+    meta.end()
+    for p, t, f in zip(model.parameters(), theta, phi):
+        assert (p - t).abs().sum() < (f - t).abs().sum()   # moved, but not past phi
+        assert torch.all(torch.sign(p - t) == torch.sign(f - t))
+
+
+def test_reptile_adam_is_fed_theta_minus_phi():
+    model = tiny_linear()
+    theta = [p.detach().clone() for p in model.parameters()]
+    phi = [torch.tensor([[0.5, 3.0]]), torch.tensor([-4.0])]
+    meta = ReptileMeta(model.parameters(), "adam", lr=1e-2, betas=(0.9, 0.9999))
+    meta.begin()
+    set_params(model, phi)
+    meta.end()
+
+    # reference: the same Adam applied to a copy of theta whose gradient is theta - phi
+    ref = [t.clone().requires_grad_(True) for t in theta]
+    opt = torch.optim.Adam(ref, lr=1e-2, betas=(0.9, 0.9999))
+    for r, t, f in zip(ref, theta, phi):
+        r.grad = t - f
+    opt.step()
+    for p, r, t, f in zip(model.parameters(), ref, theta, phi):
+        torch.testing.assert_close(p.detach(), r.detach(), rtol=0, atol=1e-7)
+        # Adam's first moment after one step is (1 - beta1) * gradient = 0.1 (theta - phi)
+        torch.testing.assert_close(meta.opt.state[p]["exp_avg"], 0.1 * (t - f))
+        # Adam's first step moves each coordinate by lr towards phi
+        torch.testing.assert_close((p.detach() - t).abs(), torch.full_like(t, 1e-2), rtol=1e-4, atol=0)
+
+
+def test_reptile_rejects_unknown_optimizer():
+    with pytest.raises(ValueError, match="adam or sgd"):
+        ReptileMeta(tiny_linear().parameters(), "rmsprop")
+
+
+# --------------------------------------------------------------------------- CIS
+def test_serial_meta_iteration_matches_hand_computed_quadratic():
+    """L_k(w) = 0.5 ||w - c_k||^2, inner SGD rate 0.5, meta SGD rate 0.5, order [2, 0, 1]."""
+    w = nn.Parameter(torch.zeros(2))
+    centres = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+    inner = torch.optim.SGD([w], lr=0.5)
+    meta = ReptileMeta([w], "sgd", lr=0.5)
+    visited = []
+
+    def inner_step(k: int) -> float:
+        visited.append(int(k))
+        loss = 0.5 * ((w - centres[k]) ** 2).sum()
+        inner.zero_grad()
+        loss.backward()
+        inner.step()
+        return float(loss.detach())
+
+    losses = serial_meta_iteration(meta, [2, 0, 1], inner_step)
+    # by hand: [0,0] -> [1,1] (towards c2) -> [1,0.5] (c0) -> [0.5,0.75] (c1) = phi;
+    # theta + 0.5 (phi - theta) = [0.25, 0.375]
+    assert visited == [2, 0, 1]
+    assert torch.equal(w.detach(), torch.tensor([0.25, 0.375]))
+    # inner losses at the point each step started from: 0.5*8, 0.5*1, 0.5*1.25
+    assert losses == [4.0, 0.5, 0.625]
+
+
+class _StubEngine:
+    """Stands in for Engine in CIS.iteration: records the subsets stepped on."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.steps: list[int] = []
+
+    def step(self, opt, ts, pos, weights=None, loss_kind=None) -> float:
+        self.steps.append(int(pos[0]))
+        return 0.0
+
+
+class _StubBatches:
+    """Subset k's 'batch' is position k, so the engine stub sees which subset it got."""
+
+    def next(self, k: int):
+        return np.array([k]), np.array([1.0])
+
+
+class _CountingMeta:
+    """Records the order of begin/end calls relative to inner steps."""
+
+    def __init__(self, engine: _StubEngine):
+        self.engine = engine
+        self.events: list[tuple[str, int]] = []
+
+    def begin(self):
+        self.events.append(("begin", len(self.engine.steps)))
+
+    def end(self):
+        self.events.append(("end", len(self.engine.steps)))
+
+
+def test_cis_visits_every_subset_once_per_meta_iteration_in_fresh_orders():
+    n_subsets, n_iter = 7, 12
+    engine = _StubEngine(seed=3)
+    ctx = FitContext(engine, None, {}, lambda **kw: [], lambda e, l: None)
+    meta = _CountingMeta(engine)
+    method = CIS(resolve("smoke"))
+    orders = []
+    for _ in range(n_iter):
+        before = len(engine.steps)
+        method.iteration(ctx, [None] * n_subsets, _StubBatches(), None, meta)
+        orders.append(engine.steps[before:])
+    for order in orders:
+        assert sorted(order) == list(range(n_subsets))      # each subset exactly once
+    assert len({tuple(o) for o in orders}) > 1              # shuffled each iteration
+    # one meta step per iteration, wrapped around exactly n_subsets inner steps
+    assert meta.events == [e for i in range(n_iter)
+                           for e in (("begin", i * n_subsets), ("end", (i + 1) * n_subsets))]
+
+
+# --------------------------------------------------------------------------- CIP
+class TinyLinearIQA(nn.Module):
+    """A linear model on the flattened image: N x 3 x s x s -> N scores."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.fc = nn.Linear(3 * size * size, 1)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1)).squeeze(1)
+
+
+def tiny_trainset(size: int = 4, seed: int = 0) -> tuple[TrainSet, list[Subset]]:
+    """A 24-image training set (3 types x 8 refs) over a random bank, and its subsets
+    with random soft content weights over 2 clusters."""
+    rng = np.random.default_rng(seed)
+    n = 24
+    bank = ImageBank([rng.integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)])
+    types = [("d", "ABC"[k % 3]) for k in range(n)]
+    refs = [("d", f"r{k // 3}") for k in range(n)]
+    w_ref = {r: rng.dirichlet([1.0, 1.0]) for r in set(refs)}
+    ts = TrainSet(bank, np.arange(n), rng.random(n).astype(np.float32), ["d"] * n,
+                  [t for _, t in types], [1] * n, refs)
+    return ts, build_subsets(types, refs, w_ref, 2)
+
+
+def test_subset_batches_renormalise_eq6_weights():
+    ts, subsets = tiny_trainset()
+    batches = SubsetBatches(subsets, ts, lambda d: 3, np.random.default_rng(0))
+    for k, s in enumerate(subsets):
+        for _ in range(4):
+            pos, w = batches.next(k)
+            assert len(pos) == 3 and set(pos) <= set(s.items.tolist())
+            assert w.sum() == pytest.approx(1.0)
+            full = dict(zip(s.items.tolist(), s.weights))
+            raw = np.array([full[p] for p in pos])
+            np.testing.assert_allclose(w, raw / raw.sum())
+
+
+def test_parallel_batch_holds_every_subset_and_weights_sum_to_one():
+    ts, subsets = tiny_trainset()
+    batches = SubsetBatches(subsets, ts, lambda d: 3, np.random.default_rng(1))
+    for _ in range(5):
+        pos, w = parallel_batch(batches, len(subsets))
+        assert len(pos) == 3 * len(subsets)
+        assert w.sum() == pytest.approx(1.0)
+        # each subset's block carries 1/|S| of the total weight
+        blocks = w.reshape(len(subsets), 3).sum(axis=1)
+        np.testing.assert_allclose(blocks, np.full(len(subsets), 1.0 / len(subsets)))
+
+
+@pytest.mark.parametrize("meta_lr", [1.0, 0.5])
+def test_cip_inner_step_is_sgd_on_mean_subset_loss(meta_lr):
+    size, lr = 4, 0.1
+    torch.manual_seed(0)
+    ts, subsets = tiny_trainset(size)
+    cfg = resolve("smoke", {"data.size": size, "data.crop": size, "data.flip": False})
+    model = TinyLinearIQA(size)
+    engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
+    batches = SubsetBatches(subsets, ts, lambda d: 3, np.random.default_rng(2))
+    drawn = []
+    real_next = batches.next
+
+    def spy(k):
+        out = real_next(k)
+        drawn.append((k, *out))
+        return out
+
+    batches.next = spy
+    theta = [p.detach().clone() for p in model.parameters()]
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    meta = ReptileMeta(model.parameters(), "sgd", lr=meta_lr)
+    ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
+
+    CIP(cfg).iteration(ctx, subsets, batches, opt, meta)
+
+    # explicit formula: (1/|S|) sum_s sum_{i in batch s} w_si |f(x_i) - y_i| at theta
+    assert sorted(k for k, _, _ in drawn) == list(range(len(subsets)))
+    wt, bias = (t.clone().requires_grad_(True) for t in theta)
+    subset_losses = []
+    for _, pos, w in drawn:
+        x = torch.from_numpy(ts.bank.arrays[0][ts.index[pos]]).permute(0, 3, 1, 2).float() / 255
+        pred = x.flatten(1) @ wt.T + bias
+        y = torch.from_numpy(ts.mos[pos])
+        subset_losses.append((torch.from_numpy(w).float() * (pred.squeeze(1) - y).abs()).sum())
+    mean_loss = torch.stack(subset_losses).mean()
+    g_w, g_b = torch.autograd.grad(mean_loss, [wt, bias])
+    phi = [theta[0] - lr * g_w, theta[1] - lr * g_b]
+    expected = [t + meta_lr * (f - t) for t, f in zip(theta, phi)]
+    for p, e in zip(model.parameters(), expected):
+        torch.testing.assert_close(p.detach(), e, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(model.fc.bias.detach(), theta[1])    # it did move
+
+
+def test_cis_iteration_reuses_theta_buffers_and_never_copies_the_model(monkeypatch):
+    """The meta step's snapshot lives in buffers allocated once; no deep copy per subset."""
+    import copy
+
+    size = 4
+    ts, subsets = tiny_trainset(size)
+    cfg = resolve("smoke", {"data.size": size, "data.crop": size})
+    model = TinyLinearIQA(size)
+    engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
+    opt = engine.adam(model.parameters(), 1e-2)
+    meta = ReptileMeta(model.parameters(), "adam", 1e-2)
+    batches = SubsetBatches(subsets, ts, lambda d: 3, engine.rng)
+    ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
+    buffers = [t.data_ptr() for t in meta.theta]
+
+    def no_copy(*a, **k):
+        raise AssertionError("a meta-iteration deep-copied something")
+
+    monkeypatch.setattr(copy, "deepcopy", no_copy)
+    before = [p.detach().clone() for p in model.parameters()]
+    for _ in range(3):
+        losses = CIS(cfg).iteration(ctx, subsets, batches, opt, meta)
+        assert len(losses) == len(subsets)
+    assert [t.data_ptr() for t in meta.theta] == buffers
+    assert engine.images_seen == 3 * 3 * len(subsets)
+    assert any(not torch.equal(p, b) for p, b in zip(model.parameters(), before))

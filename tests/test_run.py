@@ -1,0 +1,200 @@
+"""End to end through the command line (`bench.cli.main`) on a tiny on-disk release:
+same command and seed -> identical metrics; done folds are skipped and unfinished ones
+redone; the run folder's files and columns; a NaN loss stops the run with one clear line
+and no done marker. The synthetic suite is never generated (it is patched to fail)."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import bench.models
+import bench.train
+from bench.cli import main
+from bench.data.records import Dataset, Record
+from bench.data.registry import DATASETS, DatasetSpec, dataset_names
+from bench.data.synthetic import suite
+
+NAME = "tinyrel"
+TYPES = ("A", "B", "C")
+LEVELS = (1, 2)
+REFS = 4
+METRIC_KEYS = {"srocc", "plcc", "krcc", "plcc_logistic", "n", "protocol", "fold", "method",
+               "dataset", "seed"}
+TIMING_KEYS = {"train_seconds"}
+
+
+def write_release(root: Path, seed: int = 0) -> Path:
+    """A tiny release: 24x24 PNG references and distorted images (types x levels x refs)
+    and a labels.csv (image, ref_image, ref, type, level, mos). MOS falls with level."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True)
+    rows = []
+    for r in range(REFS):
+        base = np.kron(rng.uniform(30, 225, size=(3, 3, 3)), np.ones((8, 8, 1)))
+        Image.fromarray(base.astype(np.uint8)).save(root / f"ref{r}.png")
+        for t in TYPES:
+            for lv in LEVELS:
+                if t == "A":
+                    img = base + rng.normal(0, 25 * lv, base.shape)
+                elif t == "B":
+                    img = base * (1 - 0.3 * lv)
+                else:
+                    img = np.floor(base / (32 * lv)) * 32 * lv
+                name = f"img_{r}_{t}_{lv}.png"
+                Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / name)
+                rows.append({"image": name, "ref_image": f"ref{r}.png", "ref": f"ref{r}",
+                             "type": t, "level": lv, "mos": 0.9 - 0.2 * lv + 0.03 * r})
+    with open(root / "labels.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return root
+
+
+def load_release(root: Path) -> Dataset:
+    """Loader of the tiny release written by :func:`write_release`."""
+    with open(Path(root) / "labels.csv", newline="") as fh:
+        records = [Record(image=r["image"], mos=float(r["mos"]), mos_raw=float(r["mos"]),
+                          ref=r["ref"], ref_image=r["ref_image"], dist_type=r["type"],
+                          level=int(r["level"])) for r in csv.DictReader(fh)]
+    return Dataset(NAME, Path(root), records, "synthetic", list(TYPES))
+
+
+@pytest.fixture()
+def release(tmp_path, monkeypatch):
+    """Register the tiny release as dataset 'tinyrel' (a real, non-synthetic release read
+    from --set data.tinyrel=PATH), point BENCH_CACHE at tmp, forbid the synthetic suite,
+    run torch on one thread. Returns the release folder."""
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    dataset_names()  # import the real loaders first, so the registry is complete
+    monkeypatch.setitem(DATASETS, NAME, DatasetSpec(NAME, load_release, kind="synthetic",
+                                                    synthetic=False))
+
+    def no_suite(*a, **k):
+        raise AssertionError("the synthetic suite must not be generated in these tests")
+
+    monkeypatch.setattr(suite, "ensure_suite", no_suite)
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(1)
+    yield write_release(tmp_path / "release")
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
+
+
+def run_cli(release: Path, out: Path, *extra: str, method: str = "cis", folds: str = "A,B") -> int:
+    """`python -m bench run` LODO on the tiny release, smoke profile, seed 3, CPU."""
+    return main(["run", "--protocol", "lodo", "--method", method, "--profile", "smoke",
+                 "--dataset", NAME, "--folds", folds, "--seed", "3", "--device", "cpu",
+                 "--set", f"data.{NAME}={release}", "--out", str(out), "--quiet", *extra])
+
+
+def run_folders(out: Path) -> dict[str, Path]:
+    """Fold name -> its run folder under ``out``."""
+    found = {}
+    for cfg in sorted(Path(out).glob("*/config.json")):
+        found[json.loads(cfg.read_text())["fold"]] = cfg.parent
+    return found
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    """File name -> mtime (ns) of the result files of a run folder."""
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if not p.name.startswith(".")}
+
+
+def metrics_without_timing(folder: Path) -> dict:
+    """metrics.json of a run folder less its wall-clock fields."""
+    m = json.loads((folder / "metrics.json").read_text())
+    return {k: v for k, v in m.items() if k not in TIMING_KEYS}
+
+
+def test_same_command_same_seed_gives_identical_runs(release, tmp_path, capsys):
+    assert run_cli(release, tmp_path / "out1") == 0
+    assert run_cli(release, tmp_path / "out2") == 0
+    one, two = run_folders(tmp_path / "out1"), run_folders(tmp_path / "out2")
+    assert set(one) == set(two) == {"A", "B"}
+    for fold in ("A", "B"):
+        assert one[fold].name == two[fold].name                  # same config hash
+        m1, m2 = metrics_without_timing(one[fold]), metrics_without_timing(two[fold])
+        assert m1 == m2
+        assert np.isfinite(m1["srocc"]) and len(m1["loss_history"]) == 2
+        assert (one[fold] / "predictions.csv").read_text() == (two[fold] / "predictions.csv").read_text()
+    # the two folds are different runs (different held-out type, different numbers)
+    assert metrics_without_timing(one["A"])["loss_history"] != metrics_without_timing(one["B"])["loss_history"]
+
+
+def test_run_folder_contents(release, tmp_path, capsys):
+    assert run_cli(release, tmp_path / "out") == 0
+    folders = run_folders(tmp_path / "out")
+    for fold, folder in folders.items():
+        assert {"config.json", "predictions.csv", "metrics.json", "done"} <= {p.name for p in folder.iterdir()}
+        cfg = json.loads((folder / "config.json").read_text())
+        assert cfg["fold"] == fold and cfg["method"] == "cis" and cfg["seed"] == 3
+        assert cfg["protocol"] == {"name": "lodo", "dataset": NAME}
+        m = json.loads((folder / "metrics.json").read_text())
+        assert METRIC_KEYS <= set(m)
+        assert (m["protocol"], m["fold"], m["method"], m["dataset"], m["seed"]) == ("lodo", fold, "cis", NAME, 3)
+        assert m["n"] == len(LEVELS) * REFS                      # the held-out type's images
+        with open(folder / "predictions.csv", newline="") as fh:
+            reader = csv.DictReader(fh)
+            assert reader.fieldnames == ["target", "image", "mos", "prediction"]
+            rows = list(reader)
+        assert len(rows) == m["n"]
+        assert {r["image"].split("_")[2] for r in rows} == {fold}   # only the held-out type
+        preds = [float(r["prediction"]) for r in rows]
+        assert all(0.0 <= p <= 1.0 for p in preds)
+    out = capsys.readouterr().out
+    assert NAME in out and "SROCC" in out                          # the summary table
+    assert {line.split()[0] for line in out.splitlines() if line[:2] in ("A ", "B ")} == {"A", "B"}
+
+
+def test_done_runs_are_skipped_and_unfinished_ones_redone(release, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert run_cli(release, out) == 0
+    folders = run_folders(out)
+    before = {f: mtimes(folder) for f, folder in folders.items()}
+    first_metrics = metrics_without_timing(folders["A"])
+    capsys.readouterr()
+
+    # both folds done: nothing is trained (building a model would fail) and nothing rewritten
+    real_build = bench.models.build_model
+
+    def no_build(*a, **k):
+        raise AssertionError("a done fold was trained again")
+
+    monkeypatch.setattr(bench.models, "build_model", no_build)
+    assert run_cli(release, out) == 0
+    assert capsys.readouterr().err.count("done already") == 2
+    assert {f: mtimes(folder) for f, folder in folders.items()} == before
+
+    # fold A loses its done marker: A is redone from scratch, B stays as it was
+    monkeypatch.setattr(bench.models, "build_model", real_build)
+    (folders["A"] / "done").unlink()
+    assert run_cli(release, out) == 0
+    assert (folders["A"] / "done").is_file()
+    after_a = mtimes(folders["A"])
+    assert after_a["metrics.json"] > before["A"]["metrics.json"]
+    assert metrics_without_timing(folders["A"]) == first_metrics      # same numbers again
+    assert mtimes(folders["B"]) == before["B"]
+    assert run_folders(out) == folders                                 # no new folder
+
+
+def test_nan_loss_stops_with_one_line_and_no_done_marker(release, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(bench.train.LOSSES, "l1", lambda p, y: (p - y).abs() * float("nan"))
+    out = tmp_path / "out"
+    assert run_cli(release, out, folds="A") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("bench: error:")]
+    assert len(errors) == 1
+    assert "training loss became nan" in errors[0] and "without a done marker" in errors[0]
+    folders = list(out.iterdir())
+    assert len(folders) == 1
+    assert (folders[0] / "config.json").is_file()                     # the run had started
+    assert not (folders[0] / "done").exists()
+    assert not (folders[0] / "metrics.json").exists()
