@@ -61,6 +61,8 @@ def reset_unfinished(folder: Path) -> None:
         raise RuntimeError(f"refusing to reset finished run {folder}")
     for name in ("metrics.json", "predictions.csv", "config.json", "model.pt"):
         (Path(folder) / name).unlink(missing_ok=True)
+    for tmp in Path(folder).glob(".*.tmp"):  # left by a writer killed mid-write
+        tmp.unlink(missing_ok=True)
 
 
 def write_json(path: Path, obj) -> None:
