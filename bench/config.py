@@ -17,7 +17,10 @@ from .profiles import PROFILES, profile_config
 
 # Keys that change how a run is executed or where its data lives, but not what it
 # computes: left out of the hash, so a run started on one machine is recognised on another.
-NON_IDENTITY_KEYS = ("device", "save_model", "data.root", "data.paths", "train.checkpoint")
+# engine.amp is NOT here: the autocast dtype changes the numbers a run produces.
+NON_IDENTITY_KEYS = ("device", "save_model", "data.root", "data.paths", "train.checkpoint",
+                     "data.placement", "engine.compile", "engine.channels_last", "engine.fused",
+                     "engine.threads")
 # Sub-trees whose keys are free-form (dataset names).
 OPEN_TREES = ("data.paths", "train.subset_batch")
 

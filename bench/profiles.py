@@ -22,6 +22,14 @@ BASE: dict = {
         "crop": 64,            # random training crop, px (test: centre crop)
         "flip": True,          # random horizontal flip in training
         "synthetic_seed": 0,   # seed of the generated suite
+        "placement": "auto",   # where crops are cut: auto | device (arrays on the GPU) | host
+    },
+    "engine": {                # how steps run (DESIGN.md s.4 numerics either way)
+        "amp": "auto",         # auto: bf16 autocast on GPUs with bf16, fp32 elsewhere | bf16 | off
+        "compile": False,      # torch.compile the model (--compile); or a backend name
+        "channels_last": "auto",  # channels-last memory format (auto: on CUDA)
+        "fused": "auto",       # fused Adam (auto: on CUDA); foreach otherwise
+        "threads": 0,          # torch CPU threads per process (0: torch's default)
     },
     "model": {
         "backbone": "smallcnn",
@@ -31,10 +39,10 @@ BASE: dict = {
         "dropout": 0.5,
     },
     "train": {
-        "epochs": 8,
+        "epochs": 6,
         "iterations_per_epoch": None,  # None: a natural epoch (every image seen once)
         "batch_size": 32,      # ERM batch, images
-        "subset_batch": {"default": 16},  # per-subset batch of CIS/CIP/MetaIQA, by dataset
+        "subset_batch": {"default": 20},  # per-subset batch of CIS/CIP/MetaIQA, by dataset
         "lr": 1e-3,            # inner (task) optimizer
         "betas": [0.9, 0.9999],
         "lr_decay": 0.8,       # inner lr multiplied by this ...
@@ -67,13 +75,16 @@ BASE: dict = {
 PROFILES: dict[str, dict] = {
     "smoke": {
         "profile": "smoke",
+        "engine": {"threads": 1},
         "data": {"size": 40, "crop": 32},
         "model": {"head_dims": [32, 16], "dropout": 0.0},
         "train": {"epochs": 2, "iterations_per_epoch": 2, "batch_size": 16,
                   "subset_batch": {"default": 4}},
         "finetune": {"epochs": 1},
     },
-    "quick": {},
+    # One CPU thread: the small CNN's ops are too small to gain from a second one, and a
+    # second intra-op thread collapses when other processes share the cores.
+    "quick": {"engine": {"threads": 1}},
     "paper": {
         "profile": "paper",
         "data": {"size": 256, "crop": 224},

@@ -177,6 +177,9 @@ def _seed_everything(cfg: dict, label: str) -> int:
     import torch
 
     seed = (cfg["seed"] * 1_000_003 + zlib.crc32(label.encode())) % 2**32
+    threads = cfg.get("engine", {}).get("threads")
+    if threads:
+        torch.set_num_threads(int(threads))
     torch.manual_seed(seed)
     if cfg.get("deterministic"):
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -222,7 +225,7 @@ def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
         bar.close()
     facts = {"n_train": len(ts), "train_seconds": round(time.time() - t0, 2),
              "loss_history": history, "images_seen": engine.images_seen,
-             "content_feature": subsets.cache.get("feature")}
+             "content_feature": subsets.cache.get("feature"), "engine": engine.describe()}
     return engine, init, facts
 
 
@@ -345,7 +348,7 @@ def run_fold(s: Session, fold: Fold, out_dir: Path, log=print, position: str = "
         metrics = {
             **per_target[next(iter(per_target))], "targets": per_target,
             **_metrics_header(s, cfg, fold), "backbone_init": init, **facts,
-            "device": str(engine.device),
+            "device": str(engine.device), "torch_threads": torch.get_num_threads(),
             "deterministic": {"use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
                               "cudnn_deterministic": torch.backends.cudnn.deterministic,
                               "cudnn_benchmark": torch.backends.cudnn.benchmark},

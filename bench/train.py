@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .data.bank import ImageBank
-from .errors import TrainingDiverged
+from .errors import TrainingDiverged, UsageError
 
 
 @dataclass
@@ -51,45 +51,191 @@ LOSSES: dict[str, Callable] = {
 }
 
 
+ENGINE_DEFAULTS = {"amp": "auto", "compile": False, "channels_last": "auto", "fused": "auto"}
+
+
+def engine_options(cfg: dict) -> dict:
+    """The config's ``engine`` tree, with defaults for keys a hand-built config lacks."""
+    return {**ENGINE_DEFAULTS, **(cfg.get("engine") or {})}
+
+
+def _flag(value, device: torch.device, name: str) -> bool:
+    """'auto' -> on CUDA only; a boolean as given.
+
+    On a CPU, auto keeps the plain path (NCHW, foreach Adam), whose numbers runs made before
+    these options reproduce bit for bit. engine.channels_last=true is faster there too (the
+    quick profile's step about 20% on a 2-core EPYC) but changes rounding, and CIS's meta
+    Adam turns rounding differences into different runs (see tests/test_fast_path.py)."""
+    if value == "auto":
+        return device.type == "cuda"
+    if isinstance(value, bool):
+        return value
+    raise UsageError(f"engine.{name} must be auto, true or false, not {value!r}")
+
+
+def resolve_amp(amp, device: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype of ``engine.amp`` on ``device``: 'auto' is bf16 on a GPU that
+    supports it and none (fp32) elsewhere; 'bf16' asks for it; 'off' is fp32."""
+    if amp in ("off", False, None):
+        return None
+    if amp == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    if amp == "bf16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise UsageError("engine.amp=bf16: this GPU has no bfloat16; use engine.amp=off")
+        return torch.bfloat16
+    raise UsageError(f"engine.amp must be auto, bf16 or off, not {amp!r}")
+
+
+class AmpForward(nn.Module):
+    """``model(x)`` under autocast to ``dtype`` (None: plain fp32). For an IQANet only the
+    backbone runs in ``dtype``: the input normalisation and the regression head stay in
+    fp32, so predictions keep fp32 resolution (bf16 scores would tie and bias SROCC)."""
+
+    def __init__(self, model: nn.Module, dtype: Optional[torch.dtype]):
+        super().__init__()
+        self.model = model
+        self.dtype = dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        if self.dtype is None:
+            return m(x)
+        from .models import IQANet
+
+        if isinstance(m, IQANet):
+            with torch.autocast(x.device.type, dtype=self.dtype):
+                feats = m.backbone((x - m.mean) / m.std)
+            return m.head(feats.float()).squeeze(1)
+        with torch.autocast(x.device.type, dtype=self.dtype):
+            return m(x).float()
+
+
 class Engine:
     """Runs steps of a model on batches cut from an image bank.
 
     cfg: the resolved config; model: an IQANet; device: torch device.
+
+    How it computes follows the config's ``engine`` tree: ``amp`` (bf16 autocast, auto =
+    on GPUs that have it; the one option that changes the numbers beyond rounding),
+    ``channels_last`` and ``fused`` (the Adam implementation; foreach otherwise), auto =
+    on CUDA; ``compile`` (torch.compile, true or a backend name). ``data.placement`` says
+    where crops are cut (auto: on the GPU from a resident copy of the arrays when it has
+    room; see bench.data.device_bank).
     """
 
     def __init__(self, cfg: dict, model: nn.Module, device: torch.device,
                  rng: np.random.Generator, progress: Optional[Callable[[dict], None]] = None):
+        from .data.device_bank import HostStager
+
         self.cfg = cfg
-        self.model = model.to(device)
-        self.device = device
+        self.device = device = torch.device(device)
         self.rng = rng
         self.crop = cfg["data"]["crop"]
         self.flip = cfg["data"]["flip"]
+        self.placement = cfg["data"].get("placement", "auto")
         self.progress = progress or (lambda info: None)
-        self.channels_last = device.type == "cuda"
+        opts = engine_options(cfg)
+        self.amp_dtype = resolve_amp(opts["amp"], device)
+        self.channels_last = _flag(opts["channels_last"], device, "channels_last")
+        self.fused = _flag(opts["fused"], device, "fused")
+        self.model = model.to(device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        # what the steps call: the model itself unless autocast needs the wrapper
+        self.net: Callable[[torch.Tensor], torch.Tensor] = (
+            self.model if self.amp_dtype is None else AmpForward(self.model, self.amp_dtype))
+        self.compiled = opts["compile"]
+        if self.compiled:
+            kw = {} if self.compiled is True else {"backend": str(self.compiled)}
+            self.net = torch.compile(self.net, **kw)
+        self._stager = HostStager(device)
+        self._placed: dict = {}  # id(bank) -> (bank, 'device' | 'host')
+        self._kept: dict = {}    # batch buffers step() reuses from step to step
+        self._reuse = False      # True while step() cuts its batch
         self.images_seen = 0
 
+    def describe(self) -> dict:
+        """How this engine runs (for the run record): amp, memory format, Adam, compile,
+        where crops are cut."""
+        places = sorted({p for _, p in self._placed.values()})
+        return {"amp": "bf16" if self.amp_dtype is torch.bfloat16 else "off",
+                "channels_last": self.channels_last, "adam": "fused" if self.fused else "foreach",
+                "compile": self.compiled, "placement": ",".join(places) or self.placement}
+
     # ------------------------------------------------------------------ batches
+    def placement_of(self, bank: ImageBank) -> str:
+        """'device' or 'host': where this engine cuts crops of ``bank`` (decided once)."""
+        from .data.device_bank import choose_placement
+
+        got = self._placed.get(id(bank))
+        if got is None or got[0] is not bank:
+            got = (bank, choose_placement(self.placement, bank, self.device))
+            self._placed[id(bank)] = got
+        return got[1]
+
+    def crops(self, bank: ImageBank, idx: np.ndarray) -> torch.Tensor:
+        """Random training crops (and flips) of images ``idx``: B x H x W x 3 uint8 on the
+        device, cut there from the resident bank or on the host and copied."""
+        if self.placement_of(bank) == "device":
+            from .data.device_bank import DeviceBank
+
+            return DeviceBank.of(bank, self.device).random_crops(idx, self.crop, self.rng, self.flip)
+        out = None
+        if self._reuse and self.device.type == "cpu":
+            out = self._buffer("crops", (len(idx), self.crop, self.crop, 3), torch.uint8).numpy()
+        return self._stager.random_crops(bank, idx, self.crop, self.rng, self.flip, out=out)
+
+    def center_crops(self, bank: ImageBank, idx: np.ndarray) -> torch.Tensor:
+        """Central test crops of ``idx``: B x H x W x 3 uint8 on the device."""
+        if self.placement_of(bank) == "device":
+            from .data.device_bank import DeviceBank
+
+            return DeviceBank.of(bank, self.device).center_crops(idx, self.crop)
+        return self._stager.center_crops(bank, idx, self.crop)
+
+    def to_float(self, crops: torch.Tensor) -> torch.Tensor:
+        """B x H x W x 3 uint8 on the device -> B x 3 x H x W float in [0, 1] there
+        (channels-last strides when the engine uses that format)."""
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        b, h, w, c = crops.shape
+        out = self._buffer("x", (b, c, h, w), torch.float32, fmt)
+        # one kernel (uint8 -> float and / 255 fused; the same bits as .float().div_(255)):
+        # on a busy 2-core CPU two parallel kernels cost 5-10x one
+        return torch.div(crops.permute(0, 3, 1, 2), 255.0, out=out)
+
+    def _buffer(self, key: str, shape: tuple, dtype: torch.dtype,
+                fmt: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+        """A new tensor; while step() cuts its batch, a view of a buffer kept from step to
+        step instead (a step's batch is dead once its backward has run). On a CPU fresh
+        1-2 MB blocks every step cost page faults (glibc returns them to the system each
+        time): about 4% of the quick profile's step."""
+        if not self._reuse:
+            return torch.empty(shape, dtype=dtype, device=self.device, memory_format=fmt)
+        buf = self._kept.get(key)
+        if buf is None or buf.shape[0] < shape[0] or tuple(buf.shape[1:]) != tuple(shape[1:]):
+            buf = torch.empty(shape, dtype=dtype, device=self.device, memory_format=fmt)
+            self._kept[key] = buf
+        return buf[:shape[0]]
+
     def to_device(self, crops: np.ndarray) -> torch.Tensor:
-        """B x H x W x 3 uint8 -> B x 3 x H x W float in [0, 1] on the device."""
-        x = torch.from_numpy(crops).to(self.device, non_blocking=True)
-        x = x.permute(0, 3, 1, 2).float().div_(255.0)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
+        """B x H x W x 3 uint8 (numpy) -> B x 3 x H x W float in [0, 1] on the device."""
+        return self.to_float(torch.from_numpy(crops).to(self.device, non_blocking=True))
 
     def batch(self, ts: TrainSet, pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(images, targets) for training positions ``pos``: random crops and flips."""
-        crops = ts.bank.random_crops(ts.index[pos], self.crop, self.rng, self.flip)
+        x = self.to_float(self.crops(ts.bank, ts.index[pos]))
         y = torch.from_numpy(ts.mos[pos]).to(self.device, non_blocking=True)
-        return self.to_device(crops), y
+        return x, y
 
     # ------------------------------------------------------------------ optimisation
     def adam(self, param_groups, lr: float) -> torch.optim.Optimizer:
-        """The inner Adam with the config's betas (foreach implementation)."""
+        """The inner Adam with the config's betas (fused implementation when
+        ``self.fused``, on CUDA by default; foreach otherwise)."""
         t = self.cfg["train"]
+        impl = {"fused": True} if self.fused else {"foreach": True}
         return torch.optim.Adam(param_groups, lr=lr, betas=tuple(t["betas"]),
-                                weight_decay=t["weight_decay"], foreach=True)
+                                weight_decay=t["weight_decay"], **impl)
 
     def scheduler(self, opt: torch.optim.Optimizer):
         """Inner lr x train.lr_decay every train.lr_step_epochs epochs (call once per epoch)."""
@@ -105,9 +251,13 @@ class Engine:
     def step(self, opt: torch.optim.Optimizer, ts: TrainSet, pos: np.ndarray,
              weights: Optional[np.ndarray] = None, loss_kind: Optional[str] = None) -> float:
         """One optimizer step on the batch ``pos`` (optionally Eq. 6 weighted); the loss."""
-        x, y = self.batch(ts, pos)
+        self._reuse = True
+        try:
+            x, y = self.batch(ts, pos)
+        finally:
+            self._reuse = False
         w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=self.device)
-        loss = self.loss(self.model(x), y, w, loss_kind)
+        loss = self.loss(self.net(x), y, w, loss_kind)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -130,8 +280,8 @@ class Engine:
         self.model.eval()
         out = []
         for i in range(0, len(index), batch_size):
-            x = self.to_device(bank.center_crops(index[i:i + batch_size], self.crop))
-            out.append(self.model(x).float().cpu().numpy())
+            x = self.to_float(self.center_crops(bank, index[i:i + batch_size]))
+            out.append(self.net(x).float().cpu().numpy())
         self.model.train()
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 

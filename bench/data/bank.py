@@ -6,6 +6,8 @@ host); conversion to float and normalisation happen on the device.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -35,19 +37,34 @@ class ImageBank:
     def random_crops(self, idx: np.ndarray, crop: int, rng: np.random.Generator,
                      flip: bool = True, out: np.ndarray | None = None) -> np.ndarray:
         """Random crop x crop x 3 uint8 crops of the images ``idx`` (length B), each
-        flipped horizontally with probability 1/2 when ``flip``. Returns B x crop x crop x 3."""
+        flipped horizontally with probability 1/2 when ``flip``. Returns B x crop x crop x 3.
+        The random draws are :func:`draw_crops`'s (the device bank makes the same ones)."""
+        ys, xs, flips = draw_crops(len(idx), self.size, crop, rng, flip)
+        return self.cut(idx, ys, xs, flips, crop, out)
+
+    def cut(self, idx: np.ndarray, ys: np.ndarray, xs: np.ndarray, flips: np.ndarray,
+            crop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Crops of images ``idx`` with top-left corners (ys, xs), mirrored where ``flips``.
+
+        Flipped crops go through OpenCV's SIMD ``flip`` when cv2 is importable (it comes
+        with pyiqa): numpy's copy of a mirrored H x W x 3 view moves 3 bytes per inner
+        loop and runs at about a fifth of the speed. Both give the same bytes."""
         b = len(idx)
         if out is None:
             out = np.empty((b, crop, crop, 3), dtype=np.uint8)
-        span = self.size - crop + 1
-        ys = rng.integers(0, span, size=b)
-        xs = rng.integers(0, span, size=b)
-        flips = rng.random(b) < 0.5 if flip else np.zeros(b, dtype=bool)
-        arrays, which, local = self.arrays, self.which, self.local
-        for k in range(b):
-            g = idx[k]
-            src = arrays[which[g]][local[g], ys[k]:ys[k] + crop, xs[k]:xs[k] + crop]
-            out[k] = src[:, ::-1] if flips[k] else src
+        mirror = _mirror()
+        # plain ndarray views (slicing a np.memmap runs Python code per slice) and Python
+        # ints (numpy scalar indexing costs more than the copy of a small crop)
+        arrays = [np.asarray(a) for a in self.arrays]
+        idx = np.asarray(idx)
+        rows = zip(self.which[idx].tolist(), self.local[idx].tolist(), np.asarray(ys).tolist(),
+                   np.asarray(xs).tolist(), np.asarray(flips).tolist())
+        for k, (a, i, y, x, f) in enumerate(rows):
+            src = arrays[a][i, y:y + crop, x:x + crop]
+            if f:
+                mirror(src, out[k])
+            else:
+                out[k] = src
         return out
 
     def center_crops(self, idx: np.ndarray, crop: int) -> np.ndarray:
@@ -57,3 +74,47 @@ class ImageBank:
         for k, g in enumerate(idx):
             out[k] = self.arrays[self.which[g]][self.local[g], o:o + crop, o:o + crop]
         return out
+
+
+def draw_crops(n: int, size: int, crop: int, rng: np.random.Generator,
+               flip: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The random part of cutting ``n`` training crops: (ys, xs, flips), drawn in this
+    order from ``rng`` (top-left rows, then columns, uniform in [0, size - crop]; then a
+    flip with probability 1/2 each when ``flip``). Host and device banks both use it, so
+    the same generator state gives the same crops on either."""
+    span = size - crop + 1
+    ys = rng.integers(0, span, size=n)
+    xs = rng.integers(0, span, size=n)
+    flips = rng.random(n) < 0.5 if flip else np.zeros(n, dtype=bool)
+    return ys, xs, flips
+
+
+def _mirror_numpy(src: np.ndarray, dst: np.ndarray) -> None:
+    # one channel at a time: the inner loop then runs over a whole row, not 3 bytes
+    m = src[:, ::-1]
+    for c in range(src.shape[2]):
+        dst[:, :, c] = m[:, :, c]
+
+
+def _mirror_cv2(cv2, src: np.ndarray, dst: np.ndarray) -> None:
+    if src.strides[2] != 1 or src.strides[1] != src.shape[2] or not dst.flags.c_contiguous:
+        _mirror_numpy(src, dst)  # a layout OpenCV cannot take as a Mat
+    else:
+        cv2.flip(src, 1, dst=dst)
+
+
+_MIRROR = None
+
+
+def _mirror():
+    """The horizontal mirror copy ``mirror(src, dst)`` (src an H x W x 3 view), OpenCV's
+    when cv2 is importable, numpy's otherwise."""
+    global _MIRROR
+    if _MIRROR is None:
+        try:
+            import cv2
+        except ImportError:  # pragma: no cover - cv2 comes with pyiqa
+            _MIRROR = _mirror_numpy
+        else:
+            _MIRROR = functools.partial(_mirror_cv2, cv2)
+    return _MIRROR
