@@ -67,6 +67,9 @@ def resnet18_features(images: list[np.ndarray], checkpoint) -> np.ndarray:
     return np.asarray(out)
 
 
+_SAID: set = set()
+
+
 def content_features(images: list[np.ndarray], feature: str = "auto",
                      log: Callable[[str], None] = print) -> tuple[np.ndarray, str]:
     """(R x D features, name of the feature used) for the reference images."""
@@ -81,8 +84,10 @@ def content_features(images: list[np.ndarray], feature: str = "auto",
 
             raise BenchError("division.feature=imagenet-resnet18 needs torchvision's ResNet-18 "
                              "checkpoint in the torch cache")
-        log("ImageNet ResNet-18 weights are not in the torch cache: content clusters use "
-            "pixel statistics (RGB moments, luminance and gradient histograms, colourfulness)")
+        if not _SAID:  # said once per process, not once per fold
+            _SAID.add("pixelstats")
+            log("ImageNet ResNet-18 weights are not in the torch cache: content clusters use "
+                "pixel statistics (RGB moments, luminance and gradient histograms, colourfulness)")
     return pixel_stat_features(images), "pixelstats"
 
 

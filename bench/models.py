@@ -110,6 +110,9 @@ class IQANet(nn.Module):
         return self.head(self.backbone((x - self.mean) / self.std)).squeeze(1)
 
 
+_SAID: set = set()
+
+
 def build_model(model_cfg: dict, log: Callable[[str], None] = print) -> tuple[IQANet, str]:
     """Build the network of ``model_cfg`` (the config's ``model`` tree).
 
@@ -132,7 +135,8 @@ def build_model(model_cfg: dict, log: Callable[[str], None] = print) -> tuple[IQ
         if ckpt is not None:
             load_backbone_weights(backbone, ckpt)
             init = f"imagenet:{ckpt.name}"
-        else:
+        elif name not in _SAID:  # said once per process, not once per fold
+            _SAID.add(name)
             log(f"ImageNet weights for {name} are not in the torch cache ({torch.hub.get_dir()}"
                 "/checkpoints); the backbone starts from random init. Put torchvision's "
                 f"checkpoint there or pass --weights FILE.")
