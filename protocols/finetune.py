@@ -10,10 +10,10 @@ import zlib
 import numpy as np
 
 from bench.errors import UsageError
-from bench.protocol import Fold, Protocol
+from bench.protocol import Fold
 from bench.registry import PROTOCOLS
 
-from .cross import REAL_TARGETS, REAL_TRAIN, SYN_TARGETS, SYN_TRAIN
+from .cross import CrossDataset
 
 
 def split_indices(records, train_ratio: float, seed: int, split: int, target: str):
@@ -34,20 +34,15 @@ def split_indices(records, train_ratio: float, seed: int, split: int, target: st
 
 
 @PROTOCOLS.register("finetune")
-class FineTune(Protocol):
-    """One fold per (target, split): pretrain with the method, fine-tune on t, test on 1-t."""
+class FineTune(CrossDataset):
+    """One fold per (target, split): pretrain with the method, fine-tune on t, test on 1-t.
+    Training and target sets, and their defaults, are the zero-shot protocol's."""
 
     version = 1
-    layout = "targets"
 
     @classmethod
     def defaults(cls, real_data: bool) -> dict:
-        return {"train": list(REAL_TRAIN if real_data else SYN_TRAIN),
-                "targets": list(REAL_TARGETS if real_data else SYN_TARGETS),
-                "train_ratio": 0.8, "splits": 10}
-
-    def datasets(self, opts: dict) -> list[str]:
-        return list(dict.fromkeys(opts["train"] + opts["targets"]))
+        return {**super().defaults(real_data), "train_ratio": 0.8, "splits": 10}
 
     def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
         t = float(opts["train_ratio"])

@@ -19,7 +19,8 @@ def add_arguments(p) -> None:
     p.set_defaults(data_command=None)
 
 
-def _paths(sets: list[str]) -> dict:
+def data_paths(sets: list[str]) -> dict:
+    """{dataset: folder} from ``--set data.NAME=PATH`` items."""
     from ..errors import UsageError
 
     out = {}
@@ -37,7 +38,7 @@ def _real_folders(args) -> dict:
 
     from ..data.registry import DATASETS, dataset_names, find_release, get_spec
 
-    paths = _paths(args.set)
+    paths = data_paths(args.set)
     found = {}
     for name in dataset_names():
         spec = get_spec(name)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from ..errors import BenchError, UsageError
+from .data import data_paths
 
 NAME = "report"
 HELP = "render the paper's tables and figures from finished runs (or --paper: published numbers alone)"
@@ -70,17 +71,6 @@ def _no_runs(why: str) -> int:
     return 1
 
 
-def _data_paths(sets: list[str]) -> dict:
-    """{dataset: folder} from ``--set data.NAME=PATH`` items."""
-    out = {}
-    for item in sets:
-        key, _, value = item.partition("=")
-        if not key.startswith("data.") or not value:
-            raise UsageError(f"--set expects data.NAME=PATH here, got '{item}'")
-        out[key[5:]] = value
-    return out
-
-
 def _table1(args, paths: dict):
     """Table 1's grid: the paper's alone with --paper, else the datasets found beside it."""
     from reports.table1 import build_table1, collect_datasets
@@ -107,7 +97,7 @@ def main(args) -> int:
     paper = load_paper_numbers()
     if args.bootstrap < 0:
         raise UsageError("--bootstrap must be >= 0")
-    paths = _data_paths(args.set)
+    paths = data_paths(args.set)
     want_table1 = bool(args.table1 or args.data_root or paths)
     results = None
     if not args.paper:
