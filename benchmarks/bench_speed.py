@@ -8,7 +8,8 @@ CIS is held to the issue's targets: harness/bare >= 0.95 and a CIS meta-iteratio
     python -m pytest benchmarks/bench_speed.py -p no:cacheprovider --benchmark-only -s
 
 Environment: BENCH_DEVICE (cpu | cuda | auto, default cpu), BENCH_PROFILE (default quick),
-BENCH_THREADS (torch threads; default: torch's), BENCH_STEPS (default 20),
+BENCH_THREADS (torch threads; default: as `bench speed` picks them: the profile's
+engine.threads, else torch's default, or 1 on a busy CPU), BENCH_STEPS (default 20),
 BENCH_REPEATS (default 7), BENCH_DATA (auto | suite | random, default auto).
 """
 from __future__ import annotations
@@ -31,11 +32,24 @@ DATA = os.environ.get("BENCH_DATA", "auto")
 
 @pytest.fixture(scope="module", autouse=True)
 def torch_threads():
+    """The threads `python -m bench speed` would use (BENCH_THREADS overrides)."""
+    from bench.commands.speed import cpu_threads
+
     before = torch.get_num_threads()
-    if THREADS:
-        torch.set_num_threads(int(THREADS))
-    yield
+    cfg = resolve(PROFILE)
+    n, why = cpu_threads(int(THREADS) if THREADS else None, int(cfg["engine"].get("threads") or 0),
+                         before, os.getloadavg()[0], os.cpu_count() or 1)
+    torch.set_num_threads(n)
+    yield why
     torch.set_num_threads(before)
+
+
+THREADS_WHY: dict = {}
+
+
+@pytest.fixture(autouse=True)
+def _why(torch_threads):
+    THREADS_WHY["why"] = torch_threads
 
 
 def run_case(benchmark, method: str) -> dict:
@@ -44,6 +58,7 @@ def run_case(benchmark, method: str) -> dict:
     benchmark.group = f"bench speed, {PROFILE} profile on {DEVICE}"
     result = benchmark.pedantic(lambda: measure(cfg, STEPS, REPEATS, DATA, log=lambda m: None),
                                 rounds=1, iterations=1)
+    result["torch_threads_why"] = THREADS_WHY.get("why")
     for key in ("bare_img_s", "erm_img_s", "method_img_s", "erm_matched_img_s", "data_crops_s",
                 "host_crops_s", "harness_over_bare", "method_over_erm",
                 "method_over_erm_per_image", "peak_host_mb", "peak_device_mb", "load_avg"):
