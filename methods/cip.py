@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.registry import METHODS
-
-from .cis import MLIVE_EXTRA, SubsetMetaMethod
+from .cis import SubsetMetaMethod, register_with_ablations
 
 
 def parallel_batch(batches, n_subsets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -35,10 +33,4 @@ class CIP(SubsetMetaMethod):
         return [loss]
 
 
-METHODS.add("cip", CIP)
-METHODS.add("cip-c", type("CIPNoContent", (CIP,), {"display": "CIP\\C", "clusters": 1,
-                                                   "__doc__": "CIP without the content confounder (q = 1)."}))
-METHODS.add("cip+l", type("CIPLevels", (CIP,), {"display": "CIP+L", "levels": True,
-                                                "__doc__": "CIP with distortion level as a confounder."}))
-METHODS.add("cip+m", type("CIPMulti", (CIP,), {"display": "CIP+M", "extra_train": MLIVE_EXTRA,
-                                               "__doc__": "CIP with multiply-distorted training data."}))
+register_with_ablations("cip", CIP)

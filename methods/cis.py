@@ -74,10 +74,23 @@ class CIS(SubsetMetaMethod):
 
 MLIVE_EXTRA = {"real": ["mlive"], "synthetic": ["syn-mlive"]}
 
-METHODS.add("cis", CIS)
-METHODS.add("cis-c", type("CISNoContent", (CIS,), {"display": "CIS\\C", "clusters": 1,
-                                                   "__doc__": "CIS without the content confounder (q = 1)."}))
-METHODS.add("cis+l", type("CISLevels", (CIS,), {"display": "CIS+L", "levels": True,
-                                                "__doc__": "CIS with distortion level as a confounder."}))
-METHODS.add("cis+m", type("CISMulti", (CIS,), {"display": "CIS+M", "extra_train": MLIVE_EXTRA,
-                                               "__doc__": "CIS with multiply-distorted training data."}))
+# The paper's ablations of a causal paradigm:
+# (registry suffix, display suffix, class-name suffix, attributes, doc).
+ABLATIONS = [
+    ("-c", "\\C", "NoContent", {"clusters": 1}, "without the content confounder (q = 1)"),
+    ("+l", "+L", "Levels", {"levels": True}, "with distortion level as a confounder"),
+    ("+m", "+M", "Multi", {"extra_train": MLIVE_EXTRA}, "with multiply-distorted training data"),
+]
+
+
+def register_with_ablations(name: str, cls: type) -> None:
+    """Register ``cls`` as ``name`` and its ablations as ``name-c``, ``name+l``, ``name+m``
+    (displayed e.g. CIS\\C, CIS+L, CIS+M)."""
+    METHODS.add(name, cls)
+    for suffix, shown, cls_suffix, attrs, doc in ABLATIONS:
+        variant = type(f"{cls.__name__}{cls_suffix}", (cls,),
+                       {"display": cls.display + shown, **attrs, "__doc__": f"{cls.display} {doc}."})
+        METHODS.add(name + suffix, variant)
+
+
+register_with_ablations("cis", CIS)
