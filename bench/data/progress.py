@@ -9,7 +9,7 @@ from typing import Callable
 
 class Progress:
     """Counts ``total`` units of one step and logs ``'  <what>: <done>/<total> <unit>
-    (<elapsed> s)'`` through ``log`` (then flushes stdout): at most one line per
+    (<elapsed> s)'`` through ``log`` (then flushes stdout and stderr): at most one line per
     ``every_s`` seconds while it runs, and always one when the count reaches the total.
     ``clock`` (seconds) is injectable for tests."""
 
@@ -27,4 +27,6 @@ class Progress:
         if self.done >= self.total or now - self.last >= self.every_s:
             self.last = now
             self.log(f"  {self.what}: {self.done}/{self.total} {self.unit} ({now - self.start:.0f} s)")
-            sys.stdout.flush()  # show it now even when stdout is a pipe or a file
+            for stream in (sys.stdout, sys.stderr):  # show it now, even in a pipe or a file
+                if stream is not None:
+                    stream.flush()
