@@ -200,7 +200,7 @@ def _generate(dest: Path, seed: int, processes: int, log=print) -> dict:
     written = Progress(log, "writing PNG files", len(files), unit="files")
     for rel, img in sorted(files.items()):
         data = _png_bytes(img)
-        path = dest / rel
+        path = owned_path(dest, rel)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         hashes[rel] = hashlib.blake2b(data, digest_size=16).hexdigest()
