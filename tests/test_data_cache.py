@@ -158,7 +158,7 @@ def test_an_array_of_changed_files_supersedes_the_old_one(ds, tmp_path):
 
 # --- the case: a run on a damaged cache gives the clean run's numbers ----------
 
-def test_run_on_a_damaged_cache_equals_a_clean_run(tmp_path, monkeypatch):
+def test_run_on_a_damaged_or_truncated_cache_equals_a_clean_run(tmp_path, monkeypatch):
     from test_run import NAME, load_release, write_release  # the tiny release of the run tests
 
     from bench.cli import main
@@ -188,5 +188,10 @@ def test_run_on_a_damaged_cache_equals_a_clean_run(tmp_path, monkeypatch):
             fh.write(np.random.default_rng(0).integers(0, 256, size // 10, dtype=np.uint8).tobytes())
         cache_mod._VERIFIED.clear()
         assert run("damaged") == clean
+        (path,) = (tmp_path / "cache" / "decoded").glob(f"{NAME}-*.u8")
+        with open(path, "r+b") as fh:  # and cut short
+            fh.truncate(size // 2)
+        cache_mod._VERIFIED.clear()
+        assert run("truncated") == clean
     finally:
         torch.set_num_threads(threads)
