@@ -22,6 +22,7 @@ in use.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -124,14 +125,14 @@ def _build(ds: Dataset, size: int, folder: Path, base: str, shape: tuple, thread
     out = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
     crcs = [0] * shape[0]
 
-    def work(i):
-        out[i] = decode_image(ds.path(ds.records[i]), size)
-        crcs[i] = zlib.crc32(out[i])
+    def work(target: np.ndarray, i: int) -> None:
+        target[i] = decode_image(ds.path(ds.records[i]), size)
+        crcs[i] = zlib.crc32(target[i])
 
     progress = Progress(log, f"decoding {ds.name}", shape[0])
     try:
         with ThreadPoolExecutor(threads) as pool:
-            for _ in pool.map(work, range(shape[0])):
+            for _ in pool.map(functools.partial(work, out), range(shape[0])):
                 progress.advance()
         out.flush()
         del out
