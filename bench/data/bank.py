@@ -75,6 +75,32 @@ class ImageBank:
             out[k] = self.arrays[self.which[g]][self.local[g], o:o + crop, o:o + crop]
         return out
 
+    def resized_images(self, idx: np.ndarray, side: int) -> np.ndarray:
+        """The whole images ``idx`` resized to side x side (the test view 'resize': the
+        paper's and MetaIQA's test input), by :func:`resize_images`; B x side x side x 3
+        uint8. Deterministic: the same indices and side always give the same bytes."""
+        arrays = [np.asarray(a) for a in self.arrays]
+        idx = np.asarray(idx)
+        stack = np.empty((len(idx), self.size, self.size, 3), dtype=np.uint8)
+        for k, (a, i) in enumerate(zip(self.which[idx].tolist(), self.local[idx].tolist())):
+            stack[k] = arrays[a][i]
+        return resize_images(stack, side)
+
+
+def resize_images(images: np.ndarray, side: int) -> np.ndarray:
+    """B x H x W x 3 uint8 images resized to B x side x side x 3 uint8 with PIL's bicubic
+    filter (the decoded cache's own resize; PIL widens the kernel when shrinking, so
+    it antialiases). Images already side x side are copied unchanged."""
+    from PIL import Image
+
+    images = np.asarray(images)
+    if images.shape[1:3] == (side, side):
+        return images.copy()
+    out = np.empty((len(images), side, side, 3), dtype=np.uint8)
+    for k, img in enumerate(images):
+        out[k] = np.asarray(Image.fromarray(img).resize((side, side), Image.BICUBIC))
+    return out
+
 
 def draw_crops(n: int, size: int, crop: int, rng: np.random.Generator,
                flip: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from .bank import ImageBank, draw_crops
+from .bank import ImageBank, draw_crops, resize_images
 
 PLACEMENTS = ("auto", "device", "host")
 # Room the arrays must leave free on the GPU for the model, activations and optimizer:
@@ -159,6 +159,16 @@ class DeviceBank:
         o = (self.size - crop) // 2
         return self.images[i, o:o + crop, o:o + crop]
 
+    def resized_images(self, idx: np.ndarray, side: int):
+        """The whole images ``idx`` resized to side x side, as ``ImageBank.resized_images``
+        (same bytes: the B images come to the host, go through the same PIL bicubic
+        resize, and back); a B x side x side x 3 uint8 tensor on the device."""
+        import torch
+
+        (i,) = self._indices(idx)
+        host = self.images[i].cpu().numpy()
+        return torch.from_numpy(resize_images(host, side)).to(self.device)
+
 
 _DEVICE_BANKS: "weakref.WeakKeyDictionary[ImageBank, dict]" = weakref.WeakKeyDictionary()
 
@@ -235,6 +245,16 @@ class HostStager:
             return torch.from_numpy(bank.random_crops(idx, crop, rng, flip, out=out)).to(self.device)
         k, buf = self._buffer((len(idx), crop, crop, 3))
         bank.random_crops(idx, crop, rng, flip, out=buf.numpy())
+        return self._send(k, buf)
+
+    def resized_images(self, bank: ImageBank, idx: np.ndarray, side: int):
+        """``bank.resized_images`` on the device."""
+        import torch
+
+        if not self.pin:
+            return torch.from_numpy(bank.resized_images(idx, side)).to(self.device)
+        k, buf = self._buffer((len(idx), side, side, 3))
+        buf.numpy()[:] = bank.resized_images(idx, side)
         return self._send(k, buf)
 
     def center_crops(self, bank: ImageBank, idx: np.ndarray, crop: int):

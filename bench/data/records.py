@@ -1,7 +1,7 @@
 """The dataset record: one row per image, the unit every protocol and method works on."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -70,7 +70,3 @@ class Dataset:
         present = {r.dist_type for r in self.records if r.dist_type is not None}
         ordered = [t for t in self.type_names if t in present]
         return ordered + sorted(present - set(ordered))
-
-    def to_rows(self) -> list[dict]:
-        """Records as plain dicts (for CSV / pandas)."""
-        return [asdict(r) for r in self.records]

@@ -146,14 +146,64 @@ class PathResolver:
 
 def to_float(text, path: Path, where: str, hint: str) -> float:
     """``text`` as a float; a DataError naming ``path`` and ``where`` (e.g. 'line 3,
-    column dmos') otherwise. NaN counts as malformed."""
+    column dmos') otherwise. NaN and infinities count as malformed."""
     try:
         value = float(str(text).strip())
     except (TypeError, ValueError):
         raise DataError(f"{path}: {where}: score {str(text)!r} is not a number; {hint}") from None
     if math.isnan(value):
         raise DataError(f"{path}: {where}: score is empty or NaN; {hint}")
+    if math.isinf(value):
+        raise DataError(f"{path}: {where}: score {str(text).strip()!r} is not finite; {hint}")
     return value
+
+
+def escapes_root(name: str) -> bool:
+    """True when the '/'- or '\\'-separated path ``name`` could point outside the folder
+    it is relative to: absolute ('/x', 'C:x', '\\\\server') or holding a '..' part."""
+    posix = name.replace("\\", "/")
+    return (posix.startswith("/") or (len(posix) > 1 and posix[1] == ":")
+            or ".." in PurePosixPath(posix).parts)
+
+
+class RowChecks:
+    """The checks every row of a score file passes before it becomes a record: the
+    score is finite and on the release's scale, the image path stays inside the release
+    folder, and no image is listed twice. Each refusal is a DataError naming the file
+    and the row (``where``: 'line 12', 'entry 8 of AllMOS_release', ...).
+
+    path: the score file; hint: what the user should do; scale: (lowest, highest)
+    score the release allows, or None when it has no fixed scale.
+    """
+
+    def __init__(self, path: Path, hint: str, scale: tuple[float, float] | None):
+        self.path, self.hint, self.scale = Path(path), hint, scale
+        self._seen: dict[str, str] = {}
+
+    def score(self, value: float, where: str) -> float:
+        """``value`` when finite and inside the scale; DataError otherwise."""
+        value = float(value)
+        if not math.isfinite(value):
+            raise DataError(f"{self.path}: {where}: score {value} is not finite; {self.hint}")
+        if self.scale is not None and not self.scale[0] <= value <= self.scale[1]:
+            lo, hi = self.scale
+            raise DataError(f"{self.path}: {where}: score {value:g} is outside the release's "
+                            f"scale {lo:g} to {hi:g}; {self.hint}")
+        return value
+
+    def image(self, name: str, where: str, key: str | None = None) -> str:
+        """``name`` when it is a relative path inside the release folder that no earlier
+        row listed; DataError otherwise. key: the path duplicates are judged by (the name
+        relative to the release root, when ``name`` is relative to a subfolder)."""
+        if escapes_root(name):
+            raise DataError(f"{self.path}: {where}: image path {name!r} leads outside the release "
+                            "folder (absolute or with '..'); image paths must be relative to it")
+        key = PurePosixPath((key or name).replace("\\", "/")).as_posix().lower()
+        if key in self._seen:
+            raise DataError(f"{self.path}: {where}: image {name!r} is listed again (first at "
+                            f"{self._seen[key]}); remove the duplicate row")
+        self._seen[key] = where
+        return name
 
 
 def read_csv_table(path: Path, required: Iterable[str], hint: str) -> list[tuple[int, dict[str, str]]]:
@@ -194,19 +244,25 @@ def read_csv_table(path: Path, required: Iterable[str], hint: str) -> list[tuple
 
 
 def read_image_score_csv(path: Path, hint: str, image_col: str = "image",
-                         score_col: str = "score") -> list[tuple[str, float]]:
+                         score_col: str = "score", scale: tuple[float, float] | None = None
+                         ) -> list[tuple[str, float]]:
     """The (image, score) pairs of a two-column CSV with header ``image,score``.
 
     Image names are returned as written ('/'-separated; backslashes are turned into
-    '/'); scores as floats on the file's own scale. DataError on a missing column, an
-    empty image name, a non-numeric score or no rows at all.
+    '/'); scores as floats on the file's own scale. DataError (naming the line) on a
+    missing column, an empty image name, a non-numeric or non-finite score, a score
+    outside ``scale`` (lowest, highest; None: any), a path leading outside the folder,
+    a repeated image, or no rows at all.
     """
+    checks = RowChecks(path, hint, scale)
     pairs = []
     for line_no, row in read_csv_table(path, [image_col, score_col], hint):
         name = row[image_col].replace("\\", "/")
         if not name:
             raise DataError(f"{path}: line {line_no}: empty {image_col} name; {hint}")
-        pairs.append((name, to_float(row[score_col], path, f"line {line_no}", hint)))
+        where = f"line {line_no}"
+        score = checks.score(to_float(row[score_col], path, where, hint), where)
+        pairs.append((checks.image(name, where), score))
     if not pairs:
         raise DataError(f"{path}: the file holds no scores; {hint}")
     return pairs

@@ -23,13 +23,16 @@ from pathlib import Path
 from ...errors import DataError
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
-from ._common import PathResolver, find_child, read_image_score_csv, to_float
+from ._common import PathResolver, RowChecks, find_child, read_image_score_csv, to_float
 
 WORKBOOK = "CID2013 data - version 12112014.xlsx"
 SHEET = "CID2013 MOS"
 ID_COLUMN = "Source_ID"
 MOS_COLUMN = "Realigned MOS"
 CSV_FILE = "scores.csv"
+#: Realigned MOS is nominally 0-100; the realignment puts a few images slightly outside
+#: (the release's lowest is -9.5, highest 87.9), so 20 points of margin each side.
+MOS_RANGE = (-20.0, 120.0)
 
 _ROMAN = {"I": 1, "V": 5, "X": 10}
 _SOURCE_ID = re.compile(r"^IS_([IVX]+)_C(\d+)_D(\d+)$", re.IGNORECASE)
@@ -89,11 +92,14 @@ def read_cid2013_workbook(path: Path) -> list[tuple[str, float]]:
     if missing:
         raise DataError(f"{path}: sheet '{SHEET}' lacks column(s) {', '.join(missing)} "
                         f"(found: {', '.join(frame.columns)}); {_HINT_XLSX}")
+    checks = RowChecks(path, _HINT_XLSX, MOS_RANGE)
     pairs = []
     for i, (sid, mos) in enumerate(zip(frame[ID_COLUMN], frame[MOS_COLUMN])):
         if sid is None or (isinstance(sid, float) and math.isnan(sid)) or not str(sid).strip():
             continue
-        pairs.append((str(sid).strip(), to_float(mos, path, f"sheet '{SHEET}' row {i + 2}", _HINT_XLSX)))
+        where = f"sheet '{SHEET}' row {i + 2}"
+        sid = checks.image(str(sid).strip(), where)
+        pairs.append((sid, checks.score(to_float(mos, path, where, _HINT_XLSX), where)))
     if not pairs:
         raise DataError(f"{path}: sheet '{SHEET}' holds no scores; {_HINT_XLSX}")
     return pairs
@@ -120,7 +126,7 @@ def load_cid2013(root: Path) -> Dataset:
                             "folder of the official CID2013 release (IS1..IS6 and the workbook), "
                             f"or add {CSV_FILE} with the header image,score")
         entries = [(resolver.path_for(name), mos)
-                   for name, mos in read_image_score_csv(csv_path, _HINT_CSV)]
+                   for name, mos in read_image_score_csv(csv_path, _HINT_CSV, scale=MOS_RANGE)]
         source = csv_path.name
     records = [Record(image=image, mos=mos / 100.0, mos_raw=mos) for image, mos in entries]
     return Dataset("cid2013", root, records, kind="authentic",

@@ -18,10 +18,11 @@ from ...errors import DataError
 from ..distortion_types import KADID10K_TYPES, abbreviation_of, abbreviations
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
-from ._common import FileIndex, read_csv_table, require_file, to_float
+from ._common import FileIndex, RowChecks, escapes_root, read_csv_table, require_file, to_float
 
 SCORE_FILE = "dmos.csv"
 IMAGE_DIR = "images"
+DMOS_RANGE = (1.0, 5.0)
 
 _NAME = re.compile(r"^I(\d{2})_(\d{2})_(\d{2})\.png$", re.IGNORECASE)
 _HINT = ("dmos.csv must have the columns dist_img, ref_img, dmos, var with names like "
@@ -63,14 +64,19 @@ def load_kadid10k(root: Path) -> Dataset:
                               "point at the folder of the official KADID-10k release, which holds "
                               "dmos.csv and images/")
     images = FileIndex(root, IMAGE_DIR)
+    checks = RowChecks(score_path, _HINT, DMOS_RANGE)
     records = []
     for line_no, row in read_csv_table(score_path, ["dist_img", "ref_img", "dmos"], _HINT):
-        name = row["dist_img"]
+        name = checks.image(row["dist_img"], f"line {line_no}")
+        if row["ref_img"] and escapes_root(row["ref_img"]):
+            raise DataError(f"{score_path}: line {line_no}: ref_img {row['ref_img']!r} leads outside "
+                            "the release folder; image paths must be relative to it")
         try:
             ref, tid, level = parse_kadid10k_name(name)
         except ValueError as exc:
             raise DataError(f"{score_path}: line {line_no}: {exc}; {_HINT}") from None
-        dmos = to_float(row["dmos"], score_path, f"line {line_no}, column dmos", _HINT)
+        where = f"line {line_no}, column dmos"
+        dmos = checks.score(to_float(row["dmos"], score_path, where, _HINT), where)
         ref_name = row["ref_img"] or f"I{ref:02d}.png"
         records.append(Record(
             image=images.path_for(name),

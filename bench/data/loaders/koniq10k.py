@@ -17,10 +17,11 @@ from pathlib import Path
 from ...errors import DataError
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
-from ._common import FileIndex, find_path, read_csv_table, require_file, to_float
+from ._common import FileIndex, RowChecks, find_path, read_csv_table, require_file, to_float
 
 SCORE_FILE = "koniq10k_scores_and_distributions.csv"
 RESOLUTIONS = ("1024x768", "512x384")
+MOS_RANGE = (1.0, 5.0)
 _HINT = ("the file must have the columns image_name and MOS (1-5); re-extract "
          "koniq10k_scores_and_distributions.csv from the official KonIQ-10k archive")
 
@@ -51,12 +52,15 @@ def load_koniq10k(root: Path, resolution: str | None = None) -> Dataset:
                               "point at the folder of the official KonIQ-10k release")
     folder = choose_image_dir(root, resolution)
     images = FileIndex(root, folder)
+    checks = RowChecks(score_path, _HINT, MOS_RANGE)
     records = []
     for line_no, row in read_csv_table(score_path, ["image_name", "MOS"], _HINT):
         name = row["image_name"]
         if not name:
             raise DataError(f"{score_path}: line {line_no}: empty image_name; {_HINT}")
-        mos = to_float(row["MOS"], score_path, f"line {line_no}, column MOS", _HINT)
+        checks.image(name, f"line {line_no}")
+        where = f"line {line_no}, column MOS"
+        mos = checks.score(to_float(row["MOS"], score_path, where, _HINT), where)
         records.append(Record(image=images.path_for(name), mos=(mos - 1.0) / 4.0, mos_raw=mos))
     if not records:
         raise DataError(f"{score_path}: the score file holds no rows; {_HINT}")

@@ -20,11 +20,12 @@ from pathlib import Path
 from ...errors import DataError
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
-from ._common import FileIndex, load_mat, mat_numbers, mat_strings, require_file
+from ._common import FileIndex, RowChecks, load_mat, mat_numbers, mat_strings, require_file
 
 IMAGES_MAT = "AllImages_release.mat"
 MOS_MAT = "AllMOS_release.mat"
 IMAGE_DIR = "Images"
+MOS_RANGE = (0.0, 100.0)
 _TRAINING = re.compile(r"^t\d+\.bmp$", re.IGNORECASE)
 _HINT = ("re-extract Data/AllImages_release.mat and Data/AllMOS_release.mat from the "
          "official ChallengeDB_release archive")
@@ -52,15 +53,19 @@ def load_livec(root: Path) -> Dataset:
         raise DataError(f"{mos_path}: {len(scores)} scores but {names_path.name} lists {len(names)} "
                         f"images; {_HINT}")
     images = FileIndex(root, IMAGE_DIR)
+    name_checks = RowChecks(names_path, _HINT, None)
+    score_checks = RowChecks(mos_path, _HINT, MOS_RANGE)
     records, skipped = [], 0
-    for name, mos in zip(names, scores):
+    for k, (name, mos) in enumerate(zip(names, scores), start=1):
         if not name:
-            raise DataError(f"{names_path}: an empty image name; {_HINT}")
+            raise DataError(f"{names_path}: entry {k} of AllImages_release: an empty image name; {_HINT}")
+        name_checks.image(name, f"entry {k} of AllImages_release")
         if is_training_image(name):
             skipped += 1
             continue
         if math.isnan(mos):
-            raise DataError(f"{mos_path}: the score of {name} is NaN; {_HINT}")
+            raise DataError(f"{mos_path}: entry {k} of AllMOS_release: the score of {name} is NaN; {_HINT}")
+        score_checks.score(mos, f"entry {k} of AllMOS_release ({name})")
         records.append(Record(image=images.path_for(name), mos=mos / 100.0, mos_raw=mos))
     return Dataset("livec", root, records, kind="authentic",
                    notes=[f"skipped {skipped} training images (t1.bmp..t7.bmp)"])

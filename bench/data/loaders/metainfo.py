@@ -18,12 +18,13 @@ Registered as ``metainfo`` with no aliases, so ``find_release`` never picks it.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path, PurePosixPath
 
 from ...errors import DataError
 from ..records import Dataset, Record
 from ..registry import register_dataset
-from ._common import PathResolver, read_csv_table, to_float
+from ._common import PathResolver, RowChecks, escapes_root, read_csv_table, to_float
 
 REF_COLUMNS = ("ref_name",)
 TYPE_COLUMNS = ("dist_type",)
@@ -95,7 +96,14 @@ def load_metainfo(root: Path, meta_csv: Path | None = None, *, mos_min: float | 
         raise DataError(f"{csv_path}: found no image and score columns (header: {', '.join(header)}); {_HINT}")
 
     resolver = PathResolver(folder)
-    raw = [to_float(row.get(score_col, ""), csv_path, f"line {n}, column {score_col}", _HINT) for n, row in rows]
+    scale = None
+    if mos_min is not None or mos_max is not None:
+        scale = (-math.inf if mos_min is None else float(mos_min), math.inf if mos_max is None else float(mos_max))
+    checks = RowChecks(csv_path, _HINT + " (or widen mos_min/mos_max)" if scale else _HINT, scale)
+    raw = []
+    for n, row in rows:
+        where = f"line {n}, column {score_col}"
+        raw.append(checks.score(to_float(row.get(score_col, ""), csv_path, where, _HINT), where))
     mos = scale_scores(raw, mos_min, mos_max, higher_is_better, csv_path)
     type_names = sorted({row[type_col] for _, row in rows if row.get(type_col)}) if type_col else []
     records = []
@@ -103,7 +111,11 @@ def load_metainfo(root: Path, meta_csv: Path | None = None, *, mos_min: float | 
         name = row.get(image_col, "").replace("\\", "/")
         if not name:
             raise DataError(f"{csv_path}: line {line_no}: empty image name; {_HINT}")
+        checks.image(name, f"line {line_no}")
         ref_name = row.get(ref_col, "").replace("\\", "/") if ref_col else ""
+        if ref_name and escapes_root(ref_name):
+            raise DataError(f"{csv_path}: line {line_no}: {ref_col} {ref_name!r} leads outside the "
+                            "image folder; image paths must be relative to it")
         dist_type = (row.get(type_col) or None) if type_col else None
         level = None
         if level_col and row.get(level_col):

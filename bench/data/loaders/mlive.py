@@ -30,6 +30,8 @@ from ..registry import Expected, register_dataset
 from ._common import (
     FileIndex,
     PathResolver,
+    RowChecks,
+    escapes_root,
     find_child,
     find_path,
     load_mat,
@@ -44,6 +46,7 @@ RELEASE_DIR = "To_Release"
 PARTS = ((1, "Part 1", "blurjpeg"), (2, "Part 2", "blurnoise"))
 CSV_FILE = "scores.csv"
 REF_DIR = "Ref_Images"
+DMOS_RANGE = (0.0, 100.0)
 _HINT_MAT = ("each part needs Imagelists.mat (refimgs, distimgs, ref4dist) and Scores.mat "
              "(DMOSscores); re-extract them from the official LIVE MD archive")
 _HINT_CSV = "scores.csv must have the header image,score (DMOS, 0-100, higher is worse)"
@@ -116,16 +119,24 @@ def _read_part_mats(lists_path: Path, scores_path: Path, type_id: int, images: F
     if not (len(dist_names) == len(ref_index) == len(dmos)):
         raise DataError(f"{scores_path}: {len(dmos)} DMOS scores, but {lists_path.name} lists "
                         f"{len(dist_names)} images and {len(ref_index)} ref4dist entries; {_HINT_MAT}")
+    for k, ref in enumerate(ref_names, start=1):
+        if escapes_root(ref):
+            raise DataError(f"{lists_path}: entry {k} of refimgs: image path {ref!r} leads outside "
+                            "the release folder; image paths must be relative to it")
     ref_lower = {r.lower() for r in ref_names}
+    name_checks = RowChecks(lists_path, _HINT_MAT, None)
+    score_checks = RowChecks(scores_path, _HINT_MAT, DMOS_RANGE)
     records = []
-    for name, r, score in zip(dist_names, ref_index, dmos):
+    for k, (name, r, score) in enumerate(zip(dist_names, ref_index, dmos), start=1):
+        name_checks.image(name, f"entry {k} of distimgs")
         if name.lower() in ref_lower:
             continue  # a reference listed among the images: not test material
         if r != int(r) or not 1 <= int(r) <= len(ref_names):
             raise DataError(f"{lists_path}: ref4dist of {name} is {r}, not an index 1..{len(ref_names)} "
                             f"into refimgs; {_HINT_MAT}")
         if math.isnan(score):
-            raise DataError(f"{scores_path}: the DMOS of {name} is NaN; {_HINT_MAT}")
+            raise DataError(f"{scores_path}: entry {k} of DMOSscores: the DMOS of {name} is NaN; {_HINT_MAT}")
+        score_checks.score(score, f"entry {k} of DMOSscores ({name})")
         ref_name = ref_names[int(r) - 1]
         records.append(_record(images.path_for(name), score, type_id, ref_name,
                                refs.path(images, ref_name)))
@@ -136,7 +147,7 @@ def _read_csv(root: Path, csv_path: Path, refs: _Refs) -> list[Record]:
     resolver = PathResolver(root)
     prefix = rel(root, csv_path.parent)
     records = []
-    for name, score in read_image_score_csv(csv_path, _HINT_CSV):
+    for name, score in read_image_score_csv(csv_path, _HINT_CSV, scale=DMOS_RANGE):
         relpath = name if prefix == "." else f"{prefix}/{name}"
         ref_name = mlive_reference_name(name)
         if ref_name is None:

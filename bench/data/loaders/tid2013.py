@@ -19,12 +19,13 @@ from ...errors import DataError
 from ..distortion_types import TID2013_TYPES, abbreviation_of, abbreviations
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
-from ._common import FileIndex, require_file, to_float
+from ._common import FileIndex, RowChecks, require_file, to_float
 
 SCORE_FILE = "mos_with_names.txt"
 DISTORTED_DIR = "distorted_images"
 REFERENCE_DIR = "reference_images"
 MOS_SCALE = 9.0
+MOS_RANGE = (0.0, MOS_SCALE)
 
 _NAME = re.compile(r"^i(\d{2})_(\d{2})_(\d)\.bmp$", re.IGNORECASE)
 _HINT = ("each line must be '<MOS> <name>' with names like i01_01_1.bmp; "
@@ -49,9 +50,9 @@ def tid2013_ref_id(ref_number: int) -> str:
     return f"I{ref_number:02d}"
 
 
-def read_mos_with_names(path: Path) -> list[tuple[float, str]]:
-    """(MOS, name) pairs of ``mos_with_names.txt``, in file order; DataError naming
-    the file and line on a line that is not '<number> <name>'."""
+def read_mos_with_names(path: Path) -> list[tuple[int, float, str]]:
+    """(line number, MOS, name) of each line of ``mos_with_names.txt``, in file order;
+    DataError naming the file and line on a line that is not '<number> <name>'."""
     pairs = []
     try:
         text = Path(path).read_text(encoding="utf-8-sig", errors="strict")
@@ -63,7 +64,7 @@ def read_mos_with_names(path: Path) -> list[tuple[float, str]]:
             continue
         if len(fields) != 2:
             raise DataError(f"{path}: line {line_no}: expected '<MOS> <name>', got {line.strip()!r}; {_HINT}")
-        pairs.append((to_float(fields[0], path, f"line {line_no}", _HINT), fields[1]))
+        pairs.append((line_no, to_float(fields[0], path, f"line {line_no}", _HINT), fields[1]))
     if not pairs:
         raise DataError(f"{path}: the score file holds no scores; {_HINT}")
     return pairs
@@ -83,8 +84,12 @@ def load_tid2013(root: Path) -> Dataset:
                               "mos_with_names.txt, distorted_images/ and reference_images/")
     distorted = FileIndex(root, DISTORTED_DIR)
     references = FileIndex(root, REFERENCE_DIR)
+    checks = RowChecks(score_path, _HINT, MOS_RANGE)
     records = []
-    for line_no, (mos, name) in enumerate(read_mos_with_names(score_path), start=1):
+    for line_no, mos, name in read_mos_with_names(score_path):
+        where = f"line {line_no}"
+        checks.score(mos, where)
+        checks.image(name, where)
         try:
             ref, tid, level = parse_tid2013_name(name)
         except ValueError as exc:

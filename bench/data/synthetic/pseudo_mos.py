@@ -9,6 +9,8 @@ through a logistic: pseudo-MOS = 1 / (1 + exp(-1.5 z)).
 """
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import numpy as np
 
 # (pyiqa metric name, side in px the metric is computed at)
@@ -24,30 +26,35 @@ def _resize(batch, side: int):
     return F.interpolate(batch, size=(side, side), mode="area")
 
 
-def member_scores(distorted: np.ndarray, reference: np.ndarray, batch: int = 64) -> dict[str, np.ndarray]:
+def member_scores(distorted: np.ndarray, reference: np.ndarray, batch: int = 64,
+                  progress: Optional[Callable[[str, int, int], None]] = None) -> dict[str, np.ndarray]:
     """Raw scores of every ensemble member, oriented so that higher is better.
 
     distorted, reference: N x H x W x 3 uint8 arrays (pairs by index). Returns
-    {metric name: float64 array of N}.
+    {metric name: float64 array of N}. ``progress(name, n, N)`` is called after each
+    batch of n images. pyiqa's warnings are silenced inside this call only.
     """
     import warnings
 
     import torch
 
-    warnings.filterwarnings("ignore", module="pyiqa")
-    import pyiqa
-
     out: dict[str, np.ndarray] = {}
-    for name, side in MEMBERS:
-        metric = pyiqa.create_metric(name, device="cpu")
-        sign = -1.0 if metric.lower_better else 1.0
-        vals = []
-        with torch.no_grad():
-            for i in range(0, len(distorted), batch):
-                d = torch.from_numpy(distorted[i:i + batch]).permute(0, 3, 1, 2).float() / 255
-                r = torch.from_numpy(reference[i:i + batch]).permute(0, 3, 1, 2).float() / 255
-                vals.append(metric(_resize(d, side), _resize(r, side)).reshape(-1).double().numpy())
-        out[name] = sign * np.concatenate(vals)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="pyiqa")
+        import pyiqa
+
+        for name, side in MEMBERS:
+            metric = pyiqa.create_metric(name, device="cpu")
+            sign = -1.0 if metric.lower_better else 1.0
+            vals = []
+            with torch.no_grad():
+                for i in range(0, len(distorted), batch):
+                    d = torch.from_numpy(distorted[i:i + batch]).permute(0, 3, 1, 2).float() / 255
+                    r = torch.from_numpy(reference[i:i + batch]).permute(0, 3, 1, 2).float() / 255
+                    vals.append(metric(_resize(d, side), _resize(r, side)).reshape(-1).double().numpy())
+                    if progress is not None:
+                        progress(name, len(d), len(distorted))
+            out[name] = sign * np.concatenate(vals)
     return out
 
 

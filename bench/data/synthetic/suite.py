@@ -19,18 +19,20 @@ import csv
 import hashlib
 import io
 import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import file_lock, write_text_atomic
+from ..cleanup import remove_owned, sweep_suite_leftovers
+from ..loaders._common import RowChecks, read_csv_table, to_float
 from ..distortion_types import KADID10K_TYPES, MLIVE_TYPES, abbreviations
-from ..paths import cache_root
+from ..paths import cache_root, check_seed, owned_path
+from ..progress import Progress
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
-from ...errors import DataError
+from ...errors import BenchError, DataError
 
 SUITE_VERSION = 1
 SET_NAMES = ("syn-kadid", "syn-wild", "syn-mlive")
@@ -45,8 +47,10 @@ LABEL_FIELDS = ["image", "mos", "mos_raw", "ref", "ref_image", "dist_type", "dis
 
 
 def suite_dir(seed: int = 0) -> Path:
-    """Folder of the suite for ``seed`` under the cache root (may not exist yet)."""
-    return cache_root() / "synthetic" / f"v{SUITE_VERSION}-seed{seed}"
+    """Folder of the suite for ``seed`` under the cache root (may not exist yet).
+    UsageError unless ``seed`` is a non-negative integer (it goes into the path)."""
+    seed = check_seed(seed)
+    return owned_path(cache_root(), "synthetic", f"v{SUITE_VERSION}-seed{seed}")
 
 
 # --------------------------------------------------------------------------- generation
@@ -111,17 +115,26 @@ def _mlive_ref_job(args):
     return out
 
 
-def _map_jobs(fn, jobs, processes: int):
+def _map_jobs(fn, jobs, processes: int, progress: Progress | None = None, per_job: int = 1):
+    """[fn(j) for j in jobs], in order, over ``processes`` processes; ``progress`` advances
+    by ``per_job`` as each job's result arrives."""
+    def tick(results):
+        for r in results:
+            if progress is not None:
+                progress.advance(per_job)
+            yield r
+
     if processes <= 1:
-        return [fn(j) for j in jobs]
+        return list(tick(fn(j) for j in jobs))
     import multiprocessing as mp
 
     with mp.get_context("fork").Pool(processes) as pool:
-        return pool.map(fn, jobs)
+        return list(tick(pool.imap(fn, jobs)))
 
 
-def _generate(dest: Path, seed: int, processes: int) -> dict:
-    """Write the whole suite into ``dest`` (an empty folder); return the manifest."""
+def _generate(dest: Path, seed: int, processes: int, log=print) -> dict:
+    """Write the whole suite into ``dest`` (an empty folder); return the manifest.
+    Progress lines (set, images done/total) go to ``log`` every few seconds."""
     from .references import KADID_SOURCES, WILD_SOURCES, reference_crops
     from . import pseudo_mos
 
@@ -141,21 +154,25 @@ def _generate(dest: Path, seed: int, processes: int) -> dict:
         owners.append((set_name, len(rows[set_name]) - 1))
 
     files: dict[str, np.ndarray] = {}
-    kadid_out = _map_jobs(_kadid_ref_job, [(seed, r, ref) for r, (_, ref) in enumerate(kadid_refs)], processes)
+    kadid_out = _map_jobs(_kadid_ref_job, [(seed, r, ref) for r, (_, ref) in enumerate(kadid_refs)], processes,
+                          Progress(log, "syn-kadid distortions", len(kadid_refs) * 125), 125)
     for r, ((_, ref), dists) in enumerate(zip(kadid_refs, kadid_out), start=1):
         ref_rel = f"images/I{r:02d}.png"
         files[f"syn-kadid/{ref_rel}"] = ref
         for type_id, level, img in dists:
             add("syn-kadid", f"images/I{r:02d}_{type_id:02d}_{level:02d}.png", img, ref_rel, ref,
                 ref=f"I{r:02d}", dist_type=KADID10K_TYPES[type_id - 1][1], dist_id=type_id, level=level)
-    wild_out = _map_jobs(_wild_ref_job, [(seed, r, ref) for r, (_, ref) in enumerate(wild_refs)], processes)
+    wild_out = _map_jobs(_wild_ref_job, [(seed, r, ref) for r, (_, ref) in enumerate(wild_refs)], processes,
+                         Progress(log, "syn-wild distortions", len(wild_refs) * WILD_PER_REF), WILD_PER_REF)
     for r, ((_, ref), dists) in enumerate(zip(wild_refs, wild_out), start=1):
         ref_rel = f"references/W{r:02d}.png"
         files[f"syn-wild/{ref_rel}"] = ref
         for k, types, img in dists:
             add("syn-wild", f"images/W{r:02d}_{k:03d}.png", img, ref_rel, ref, ref=f"W{r:02d}",
                 applied="+".join(KADID10K_TYPES[t - 1][1] for t in types))
-    mlive_out = _map_jobs(_mlive_ref_job, [(seed, r, ref) for r, (_, ref) in enumerate(mlive_refs)], processes)
+    per_mlive = len(MLIVE_PARTS) * len(MLIVE_LEVELS) ** 2
+    mlive_out = _map_jobs(_mlive_ref_job, [(seed, r, ref) for r, (_, ref) in enumerate(mlive_refs)], processes,
+                          Progress(log, "syn-mlive distortions", len(mlive_refs) * per_mlive), per_mlive)
     for r, ((_, ref), dists) in enumerate(zip(mlive_refs, mlive_out), start=1):
         ref_rel = f"references/M{r:02d}.png"
         files[f"syn-mlive/{ref_rel}"] = ref
@@ -165,7 +182,12 @@ def _generate(dest: Path, seed: int, processes: int) -> dict:
                 ref=f"M{r:02d}", dist_type=MLIVE_TYPES[part - 1][1], dist_id=part)
     t_dist = time.time() - t0
 
-    scores = pseudo_mos.member_scores(np.stack(dist_imgs), np.stack(ref_imgs))
+    bars: dict[str, Progress] = {}
+
+    def scored(name: str, n: int, total: int) -> None:
+        bars.setdefault(name, Progress(log, f"pseudo-MOS {name}", total)).advance(n)
+
+    scores = pseudo_mos.member_scores(np.stack(dist_imgs), np.stack(ref_imgs), progress=scored)
     z, mos = pseudo_mos.ensemble(scores)
     for i, (set_name, idx) in enumerate(owners):
         row = rows[set_name][idx]
@@ -175,12 +197,14 @@ def _generate(dest: Path, seed: int, processes: int) -> dict:
             row[name] = f"{vals[i]:.6f}"
 
     hashes = {}
+    written = Progress(log, "writing PNG files", len(files), unit="files")
     for rel, img in sorted(files.items()):
         data = _png_bytes(img)
-        path = dest / rel
+        path = owned_path(dest, rel)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         hashes[rel] = hashlib.blake2b(data, digest_size=16).hexdigest()
+        written.advance()
     members = sorted(scores)
     sets = {}
     for set_name in SET_NAMES:
@@ -207,7 +231,8 @@ def _generate(dest: Path, seed: int, processes: int) -> dict:
 
 
 def _manifest_matches(folder: Path, seed: int) -> bool:
-    """True when ``folder`` holds a complete suite that matches its manifest (hashes)."""
+    """True when ``folder`` holds a complete suite that matches its manifest (hashes).
+    A manifest naming a file outside the folder does not match."""
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError):
@@ -216,8 +241,8 @@ def _manifest_matches(folder: Path, seed: int) -> bool:
         return False
     for rel, digest in manifest.get("files", {}).items():
         try:
-            data = (folder / rel).read_bytes()
-        except OSError:
+            data = owned_path(folder, rel).read_bytes()
+        except (OSError, BenchError):
             return False
         if hashlib.blake2b(data, digest_size=16).hexdigest() != digest:
             return False
@@ -225,24 +250,32 @@ def _manifest_matches(folder: Path, seed: int) -> bool:
 
 
 def ensure_suite(seed: int = 0, processes: int = 2, log=print) -> Path:
-    """The suite folder for ``seed``, generating it first when missing or damaged."""
+    """The suite folder for ``seed``, generating it first when missing or damaged
+    (progress lines through ``log``). UsageError unless ``seed`` is a non-negative int;
+    every folder it writes or removes is checked to lie inside the cache's suite folder.
+    Unfinished generations left by killed processes are removed on the way."""
     folder = suite_dir(seed)
+    seed = check_seed(seed)
+    synthetic = folder.parent
     if _manifest_matches(folder, seed):
+        sweep_suite_leftovers(synthetic, log)
         return folder
-    with file_lock(folder.parent / f".{folder.name}.lock"):
-        if _manifest_matches(folder, seed):  # another process finished it meanwhile
-            return folder
-        if folder.exists():
-            log(f"synthetic suite at {folder} does not match its manifest; regenerating it")
-            shutil.rmtree(folder)
-        log(f"generating the synthetic suite (seed {seed}) into {folder} ...")
-        tmp = folder.parent / f".{folder.name}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        manifest = _generate(tmp, seed, processes)
-        write_text_atomic(tmp / "manifest.json", json.dumps(manifest, indent=1))
-        tmp.rename(folder)
-        log(f"synthetic suite ready in {manifest['seconds']['total']} s")
+    with file_lock(owned_path(synthetic, f".{folder.name}.lock")):
+        if not _manifest_matches(folder, seed):  # else another process finished it meanwhile
+            if folder.exists():
+                log(f"synthetic suite at {folder} does not match its manifest; regenerating it")
+                remove_owned(synthetic, folder.name)
+            log(f"generating the synthetic suite (seed {seed}) into {folder} "
+                "(once; 1-3 minutes on 2 cores) ...")
+            tmp = owned_path(synthetic, f".{folder.name}.tmp")
+            if tmp.exists():
+                remove_owned(synthetic, tmp.name)
+            tmp.mkdir(parents=True)
+            manifest = _generate(tmp, seed, processes, log)
+            write_text_atomic(tmp / "manifest.json", json.dumps(manifest, indent=1))
+            tmp.rename(folder)
+            log(f"synthetic suite ready in {manifest['seconds']['total']} s")
+    sweep_suite_leftovers(synthetic, log)
     return folder
 
 
@@ -264,14 +297,18 @@ def _load_set(name: str, kind: str, type_names: list[str]):
         labels = Path(root) / "labels.csv"
         if not labels.is_file():
             raise DataError(f"{labels} is missing; delete {Path(root).parent} to regenerate the suite")
-        with open(labels, newline="") as fh:
-            records = [
-                Record(image=row["image"], mos=float(row["mos"]), mos_raw=float(row["mos_raw"]),
-                       ref=row["ref"] or None, ref_image=row["ref_image"] or None,
-                       dist_type=row.get("dist_type") or None, dist_id=_opt_int(row.get("dist_id")),
-                       level=_opt_int(row.get("level")))
-                for row in csv.DictReader(fh)
-            ]
+        hint = f"delete {Path(root).parent} to regenerate the suite"
+        checks = RowChecks(labels, hint, (0.0, 1.0))
+        records = []
+        for line_no, row in read_csv_table(labels, LABEL_FIELDS[:5], hint):
+            where = f"line {line_no}"
+            records.append(Record(
+                image=checks.image(row["image"], where),
+                mos=checks.score(to_float(row["mos"], labels, where, hint), where),
+                mos_raw=to_float(row["mos_raw"], labels, where, hint),
+                ref=row["ref"] or None, ref_image=row["ref_image"] or None,
+                dist_type=row.get("dist_type") or None, dist_id=_opt_int(row.get("dist_id")),
+                level=_opt_int(row.get("level"))))
         return Dataset(name, Path(root), records, kind, type_names)
 
     return load
