@@ -27,7 +27,7 @@ TABLE_WIDE_FIELDS = ("backbone", "profile")   # labelled where they vary anywher
 # Columns the reporter can do without; filled with these when a results table lacks them.
 _DEFAULTS = {"fold": "", "target": "", "backbone": "", "profile": "", "clusters": -1,
              "train_ratio": math.nan, "seed": 0, "split": -1, "method_display": None,
-             "setting_label": ""}
+             "setting_label": "", "setting": ""}
 
 
 @dataclass(frozen=True)
