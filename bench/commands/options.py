@@ -30,11 +30,17 @@ def add_protocol_arguments(p: argparse.ArgumentParser, listed: bool = False) -> 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `python -m bench run`."""
-    p.add_argument("--protocol", default="lodo", help="evaluation protocol (default lodo)")
-    p.add_argument("--method", default="cis", help="training paradigm (default cis)")
+    from ..registry import PROTOCOLS
+
+    p.add_argument("--protocol", default="lodo",
+                   help=f"evaluation protocol: {', '.join(PROTOCOLS.names())} (default lodo)")
+    p.add_argument("--method", default="cis",
+                   help="training paradigm, e.g. erm, metaiqa, cis, cip (default cis; all of "
+                        "them: python -m bench list)")
     p.add_argument("--profile", default="quick", help="smoke | quick | paper (default quick)")
     add_protocol_arguments(p)
-    p.add_argument("--folds", help="comma-separated fold names to run (default: all)")
+    p.add_argument("--folds", help="comma-separated fold names to run (default: all; the "
+                                   "names: python -m bench list --folds DATASET)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="cpu | cuda | auto (default: cuda when present)")
     p.add_argument("--backbone", help="smallcnn | resnet18 | resnet34 | resnet50")

@@ -14,8 +14,12 @@ a prediction and every prediction a test image: missing, extra, duplicate, ambig
 empty entries are errors naming the first few of them.
 
 Scores per (fold, target) are the harness's metrics (:func:`bench.metrics.all_metrics`);
-the average over folds is the mean, as ``run`` prints. :func:`write_runs` stores the result
-as done run folders so the submission joins the leaderboard (method ``submission:<name>``).
+the summary over folds is the protocol's own (:meth:`bench.protocol.Protocol.summarise`,
+as ``run`` and the leaderboard show it: sample std, ddof=1, n). Metrics undefined for a
+test set (NaN: constant predictions) are reported, and such a scoring is never stored.
+:func:`write_runs` stores the result as done run folders, through the one record writer
+(:class:`bench.record.RunFolder`, ``kind='submission'``), so the submission joins the
+leaderboard (method ``submission:<name>``).
 """
 from __future__ import annotations
 
@@ -28,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Optional
 
-from . import __version__
-from .errors import BenchError, UsageError
+from .. import __version__
+from ..errors import BenchError, UsageError
 
 SHOWN = 5                       # names listed in an error before '... (N in all)'
 METRIC_KEYS = ("srocc", "plcc", "krcc", "plcc_logistic")
@@ -64,9 +68,9 @@ def score_config(protocol: str, dataset: Optional[str] = None, data_root: Option
     """The resolved config of a scoring: data settings, seed and ``protocol`` options (the
     protocol's defaults, ``dataset`` as its dataset or its targets, ``train`` as declared
     training sets, then ``--set`` items, which may address ``protocol.X`` too)."""
-    from .config import parse_value, resolve, set_key
-    from .data.registry import dataset_names
-    from .registry import PROTOCOLS
+    from ..config import parse_value, resolve, set_key
+    from ..data.registry import dataset_names
+    from ..registry import PROTOCOLS
 
     names = dataset_names()
     cls = PROTOCOLS.get(protocol)
@@ -99,7 +103,7 @@ def score_config(protocol: str, dataset: Optional[str] = None, data_root: Option
     for key in ("dataset", "targets", "train"):
         for n in ([opts[key]] if isinstance(opts.get(key), str) else opts.get(key) or []):
             if n not in names:
-                from .errors import unknown_choice
+                from ..errors import unknown_choice
 
                 raise unknown_choice("dataset", n, names)
     return cfg
@@ -115,8 +119,8 @@ def _apply_set(cfg, item, names, set_key, parse_value) -> None:
 def test_sets(cfg: dict, log: Callable[[str], None] = print) -> list[TestSet]:
     """The protocol's test sets, fold by fold, in the protocol's order; only the datasets
     tested are opened (the training sets play no part in which images test)."""
-    from .data.open import open_dataset
-    from .registry import PROTOCOLS
+    from ..data.open import open_dataset
+    from ..registry import PROTOCOLS
 
     opts = dict(cfg["protocol"])
     protocol = PROTOCOLS.get(opts["name"])()
@@ -196,7 +200,7 @@ def write_template(path: Path | str, tests: list[TestSet]) -> int:
     """Write the template CSV atomically; returns the number of rows."""
     import io
 
-    from .data.atomic import write_text_atomic
+    from ..data.atomic import write_text_atomic
 
     cols, rows = template_rows(tests)
     buf = io.StringIO()
@@ -259,7 +263,7 @@ def match_predictions(tests: list[TestSet], path: Path | str,
                       log: Callable[[str], None] = print) -> list[Score]:
     """Score the predictions file at ``path`` on ``tests``; BenchError naming the missing,
     extra, duplicate, ambiguous or malformed entries when the file does not fit exactly."""
-    from .metrics import all_metrics
+    from ..metrics import all_metrics
 
     cols, rows = read_submission(path)
     by_fold = "fold" in cols
@@ -335,57 +339,102 @@ def match_predictions(tests: list[TestSet], path: Path | str,
     return scores
 
 
-def average(scores: list[Score], how: str = "mean") -> dict:
-    """Mean (or ``how='median'``) over (fold, target) of each metric (NaN ignored), the
-    image count and the number of folds."""
-    import numpy as np
+def records(cfg: dict, scores: list[Score]) -> list[tuple[str, "RunRecord", list[dict]]]:
+    """(fold, RunRecord of kind 'submission', prediction rows) per fold of ``scores``."""
+    from ..record import RunRecord
+    from ..registry import PROTOCOLS
 
-    out = {}
-    reduce = np.median if how == "median" else np.mean
-    for k in METRIC_KEYS:
-        vals = [s.metrics[k] for s in scores if not math.isnan(s.metrics.get(k, math.nan))]
-        out[k] = float(reduce(vals)) if vals else math.nan
-    out["n"] = int(sum(s.metrics.get("n", 0) for s in scores))
-    out["folds"] = len({s.test.fold for s in scores})
+    p = cfg["protocol"]
+    name = cfg["method"].split(":", 1)[1]
+    by_fold: dict[str, list[Score]] = {}
+    for sc in scores:
+        by_fold.setdefault(sc.test.fold, []).append(sc)
+    out = []
+    for fold, group in by_fold.items():
+        trained = ("+".join(p["train"]) if "train" in p else p.get("dataset") or group[0].test.dataset)
+        rec = RunRecord(
+            protocol=p["name"], protocol_version=PROTOCOLS.get(p["name"]).version, fold=fold,
+            method=cfg["method"], method_display=f"{name} (submission)", dataset=trained,
+            seed=cfg["seed"], profile=cfg["profile"], backbone=BACKBONE,
+            targets={sc.test.target: dict(sc.metrics) for sc in group},
+            facts={"extra_train": [], "clusters": None, **group[0].test.info,
+                   "backbone_init": "external",
+                   "versions": {"bench": __version__, "python": platform.python_version()}},
+            kind="submission")
+        out.append((fold, rec, [r for sc in group for r in sc.rows]))
     return out
 
 
+def summarise(cfg: dict, scores: list[Score]) -> dict:
+    """Target -> the protocol's Summary of the scored folds (bench.summary.Summary)."""
+    from ..registry import PROTOCOLS
+
+    recs = [rec for _, rec, _ in records(cfg, scores)]
+    return PROTOCOLS.get(cfg["protocol"]["name"]).summarise(recs)
+
+
+def undefined(scores: list[Score]) -> list[str]:
+    """'fold/target' of each test set whose SROCC or PLCC is undefined (NaN: constant
+    predictions, or constant MOS)."""
+    return [f"{s.test.fold}/{s.test.target}" for s in scores
+            if any(math.isnan(s.metrics.get(k, math.nan)) for k in ("srocc", "plcc"))]
+
+
+def _clean(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
+
+
 def result_json(cfg: dict, scores: list[Score], source: str) -> dict:
-    """The scored result as a JSON-ready dict: per (fold, target) metrics and the average."""
-    from .registry import PROTOCOLS
+    """The scored result as a JSON-ready dict: per (fold, target) metrics; ``summary``, per
+    target, the protocol's statistic, sample std and n of each metric; ``average``, those
+    statistics averaged over targets, with the test images scored and the folds."""
+    from ..registry import PROTOCOLS
 
     p = cfg["protocol"]
-
-    def clean(d: dict) -> dict:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
-
+    summary = summarise(cfg, scores)
+    per_target = {t: {"aggregate": s.label(), "images": s.images,
+                      **{m: _clean({"value": st.value, "std": st.std, "n": st.n})
+                         for m, st in s.metrics.items()}} for t, s in summary.items()}
+    average = {m: _mean([s[m].value for s in summary.values()]) for m in METRIC_KEYS}
+    average.update(n=int(sum(sc.metrics.get("n", 0) for sc in scores)),
+                   folds=len({sc.test.fold for sc in scores}),
+                   statistic=next(iter(summary.values())).statistic)
     return {"predictions": str(source), "protocol": p["name"],
             "protocol_version": PROTOCOLS.get(p["name"]).version, "protocol_options": p,
             "seed": cfg["seed"], "method": cfg["method"],
-            "folds": [clean({"fold": s.test.fold, "target": s.test.target, "dataset": s.test.dataset,
-                             **s.test.info, **s.metrics}) for s in scores],
-            "average": clean(average(scores)),
-            **({"median": clean(average(scores, "median"))} if _has_splits(scores) else {})}
+            "folds": [_clean({"fold": sc.test.fold, "target": sc.test.target,
+                              "dataset": sc.test.dataset, **sc.test.info, **sc.metrics})
+                      for sc in scores],
+            "summary": per_target, "average": _clean(average),
+            "undefined": undefined(scores)}
 
 
-def _has_splits(scores: list[Score]) -> bool:
-    """Whether the folds are seeded splits (fine-tune), summarised by their median too."""
-    return len(scores) > 1 and any("split" in s.test.info for s in scores)
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if not math.isnan(v)]
+    return sum(finite) / len(finite) if finite else math.nan
 
 
-def format_scores(scores: list[Score]) -> str:
-    """One line per (fold, target) with SROCC, PLCC, KRCC and n, then the AVERAGE line."""
+def _num(v: float) -> str:
+    return f"{'nan':>8}" if math.isnan(v) else f"{v:>8.4f}"
+
+
+def format_scores(cfg: dict, scores: list[Score]) -> str:
+    """One line per (fold, target) with SROCC, PLCC, KRCC and n, then per target the
+    protocol's summary row (e.g. AVERAGE over folds, MEDIAN over splits) and its sample
+    std (ddof=1) with n; NaN shown as 'nan' (undefined)."""
     lines = [f"{'fold':<16}{'target':<14}{'SROCC':>8}{'PLCC':>8}{'KRCC':>8}{'n':>7}"]
-    for s in scores:
-        m = s.metrics
-        lines.append(f"{s.test.fold[:15]:<16}{s.test.target[:13]:<14}{m['srocc']:>8.4f}"
-                     f"{m['plcc']:>8.4f}{m['krcc']:>8.4f}{m['n']:>7}")
+    for sc in scores:
+        m = sc.metrics
+        lines.append(f"{sc.test.fold[:15]:<16}{sc.test.target[:13]:<14}{_num(m['srocc'])}"
+                     f"{_num(m['plcc'])}{_num(m['krcc'])}{m['n']:>7}")
     if len(scores) > 1:
-        a = average(scores)
-        lines.append(f"{'AVERAGE':<30}{a['srocc']:>8.4f}{a['plcc']:>8.4f}{a['krcc']:>8.4f}{a['n']:>7}")
-    if _has_splits(scores):
-        a = average(scores, "median")
-        lines.append(f"{'MEDIAN':<30}{a['srocc']:>8.4f}{a['plcc']:>8.4f}{a['krcc']:>8.4f}")
+        for target, s in summarise(cfg, scores).items():
+            name = "AVERAGE" if s.statistic == "mean" else s.statistic.upper()
+            lines.append(f"{name:<16}{target[:13]:<14}{_num(s['srocc'].value)}"
+                         f"{_num(s['plcc'].value)}{_num(s['krcc'].value)}{s.images:>7}")
+            if s.units > 1:
+                lines.append(f"{'STD (n=' + str(s['srocc'].n) + ')':<16}{'':<14}{_num(s['srocc'].std)}"
+                             f"{_num(s['plcc'].std)}{_num(s['krcc'].std)}")
     return "\n".join(lines)
 
 
@@ -404,44 +453,30 @@ def run_config(cfg: dict, fold: str, source: Path) -> dict:
 
 def write_runs(cfg: dict, scores: list[Score], source: Path | str, out_dir: Path | str,
                log: Callable[[str], None] = print) -> list[Path]:
-    """Write each fold's score as a done run folder under ``out_dir`` (config.json,
-    predictions.csv, metrics.json with the keys runs have, then done; each atomically);
-    a folder already done (same predictions, same settings) is kept. Returns the folders."""
-    from .config import config_hash
-    from .registry import PROTOCOLS
-    from .runs import (claim, folder_name, is_done, mark_done, reset_unfinished, write_json,
-                       write_predictions)
+    """Write each fold's score as a done run folder under ``out_dir`` through the one
+    record writer (config.json, predictions.csv, metrics.json of kind 'submission', then
+    done); a folder already finished (same predictions, same settings) is kept. BenchError
+    when a metric is undefined (NaN): such a scoring never joins the leaderboard. Returns
+    the folders."""
+    from ..config import config_hash
+    from ..record import RunFolder, folder_name
 
-    p = cfg["protocol"]
-    version = PROTOCOLS.get(p["name"]).version
-    name = cfg["method"].split(":", 1)[1]
-    by_fold: dict[str, list[Score]] = {}
-    for s in scores:
-        by_fold.setdefault(s.test.fold, []).append(s)
+    bad = undefined(scores)
+    if bad:
+        raise BenchError(f"not written under {out_dir}: SROCC/PLCC are undefined (constant "
+                         f"predictions?) on {_listing(bad)}")
     folders = []
-    for fold, group in by_fold.items():
+    for fold, rec, rows in records(cfg, scores):
         fcfg = run_config(cfg, fold, Path(source))
-        folder = Path(out_dir) / folder_name(fcfg, config_hash(fcfg))
-        folders.append(folder)
-        if is_done(folder):
-            log(f"{fold}: already scored ({folder})")
+        run = RunFolder(Path(out_dir) / folder_name(fcfg, config_hash(fcfg)))
+        folders.append(run.path)
+        if run.is_finished():
+            log(f"{fold}: already scored ({run.path})")
             continue
-        with claim(folder) as mine:
-            if not mine or is_done(folder):
+        with run.claim() as mine:
+            if not mine or run.is_finished():
                 continue
-            reset_unfinished(folder)
-            write_json(folder / "config.json", fcfg)
-            trained = ("+".join(p["train"]) if "train" in p else
-                       p.get("dataset") or group[0].test.dataset)
-            targets = {s.test.target: s.metrics for s in group}
-            metrics = {**group[0].metrics, "targets": targets, "protocol": p["name"],
-                       "protocol_version": version, "fold": fold, "method": cfg["method"],
-                       "method_display": f"{name} (submission)", "dataset": trained,
-                       "extra_train": [], "backbone": BACKBONE, "profile": cfg["profile"],
-                       "seed": cfg["seed"], "clusters": None, **group[0].test.info,
-                       "backbone_init": "external", "submission": fcfg["submission"],
-                       "versions": {"bench": __version__, "python": platform.python_version()}}
-            write_predictions(folder / "predictions.csv", [r for s in group for r in s.rows])
-            write_json(folder / "metrics.json", metrics)
-            mark_done(folder)
+            run.begin(fcfg)
+            rec.facts["submission"] = fcfg["submission"]
+            run.finish(rec, rows)
     return folders
