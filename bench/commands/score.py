@@ -9,7 +9,7 @@ metrics as JSON. ``--out DIR`` stores the result as done run folders (method
 ``submission:<name>``, ``--name`` defaulting to the CSV's stem), so it joins the leaderboard.
 Metrics undefined on a test set (NaN: constant predictions) are shown as 'nan', the
 command exits 1, and such a result is never written as run folders.
-See :mod:`bench.tools.scoring`.
+See :mod:`bench.tools.scoring` and :mod:`bench.tools.submission`.
 """
 from __future__ import annotations
 
@@ -50,8 +50,8 @@ def main(args) -> int:
 
     from ..errors import BenchError
     from ..tools.environment import writable_dir, writable_file
-    from ..tools.scoring import (format_scores, match_predictions, result_json, score_config,
-                                 test_sets, undefined, write_runs, write_template)
+    from ..tools.scoring import match_predictions, score_config, test_sets, write_template
+    from ..tools.submission import format_scores, result_json, undefined, write_runs
 
     if bool(args.template) == bool(args.predictions):
         raise UsageError("give a predictions CSV to score, or --template FILE to write one to "
