@@ -1,6 +1,7 @@
 """`python -m bench leaderboard`: one row per method x protocol x dataset/target x setting
 with the protocol's headline metric (its own summary: LODO mean over folds, cross mean over
-seeds, finetune median over splits; ± sample std, n units), best first; ``--html FILE`` writes it as a sortable page linking every row's run folders.
+seeds, finetune median over splits; ± sample std, n units), best first; ``--html FILE``
+writes it as a sortable page linking every row's run folders.
 Submissions scored with ``python -m bench score --out DIR`` appear as ``submission:<name>``.
 See :mod:`reports.leaderboard`.
 """

@@ -53,8 +53,9 @@ def fold_table(records: list, protocol) -> str:
             lines.append(f"{name:<26}{_num(s['srocc'].value)}{_num(s['plcc'].value)}"
                          f"{_num(s['krcc'].value)}{s.images:>7}")
             if s.units > 1:
-                lines.append(f"{'STD (sample, n=' + str(s['srocc'].n) + ')':<26}{_num(s['srocc'].std)}"
-                             f"{_num(s['plcc'].std)}{_num(s['krcc'].std)}")
+                label = f"STD (sample, n={s['srocc'].n})"
+                lines.append(f"{label:<26}{_num(s['srocc'].std)}{_num(s['plcc'].std)}"
+                             f"{_num(s['krcc'].std)}")
     return "\n".join(lines)
 
 
@@ -76,17 +77,15 @@ def target_table(records: list, protocol) -> str:
         lines.append(f"{('all' if split == -1 else split)!s:<16}{cells}")
     summary = protocol.summarise(records)
     if len(by_row) > 1 or any(not s.complete for s in summary.values()):
-        first = summary[targets[0]]
-        name = first.statistic.upper()
+        name = summary[targets[0]].statistic.upper()
         if not all(s.complete for s in summary.values()):
             name += " (incomplete)"
-        lines.append(f"{name:<16}" + "".join(
-            f"{_num(summary[t]['srocc'].value, 10)}{_num(summary[t]['plcc'].value, 10)}" for t in targets))
-        lines.append(f"{'STD (sample)':<16}" + "".join(
-            f"{_num(summary[t]['srocc'].std, 10)}{_num(summary[t]['plcc'].std, 10)}" for t in targets))
-        lines.append(f"{'n':<16}" + "".join(
-            f"{(str(summary[t].units) + (f'/{summary[t].expected}' if summary[t].expected else '')):>20}"
-            for t in targets))
+        def row(label, cell):
+            return f"{label:<16}" + "".join(cell(summary[t]) for t in targets)
+
+        lines.append(row(name, lambda s: f"{_num(s['srocc'].value, 10)}{_num(s['plcc'].value, 10)}"))
+        lines.append(row("STD (sample)", lambda s: f"{_num(s['srocc'].std, 10)}{_num(s['plcc'].std, 10)}"))
+        lines.append(row("n", lambda s: f"{s.units}{f'/{s.expected}' if s.expected else ''}".rjust(20)))
     return "\n".join(lines)
 
 

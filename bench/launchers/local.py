@@ -209,8 +209,8 @@ class LocalLauncher(Launcher):
             if self._signal:
                 self._stop(running, log)
                 for proc, unit, log_path, t0 in running.values():
-                    results.append(UnitResult(unit, "done" if RunFolder(unit.folder).is_finished() else "stopped",
-                                              time.monotonic() - t0))
+                    state = "done" if RunFolder(unit.folder).is_finished() else "stopped"
+                    results.append(UnitResult(unit, state, time.monotonic() - t0))
                     drop_logs(unit)  # stopped on purpose: not a failure
         except BaseException:
             self._stop(running, log)  # never leave children behind
