@@ -27,7 +27,7 @@ def plugin_package(tmp_path, monkeypatch):
     """A package 'regtest_plugins' with one good module, one raising on import."""
     name = f"regtest_plugins_{os.getpid()}_{tmp_path.name}".replace("-", "_")
     _write(tmp_path / name / "__init__.py", "")
-    _write(tmp_path / name / "good.py", f"""
+    _write(tmp_path / name / "good.py", """
         import sys
         REG = sys.modules["regtest_holder"].REG
         @REG.register("alpha", "alpha-alias")
