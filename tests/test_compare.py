@@ -157,3 +157,13 @@ def test_unreadable_predictions_leave_cells_without_interval(runs):
     done, skipped = attach_intervals([grid], 50)
     assert done == 0 and skipped > 0
     assert read_sample(runs / "nope.csv") is None
+
+
+def test_compare_shows_each_methods_protocol_summary(runs, capsys):
+    assert cli_main(["compare", "cis", "erm", "--runs", str(runs)]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("  A over its paired runs"))
+    pairs = pair_runs(run_table(runs), "cis", "erm")
+    assert "syn-kadid: mean of 6 folds" in line and "(n=6)" in line
+    value = float(line.split("folds ")[1].split()[0])
+    assert value == pytest.approx(pairs["a"].mean(), abs=1e-4)
