@@ -221,8 +221,9 @@ def format_report(pairs: pd.DataFrame, a: str, b: str, metric: str,
         res = paired_tests(grp)
         lines.append(f"{protocol}: A = {a} vs B = {b} on {metric.upper()}, {res.n} pair(s)")
         if table is not None:
-            lines.append(f"  A over its paired runs: {method_summary(table, grp['run_a'], protocol, metric)}")
-            lines.append(f"  B over its paired runs: {method_summary(table, grp['run_b'], protocol, metric)}")
+            for side, col in (("A", "run_a"), ("B", "run_b")):
+                text = method_summary(table, grp[col], protocol, metric)
+                lines.append(f"  {side} over its paired runs: {text}")
         head = f"  {'dataset':<14}{'fold':<16}{'target':<12}{'seed':>5}{'split':>6}" \
                f"{'A':>11}{'B':>11}{'A - B':>10}"
         lines.append(head)
