@@ -75,3 +75,36 @@ def test_no_protocol_name_comparisons_outside_protocols():
                 if pattern.search(line):
                     hits.append(f"{path.relative_to(ROOT)}:{i}: {line.strip()}")
     assert not hits, hits
+
+
+def test_run_options_come_from_the_registered_protocols():
+    """A protocol declares its own flag; `run` offers it and routes it to protocol.<key>,
+    and refuses it for a protocol that does not declare it."""
+    import argparse
+
+    from bench.commands.options import add_run_arguments, resolve_run_config
+    from bench.errors import UsageError
+    from bench.protocol import Option
+
+    lodo = PROTOCOLS.get("lodo")
+
+    class Holdout(lodo):
+        """Test-only protocol with an option of its own."""
+
+        options = lodo.options + (Option("holdout-share", "holdout_share", "share held out", float),)
+
+        @classmethod
+        def defaults(cls, real_data):
+            return {**super().defaults(real_data), "holdout_share": 0.5}
+
+    PROTOCOLS.add("holdout-test", Holdout)
+    try:
+        parser = argparse.ArgumentParser()
+        add_run_arguments(parser)
+        args = parser.parse_args(["--protocol", "holdout-test", "--holdout-share", "0.25"])
+        assert resolve_run_config(args)["protocol"]["holdout_share"] == 0.25
+        args = parser.parse_args(["--protocol", "lodo", "--holdout-share", "0.25"])
+        with pytest.raises(UsageError, match="--holdout-share does not apply to protocol 'lodo'"):
+            resolve_run_config(args)
+    finally:
+        PROTOCOLS._items.pop("holdout-test")
