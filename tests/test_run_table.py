@@ -59,3 +59,34 @@ def test_finetune_table_summary_is_the_median_over_splits(tmp_path):
     assert float(median.split()[1]) == pytest.approx(np.median(sr), abs=1e-4)
     n_row = next(line for line in text.splitlines() if line.startswith("n "))
     assert n_row.split()[1] == "3/3"
+
+
+def test_run_command_on_the_run_fold_contract(tmp_path, monkeypatch, capsys):
+    """run_fold returns (RunFolder, RunRecord), or None while another worker holds the
+    folder: `run` prints the short summary (not the config), the table over the folds it
+    has, and says the set is incomplete."""
+    from types import SimpleNamespace
+
+    import bench.runner
+    from bench.cli import main
+    from bench.protocol import Fold
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    made = {f: make_run(tmp_path / "made", fold=f, fold_count=3) for f in ("GB", "LB")}
+    folds = [Fold(name, [("syn-kadid", [])]) for name in ("GB", "LB", "MB")]
+    session = SimpleNamespace(folds=folds, protocol=PROTOCOLS.get("lodo")())
+    monkeypatch.setattr(bench.runner, "prepare", lambda cfg, log: session)
+
+    def run_fold(s, fold, out, log, position=""):
+        if fold.name not in made:
+            return None
+        run = RunFolder(made[fold.name])
+        return run, run.read()
+
+    monkeypatch.setattr(bench.runner, "run_fold", run_fold)
+    assert main(["run", "--profile", "smoke", "--method", "cis", "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "run: method cis, protocol lodo on syn-kadid, profile smoke, seed 0, 3 fold(s)" in captured.err
+    assert "resolved config" not in captured.err and len(captured.err.splitlines()) == 2
+    assert "AVERAGE over 2 of 3 folds" in captured.out
+    assert "1 of 3 fold(s) are being run by another worker (MB)" in captured.out
