@@ -28,7 +28,18 @@ class TrainingDiverged(BenchError):
     exit_code = 1
 
 
+def suggest(value: str, choices) -> str | None:
+    """The closest of ``choices`` to a misspelt ``value`` (difflib ratio >= 0.6), or None."""
+    import difflib
+
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def unknown_choice(kind: str, value: str, choices) -> UsageError:
-    """Build the one-line error for an unknown `kind` (e.g. 'method') listing valid choices."""
-    valid = ", ".join(sorted(choices))
-    return UsageError(f"unknown {kind} '{value}'; valid choices: {valid}")
+    """Build the one-line error for an unknown `kind` (e.g. 'method'): a "did you mean"
+    suggestion when a choice is close, then the valid choices."""
+    choices = sorted(str(c) for c in choices)
+    hint = suggest(value, choices)
+    did = f"; did you mean '{hint}'?" if hint else ""
+    return UsageError(f"unknown {kind} '{value}'{did}; valid choices: {', '.join(choices)}")

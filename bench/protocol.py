@@ -2,13 +2,50 @@
 
 A protocol is a class registered in ``bench.registry.PROTOCOLS``. Its ``defaults(real)``
 gives the options it understands (they live in the config under ``protocol``), its
-``datasets(opts)`` the datasets it needs, and ``folds(opts, datasets)`` the folds.
+``options`` the command-line flags that set them, its ``datasets(opts)`` the datasets it
+needs, and ``folds(opts, datasets)`` the folds.
+
+A protocol also owns the meaning of its results: its ``key_columns`` (what one measured
+unit is: a fold, a split), its ``statistic`` over units and ``headline`` metric, and
+:meth:`Protocol.summarise`, the one aggregation every consumer uses (see
+:mod:`bench.summary`: sample std, ddof=1, n shown). No module outside ``protocols/``
+needs to know a protocol by name.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
 
-from .data.records import Dataset
+from .summary import Summary, summarise_records
+
+if TYPE_CHECKING:
+    from .data.records import Dataset
+
+
+@dataclass(frozen=True)
+class Option:
+    """A command-line option of a protocol: ``--<flag>`` sets ``protocol.<key>``.
+
+    kind: 'list' (comma-separated names), or a callable converting the text (str, int,
+    float); help: the --help line.
+    """
+
+    flag: str
+    key: str
+    help: str
+    kind: object = str
+
+    @property
+    def dest(self) -> str:
+        """The argparse attribute name."""
+        return self.flag.replace("-", "_")
+
+    def convert(self, value):
+        """The option's value as the config holds it (a list for 'list' options)."""
+        if self.kind == "list":
+            return ([x.strip() for x in value.split(",") if x.strip()]
+                    if isinstance(value, str) else list(value))
+        return self.kind(value) if callable(self.kind) else value
 
 
 @dataclass
@@ -32,10 +69,23 @@ class Fold:
 
 
 class Protocol:
-    """Base class. ``version`` is recorded in every run so tables never mix versions."""
+    """Base class. ``version`` is recorded in every run so tables never mix versions.
+
+    Class attributes: ``options`` (its command-line flags), ``layout`` (how `run` prints:
+    'folds', one row per fold, or 'targets', targets as column groups), ``key_columns``
+    (record fields naming one measured unit; empty: every run is one unit per seed),
+    ``unit`` (that unit's name), ``statistic`` ('mean' or 'median' over units),
+    ``headline`` (the metric ranked on), ``order`` (position in listings).
+    """
 
     version: int = 1
-    layout: str = "folds"  # how `run` prints results: 'folds' (one row per fold) or 'targets'
+    options: tuple[Option, ...] = ()
+    layout: str = "folds"
+    key_columns: tuple[str, ...] = ("fold",)
+    unit: str = "fold"
+    statistic: str = "mean"
+    headline: str = "srocc"
+    order: int = 100
 
     @classmethod
     def defaults(cls, real_data: bool) -> dict:
@@ -46,6 +96,29 @@ class Protocol:
         """Names of the datasets the protocol reads."""
         raise NotImplementedError
 
-    def folds(self, opts: dict, datasets: dict[str, Dataset], seed: int = 0) -> list[Fold]:
+    def folds(self, opts: dict, datasets: dict[str, "Dataset"], seed: int = 0) -> list[Fold]:
         """The folds, in a fixed order (``seed``: the run's seed, for seeded splits)."""
         raise NotImplementedError
+
+    @classmethod
+    def summarise(cls, records: Sequence, folders: Sequence = ()) -> dict[str, Summary]:
+        """Target -> :class:`bench.summary.Summary` of one setting's records (runs that
+        differ only in seed, fold or split): each unit averaged over seeds, then the
+        protocol's statistic over units, sample std (ddof=1) and n = units."""
+        return summarise_records(records, cls.key_columns, cls.statistic, cls.unit, folders)
+
+    @classmethod
+    def describe(cls) -> str:
+        """One line for listings: the docstring's first line."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+def all_options(protocols: Sequence[type]) -> dict[str, tuple[Option, list[str]]]:
+    """Every protocol option by flag, with the protocols declaring it (in order); one flag
+    may serve several protocols (e.g. --targets for cross and finetune)."""
+    out: dict[str, tuple[Option, list[str]]] = {}
+    for name, cls in protocols:
+        for opt in cls.options:
+            out.setdefault(opt.flag, (opt, []))[1].append(name)
+    return out
+

@@ -41,6 +41,10 @@ class BadRunFolder(BenchError):
         self.folder, self.reason = Path(folder), reason
         super().__init__(f"{folder}: {reason}")
 
+    def __reduce__(self):
+        # copyable and picklable (pandas deep-copies DataFrame.attrs holding these)
+        return (type(self), (self.folder, self.reason))
+
 
 @dataclass
 class RunRecord:
@@ -194,6 +198,15 @@ class RunFolder:
             write_text_atomic(self.path / "predictions.csv", predictions_csv(predictions))
         write_bytes_atomic(self.path / "metrics.json", _json_bytes(record.to_json()))
         write_text_atomic(self.path / DONE, "")
+
+    def is_finished(self) -> bool:
+        """True when the run is done *and* its record validates (a ``done`` folder with a
+        truncated metrics.json or no predictions.csv is not finished: it is redone)."""
+        try:
+            self.read()
+        except BadRunFolder:
+            return False
+        return True
 
     def read(self) -> RunRecord:
         """The validated record of a finished run; BadRunFolder naming what is wrong (not

@@ -1,15 +1,23 @@
-"""Name registries for methods, protocols, backbones and datasets.
+"""Name registries for every kind of plug-in: methods, protocols, launchers, and (through
+the same :class:`Registry` class, registered by the modules that own them) datasets,
+backbones and losses.
 
 A plug-in registers itself with a decorator (``@METHODS.register("cis")``), the way timm
-registers models. The engine discovers plug-ins by importing every module of the
-``methods`` and ``protocols`` packages and the entry points of the groups
-``bench.methods`` / ``bench.protocols`` of any installed package, so nothing in ``bench``
-imports a specific method or protocol.
+registers models. A registry is lazy: the first lookup imports every module of its
+package (``methods``, ``protocols``, ``bench.launchers``) and loads the entry points of
+its group (``bench.methods``, ``bench.protocols``, ``bench.launchers``) of any installed
+package, so nothing in ``bench`` imports a specific method or protocol.
+
+A plug-in that fails to import (a module raising on import, an entry point naming a
+missing object) is reported once with a one-line warning naming it, and skipped: every
+other plug-in still works. A misspelt name gets a "did you mean" suggestion.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
+import threading
 from importlib import metadata
 from typing import Callable, Dict, Generic, Iterable, TypeVar
 
@@ -21,7 +29,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A mapping from name to object, filled by a ``register`` decorator.
 
-    ``package`` and ``entry_point_group`` say where :meth:`discover` looks for plug-ins.
+    ``package`` and ``entry_point_group`` say where :meth:`discover` looks for plug-ins
+    (both optional: a registry filled by its owner's imports alone needs neither).
+    ``failures`` maps each plug-in that could not be loaded to the reason.
     """
 
     def __init__(self, kind: str, package: str | None = None, entry_point_group: str | None = None):
@@ -30,46 +40,87 @@ class Registry(Generic[T]):
         self.entry_point_group = entry_point_group
         self._items: Dict[str, T] = {}
         self._discovered = False
+        self._discovering = False
+        self._lock = threading.RLock()
+        self.failures: Dict[str, str] = {}
 
-    def register(self, name: str, *aliases: str) -> Callable[[T], T]:
-        """Decorator recording ``obj`` under ``name`` (and optional aliases)."""
+    def register(self, name: str, *aliases: str, override: bool = False) -> Callable[[T], T]:
+        """Decorator recording ``obj`` under ``name`` (and optional aliases). Registering a
+        different object under a taken name is an error unless ``override=True`` (a plug-in
+        deliberately replacing a built-in)."""
 
         def deco(obj: T) -> T:
             for key in (name, *aliases):
-                if key in self._items and self._items[key] is not obj:
-                    raise ValueError(f"{self.kind} '{key}' is registered twice")
+                if key in self._items and self._items[key] is not obj and not override:
+                    raise ValueError(f"{self.kind} '{key}' is registered twice "
+                                     "(pass override=True to replace it)")
                 self._items[key] = obj
             return obj
 
         return deco
 
-    def add(self, name: str, obj: T) -> T:
+    def add(self, name: str, obj: T, override: bool = False) -> T:
         """Register ``obj`` under ``name`` without a decorator."""
-        return self.register(name)(obj)
+        return self.register(name, override=override)(obj)
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        self.failures[what] = reason
+        print(f"bench: warning: {self.kind} plug-in {what} could not be loaded and is skipped "
+              f"({reason})", file=sys.stderr)
+
+    def _import_package(self) -> None:
+        try:
+            pkg = importlib.import_module(self.package)
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in package must not abort
+            self._failed(f"package '{self.package}'", exc)
+            return
+        for info in pkgutil.iter_modules(getattr(pkg, "__path__", [])):
+            if info.name.startswith("_"):
+                continue
+            name = f"{self.package}.{info.name}"
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # noqa: BLE001
+                self._failed(f"module '{name}'", exc)
+
+    def _load_entry_points(self) -> None:
+        for ep in metadata.entry_points(group=self.entry_point_group):
+            try:
+                ep.load()
+            except Exception as exc:  # noqa: BLE001 - a broken entry point is skipped
+                self._failed(f"entry point '{ep.name} = {ep.value}'", exc)
 
     def discover(self) -> None:
-        """Import every module of the plug-in package and the installed entry points, once."""
+        """Import the plug-in package's modules and the installed entry points, once; a
+        plug-in that fails is warned about and skipped. Marked done only after every import
+        ran, so a lookup from inside a plug-in's import never sees a half-filled registry
+        as final."""
         if self._discovered:
             return
-        self._discovered = True
-        if self.package:
-            pkg = importlib.import_module(self.package)
-            for info in pkgutil.iter_modules(pkg.__path__):
-                if not info.name.startswith("_"):
-                    importlib.import_module(f"{self.package}.{info.name}")
-        if self.entry_point_group:
-            for ep in metadata.entry_points(group=self.entry_point_group):
-                ep.load()
+        with self._lock:
+            if self._discovered or self._discovering:
+                return            # a plug-in looking a name up while it is being imported
+            self._discovering = True
+            try:
+                if self.package:
+                    self._import_package()
+                if self.entry_point_group:
+                    self._load_entry_points()
+                self._discovered = True
+            finally:
+                self._discovering = False
 
     def get(self, name: str) -> T:
-        """Return the object registered as ``name``; a UsageError listing choices otherwise."""
+        """The object registered as ``name``; a UsageError with a suggestion and the valid
+        choices otherwise."""
         self.discover()
         if name not in self._items:
             raise unknown_choice(self.kind, name, self._items)
         return self._items[name]
 
     def names(self) -> list[str]:
-        """All registered names, sorted."""
+        """All registered names (aliases included), sorted."""
         self.discover()
         return sorted(self._items)
 
@@ -78,6 +129,7 @@ class Registry(Generic[T]):
         return name in self._items
 
     def items(self) -> Iterable[tuple[str, T]]:
+        """(name, object) pairs, sorted by name."""
         self.discover()
         return sorted(self._items.items())
 

@@ -20,12 +20,31 @@ from pathlib import Path
 
 from .errors import UsageError
 
-#: `run` options a sweep accepts as comma-separated lists (argparse dest -> option).
-SWEPT = {
+#: `run` options a sweep accepts as comma-separated lists (argparse dest -> option); the
+#: registered protocols' single-valued options are added by :func:`swept`.
+SWEPT_RUN_OPTIONS = {
     "protocol": "--protocol", "method": "--method", "profile": "--profile",
-    "dataset": "--dataset", "backbone": "--backbone", "seed": "--seed",
-    "clusters": "--clusters", "train_ratio": "--train-ratio", "splits": "--splits",
+    "backbone": "--backbone", "seed": "--seed", "clusters": "--clusters",
 }
+
+
+def swept() -> dict[str, str]:
+    """Every sweepable option (argparse dest -> flag): the run options above and each
+    protocol option that takes one value (list-valued ones are comma-separated already)."""
+    from .commands.options import protocol_options
+
+    out = dict(SWEPT_RUN_OPTIONS)
+    for flag, (opt, _) in protocol_options().items():
+        if opt.kind != "list":
+            out[opt.dest] = f"--{flag}"
+    return out
+
+
+def protocol_option_keys() -> dict[str, str]:
+    """argparse dest -> protocol config key, for every registered protocol option."""
+    from .commands.options import protocol_options
+
+    return {opt.dest: opt.key for opt, _ in protocol_options().values()}
 #: `run` options the sweep handles itself rather than passing through.
 _OWN = {"help", "folds", "out", "quiet"}
 
@@ -74,8 +93,9 @@ def run_parser() -> argparse.ArgumentParser:
 def make_sweepable(parser: argparse.ArgumentParser) -> None:
     """Turn the SWEPT options of a parser holding `run`'s options into comma-separated
     lists (kept as strings; each item is checked by `run`'s parser at expansion)."""
+    sweepable = swept()
     for action in parser._actions:  # argparse keeps no public list of actions
-        if action.dest in SWEPT:
+        if action.dest in sweepable:
             action.type = None
             action.metavar = "LIST"
             action.help = f"{action.help}; a comma-separated list sweeps it"
@@ -107,9 +127,9 @@ def expand(args: argparse.Namespace) -> list[list[str]]:
     protocol that does not take it when another protocol of the sweep does; duplicate
     command lines are dropped.
     """
-    from .commands.options import PROTOCOL_OPTIONS
     from .registry import PROTOCOLS
 
+    SWEPT, keys = swept(), protocol_option_keys()
     fixed: list[tuple[str, list[str]]] = []  # (dest, tokens) of the options not swept
     axes: list[list[tuple[str, list[str]]]] = []  # per swept option: (dest, tokens) per item
     for action in run_parser()._actions:
@@ -135,7 +155,7 @@ def expand(args: argparse.Namespace) -> list[list[str]]:
         protocol = next((tokens[1] for dest, tokens in combo if dest == "protocol"), names[0])
         argv: list[str] = []
         for dest, tokens in list(combo) + fixed:
-            key = PROTOCOL_OPTIONS.get(dest)
+            key = keys.get(dest)
             if (key is not None and key not in accepts[protocol]
                     and any(key in keys for keys in accepts.values())):
                 continue  # e.g. --train-ratio in the lodo runs of a lodo,finetune sweep
@@ -163,8 +183,8 @@ def plan(args: argparse.Namespace, log: Callable[[str], None] = print) -> list[U
     config has is a UsageError. Units with the same run folder are listed once.
     """
     from .commands.options import resolve_run_config
+    from .record import RunFolder
     from .runner import load_plan, run_folder
-    from .runs import is_done
 
     parser = run_parser()
     wanted = split_list(args.folds) if getattr(args, "folds", None) else None
@@ -184,7 +204,7 @@ def plan(args: argparse.Namespace, log: Callable[[str], None] = print) -> list[U
                 continue
             seen.add(folder)
             units.append(Unit(tuple(argv + ["--folds", fold.name, "--quiet"]), folder,
-                              fold.name, is_done(folder), cfg))
+                              fold.name, RunFolder(folder).is_finished(), cfg))
     if wanted is not None:
         known = {f.name for folds in folds_of.values() for f in folds}
         missing = [w for w in wanted if w not in known]
@@ -205,7 +225,7 @@ def count_line(units: Iterable[Unit], done: Iterable[bool] | None = None) -> str
 
 def choices(unit: Unit) -> dict[str, str]:
     """The values a unit's command line gives the SWEPT options ('seed' -> '1', ...)."""
-    argv, opts = unit.argv, {v: k for k, v in SWEPT.items()}
+    argv, opts = unit.argv, {v: k for k, v in swept().items()}
     return {opts[a]: argv[i + 1] for i, a in enumerate(argv[:-1]) if a in opts}
 
 
@@ -213,6 +233,7 @@ def format_plan(units: list[Unit]) -> str:
     """The dry-run listing: one line per unit (state, the swept options that vary, fold,
     run folder), then the count line. A to-do unit whose folder exists is 'started'
     (running now, or interrupted: it will be redone)."""
+    SWEPT = swept()
     picked = [choices(u) for u in units]
     varying = [k for k in SWEPT if len({c.get(k) for c in picked}) > 1]
     width = {k: max([len(SWEPT[k]) - 2] + [len(c.get(k, "-")) for c in picked]) + 2
@@ -232,12 +253,12 @@ def clean_stale(folder: Path) -> bool:
     """Remove temporary files left in an unfinished run folder by a killed worker (an
     atomic write interrupted by SIGKILL). Done only while holding the folder's lock, so a
     live worker's files are never touched; returns False when another worker holds it."""
-    from .runs import claim, is_done
+    from .record import RunFolder
 
     folder = Path(folder)
-    if not folder.is_dir() or is_done(folder):
+    if not folder.is_dir() or RunFolder(folder).is_done():
         return True
-    with claim(folder) as mine:
+    with RunFolder(folder).claim() as mine:
         if not mine:
             return False
         for tmp in folder.glob(".*.tmp"):

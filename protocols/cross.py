@@ -3,7 +3,7 @@ the same model on every target without fine-tuning. The trained model is an arti
 the fine-tune protocol (and other targets) reuse instead of training again."""
 from __future__ import annotations
 
-from bench.protocol import Fold, Protocol
+from bench.protocol import Fold, Option, Protocol
 from bench.registry import PROTOCOLS
 
 REAL_TRAIN = ["tid2013", "kadid10k"]
@@ -18,6 +18,12 @@ class CrossDataset(Protocol):
 
     version = 1
     layout = "targets"
+    options = (Option("train", "train", "cross/finetune: comma-separated training sets", "list"),
+               Option("targets", "targets", "cross/finetune: comma-separated test sets", "list"))
+    key_columns = ()          # one fold: each seed's run is a unit
+    unit = "seed"
+    statistic = "mean"
+    order = 1
 
     @classmethod
     def defaults(cls, real_data: bool) -> dict:

@@ -10,7 +10,7 @@ import zlib
 import numpy as np
 
 from bench.errors import UsageError
-from bench.protocol import Fold
+from bench.protocol import Fold, Option
 from bench.registry import PROTOCOLS
 
 from .cross import CrossDataset
@@ -39,6 +39,13 @@ class FineTune(CrossDataset):
     Training and target sets, and their defaults, are the zero-shot protocol's."""
 
     version = 1
+    options = CrossDataset.options + (
+        Option("train-ratio", "train_ratio", "finetune: share t of the target that trains", float),
+        Option("splits", "splits", "finetune: number of seeded splits", int))
+    key_columns = ("fold",)   # one fold per (target, split): a unit is a split
+    unit = "split"
+    statistic = "median"      # the paper reports the median over splits
+    order = 2
 
     @classmethod
     def defaults(cls, real_data: bool) -> dict:
@@ -56,5 +63,6 @@ class FineTune(CrossDataset):
             for k in range(int(opts["splits"])):
                 train, test = split_indices(datasets[target].records, t, seed, k, target)
                 folds.append(Fold(f"{target}-s{k}", [(target, train)], {target: (target, test)},
-                                  pretrain=pretrain, info={"split": k, "train_ratio": t}))
+                                  pretrain=pretrain,
+                                  info={"split": k, "train_ratio": t, "fold_count": int(opts["splits"])}))
         return folds

@@ -18,7 +18,7 @@ import pandas as pd
 from .io import write_atomic_with
 from .measured import METRIC_LABELS, normalise_results
 from .paper import load_paper_numbers
-from .tables import lodo_specs_for
+from .tables import specs_for
 
 FIGURE_FORMATS = ("png", "pdf")
 
@@ -90,11 +90,16 @@ def lodo_bars(results: pd.DataFrame, out_dir: Path, paper: pd.DataFrame | None =
     """One bar chart per LODO (method, dataset, backbone, profile): measured SROCC per fold
     beside the published SROCC of the same method on the mapped paper table."""
     paper = load_paper_numbers() if paper is None else paper
-    runs = results[results["protocol"] == "lodo"]
+    from bench.results import protocol_class
+
+    per_fold = results["protocol"].map(lambda p: protocol_class(p).layout == "folds")
+    runs = results[per_fold.astype(bool)]
     out = []
-    for (method, *rest), grp in runs.groupby(["method", *GROUP_FIELDS], sort=True):
+    keys = ["protocol", "method", *GROUP_FIELDS, "setting"]
+    for (protocol, method, *rest), grp in runs.groupby(keys, sort=True):
+        rest = rest[:-1] + ([grp["setting_label"].iloc[0]] if grp["setting_label"].iloc[0] else [])
         dataset = rest[0]
-        specs = lodo_specs_for(dataset)
+        specs = specs_for(protocol, dataset)
         published: dict[str, float] = {}
         ref = ""
         if specs:
@@ -122,7 +127,7 @@ def lodo_bars(results: pd.DataFrame, out_dir: Path, paper: pd.DataFrame | None =
         ax.legend(fontsize=8, loc="upper right", ncol=2)
         caption = (f"{display} LODO on {dataset} ({rest[1]}, {rest[2]}): measured SROCC per "
                    f"held-out type" + (f" vs {ref}" if ref else ""))
-        out.append(save_figure(fig, out_dir, slug("lodo", method, *rest), caption))
+        out.append(save_figure(fig, out_dir, slug(protocol, method, *rest), caption))
     return out
 
 

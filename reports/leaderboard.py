@@ -1,17 +1,15 @@
-"""The leaderboard: one row per method x protocol x dataset/target (x setting), with the
+"""The leaderboard: one row per method x protocol x dataset/target x setting, with the
 protocol's headline metric, best first; as text and as a sortable HTML page.
 
-Headline per protocol:
-
-* ``lodo``: the average over folds of SROCC (each fold first averaged over seeds), with the
-  number of folds; PLCC likewise;
-* ``cross``: per target, the mean SROCC and PLCC over seeds;
-* ``finetune``: per target, the median SROCC and PLCC over splits (and seeds), as the paper;
-* any other protocol: per target, the mean over runs.
-
-Rows never mix settings: backbone, profile, cluster count, fine-tune ratio and protocol
-version are part of the row's key (shown where they vary). Rows are grouped in blocks of
-one protocol, training set and target; within a block they are ranked by SROCC, best first.
+Each row's numbers come from the protocol's own :meth:`bench.protocol.Protocol.summarise`
+(LODO: mean over folds of each fold's mean over seeds; cross: mean over seeds; fine-tune:
+median over splits), with the sample std (ddof=1) over those units and their count n.
+An incomplete set (fewer folds than the protocol defines) says so ('mean over 2 of 5
+folds'). Rows never mix settings: runs whose identities differ in anything but seed, fold
+or split are separate rows, labelled by what differs (``setting``). A row whose headline is
+undefined (NaN, e.g. constant predictions) is left out of the ranking and listed in
+``board.attrs['undefined']``. Rows are grouped in blocks of one protocol, training set and
+target; within a block they are ranked by the protocol's headline metric, best first.
 """
 from __future__ import annotations
 
@@ -23,62 +21,55 @@ from pathlib import Path
 
 import pandas as pd
 
-from .measured import normalise_results
+from bench.results import protocol_class, summarise_rows
 
 KEY = ["protocol", "dataset", "target", "method", "method_display", "backbone", "profile",
-       "clusters", "train_ratio", "protocol_version"]
+       "clusters", "train_ratio", "protocol_version", "setting"]
 BLOCK = ["protocol", "dataset", "target"]
-PROTOCOL_ORDER = ("lodo", "cross", "finetune")
-COLUMNS = ["rank", *KEY, "srocc", "plcc", "aggregate", "n_folds", "n_splits", "n_seeds",
-           "n_runs", "run_dirs"]
+COLUMNS = ["rank", *KEY, "setting_label", "srocc", "plcc", "srocc_std", "plcc_std", "n",
+           "aggregate", "complete", "n_folds", "n_splits", "n_seeds", "n_runs", "run_dirs"]
 
 
-def _headline(protocol: str, grp: pd.DataFrame) -> dict:
-    """SROCC/PLCC of one leaderboard row and how they were aggregated."""
-    seeds = grp["seed"].nunique()
-    if protocol == "lodo":
-        per_fold = grp.groupby("fold")[["srocc", "plcc"]].mean()
-        return {"srocc": per_fold["srocc"].mean(), "plcc": per_fold["plcc"].mean(),
-                "aggregate": f"mean of {len(per_fold)} folds", "n_folds": len(per_fold),
-                "n_splits": 0, "n_seeds": seeds}
-    if protocol == "finetune":
-        splits = grp[["seed", "split"]].drop_duplicates().shape[0]
-        return {"srocc": grp["srocc"].median(), "plcc": grp["plcc"].median(),
-                "aggregate": f"median of {len(grp)} splits", "n_folds": 0,
-                "n_splits": splits, "n_seeds": seeds}
-    return {"srocc": grp["srocc"].mean(), "plcc": grp["plcc"].mean(),
-            "aggregate": f"mean of {len(grp)} runs" if len(grp) > 1 else "1 run",
-            "n_folds": 0, "n_splits": 0, "n_seeds": seeds}
+def _row(key: tuple, grp: pd.DataFrame) -> dict:
+    """One leaderboard row: the key, and the protocol's summary of the group's target."""
+    row = dict(zip(KEY, key))
+    summary = summarise_rows(grp)[row["target"]]
+    unit = summary.unit
+    row.update(setting_label=grp["setting_label"].iloc[0],
+               srocc=summary["srocc"].value, plcc=summary["plcc"].value,
+               srocc_std=summary["srocc"].std, plcc_std=summary["plcc"].std,
+               n=summary["srocc"].n, aggregate=summary.label(), complete=summary.complete,
+               n_folds=summary.units if unit == "fold" else 0,
+               n_splits=summary.units if unit == "split" else 0, n_seeds=summary.seeds,
+               n_runs=grp["run_dir"].nunique(), run_dirs=sorted(grp["run_dir"].astype(str).unique()))
+    return row
 
 
 def build_leaderboard(results: pd.DataFrame) -> pd.DataFrame:
     """The leaderboard table (columns :data:`COLUMNS`) of ``bench.results.load_results``'s
-    one-row-per-run table; empty when there are no runs."""
+    one-row-per-(run, target) table; empty when there are no runs."""
     if results is None or results.empty:
         return pd.DataFrame(columns=COLUMNS)
-    df = normalise_results(results)
-    if "protocol_version" not in df.columns:
-        df["protocol_version"] = 1
+    df = results.copy()
     df["clusters"] = df["clusters"].astype(object).where(df["clusters"].notna(), None)
-    rows = []
-    for key, grp in df.groupby(KEY, sort=False, dropna=False):
-        row = dict(zip(KEY, key))
-        row.update(_headline(row["protocol"], grp))
-        row["n_runs"] = grp["run_dir"].nunique()
-        row["run_dirs"] = sorted(grp["run_dir"].astype(str).unique())
-        rows.append(row)
+    rows = [_row(key, grp) for key, grp in df.groupby(KEY, sort=False, dropna=False)]
     board = pd.DataFrame(rows)
-    board["_p"] = board["protocol"].map(
-        lambda p: PROTOCOL_ORDER.index(p) if p in PROTOCOL_ORDER else len(PROTOCOL_ORDER))
-    board["_s"] = board["srocc"].fillna(-math.inf)
-    board = board.sort_values(["_p", "protocol", "dataset", "target", "_s"],
+    headline = board["protocol"].map(lambda p: protocol_class(p).headline)
+    board["_h"] = [r[h] for (_, r), h in zip(board.iterrows(), headline)]
+    undefined = board[board["_h"].isna()]
+    board = board[board["_h"].notna()].copy()
+    board["_p"] = board["protocol"].map(lambda p: protocol_class(p).order)
+    board = board.sort_values(["_p", "protocol", "dataset", "target", "_h"],
                               ascending=[True, True, True, True, False], kind="stable")
     board["rank"] = board.groupby(BLOCK, sort=False).cumcount() + 1
-    return board.drop(columns=["_p", "_s"]).reset_index(drop=True)[COLUMNS]
+    out = board.drop(columns=["_p", "_h"]).reset_index(drop=True)[COLUMNS]
+    out.attrs["undefined"] = [f"{r['method_display']} on {r['protocol']}/{r['target']}"
+                              for _, r in undefined.iterrows()]
+    return out
 
 
 def _setting(row: pd.Series, varying: list[str]) -> str:
-    parts = []
+    parts = [row["setting_label"]] if row.get("setting_label") else []
     for f in varying:
         v = row[f]
         if f == "clusters" and v is not None and not (isinstance(v, float) and math.isnan(v)):
@@ -106,15 +97,18 @@ def format_text(board: pd.DataFrame) -> str:
     if board.empty:
         return "(no finished runs)"
     varying = varying_settings(board)
-    head = ["#", "protocol", "dataset", "target", "method", "SROCC", "PLCC", "over"]
-    if varying:
+    labelled = varying or board["setting_label"].astype(bool).any()
+    head = ["#", "protocol", "dataset", "target", "method", "SROCC", "± std", "PLCC", "± std",
+            "over"]
+    if labelled:
         head.append("setting")
     lines = []
     table = [[str(r["rank"]), r["protocol"], r["dataset"], r["target"], r["method_display"],
-              _num(r["srocc"]), _num(r["plcc"]), r["aggregate"]]
-             + ([_setting(r, varying)] if varying else []) for _, r in board.iterrows()]
+              _num(r["srocc"]), _num(r["srocc_std"]), _num(r["plcc"]), _num(r["plcc_std"]),
+              r["aggregate"]]
+             + ([_setting(r, varying)] if labelled else []) for _, r in board.iterrows()]
     widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(head)]
-    right = {0, 5, 6}
+    right = {0, 5, 6, 7, 8}
 
     def fmt(cells):
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
@@ -133,7 +127,7 @@ def format_text(board: pd.DataFrame) -> str:
 
 
 def _num(v) -> str:
-    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
 
 
 _SCRIPT = """
@@ -185,7 +179,9 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
     base = Path(html_path).parent
     cols = [("#", "rank", "num"), ("protocol", "protocol", "text"), ("dataset", "dataset", "text"),
             ("target", "target", "text"), ("method", "method_display", "text"),
-            ("SROCC", "srocc", "num"), ("PLCC", "plcc", "num"), ("over", "aggregate", "text"),
+            ("SROCC", "srocc", "num"), ("± std", "srocc_std", "num"), ("PLCC", "plcc", "num"),
+            ("± std", "plcc_std", "num"), ("n", "n", "num"), ("over", "aggregate", "text"),
+            ("setting", "setting_label", "text"),
             ("backbone", "backbone", "text"), ("profile", "profile", "text"),
             ("c", "clusters", "num"), ("t", "train_ratio", "num"), ("runs", "n_runs", "num")]
     esc = lambda x: html.escape(str(x), quote=True)  # noqa: E731
@@ -194,9 +190,11 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
            f"<h1>{esc(title)}</h1>"]
     if source:
         out.append(f"<p>{esc(source)}</p>")
-    out.append("<p>Click a column header to sort. LODO: average SROCC/PLCC over folds; cross: "
-               "mean over seeds; finetune: median over splits. Rank is within a block of one "
-               "protocol, training set and target.</p>")
+    out.append("<p>Click a column header to sort. Each value is its protocol's summary "
+               "(e.g. mean over folds, median over splits); &plusmn; is the sample standard "
+               "deviation (ddof=1) over those units, n their count. Rank is within a block of "
+               "one protocol, training set and target; runs of different settings are "
+               "separate rows.</p>")
     out.append('<table class="board">')
     out.append("<thead><tr>" + "".join(
         f'<th data-col="{i}" data-type="{kind}">{esc(label)}</th>'
@@ -208,7 +206,8 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
             v = r[field]
             missing = v is None or (isinstance(v, float) and math.isnan(v))
             if kind == "num":
-                value = "" if missing else (f"{v:.4f}" if field in ("srocc", "plcc") else f"{v:g}")
+                value = "" if missing else (f"{v:.4f}" if field.startswith(("srocc", "plcc"))
+                                             else f"{v:g}")
                 cells.append(f'<td class="num" data-value="{esc(value or "nan")}">{esc(value)}</td>')
             else:
                 value = "" if missing else str(v)
@@ -226,4 +225,4 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
 
 def to_records(board: pd.DataFrame) -> list[dict]:
     """The board as JSON-ready dicts (NaN as None)."""
-    return json.loads(board.to_json(orient="records"))
+    return json.loads(board.to_json(orient="records", default_handler=str))

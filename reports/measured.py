@@ -1,7 +1,12 @@
 """Measured runs for one table: select the runs that feed it, label its measured entities
-(methods or backbones), and aggregate each cell over seeds and splits (mean, std, n).
+(methods or backbones), and aggregate each cell over seeds and splits.
 
-The input is the one-row-per-run DataFrame of ``bench.results.load_results``.
+The input is the one-row-per-run DataFrame of ``bench.results.load_results``. A cell's
+value is its protocol's own summary (:meth:`bench.protocol.Protocol.summarise`: e.g. the
+median over fine-tune splits, as the leaderboard shows), with the sample std (ddof=1) over
+the summarised units and their count n; a cell holding one fold shows the mean and spread
+over its seeds. Runs of different settings are different entities (never averaged).
+Tables built by hand without run records fall back to the mean and sample std.
 """
 from __future__ import annotations
 
@@ -16,12 +21,13 @@ METRIC_LABELS = {"plcc": "PLCC", "srocc": "SROCC", "krcc": "KRCC", "plcc_logisti
 BACKBONE_LABELS = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50",
                    "smallcnn": "SmallCNN"}
 BACKBONE_ORDER = ("resnet18", "resnet34", "resnet50", "smallcnn")
-VARIANT_FIELDS = ("backbone", "profile", "clusters", "train_ratio")
+VARIANT_FIELDS = ("backbone", "profile", "clusters", "train_ratio", "setting_label")
 TABLE_WIDE_FIELDS = ("backbone", "profile")   # labelled where they vary anywhere in a table
 
 # Columns the reporter can do without; filled with these when a results table lacks them.
 _DEFAULTS = {"fold": "", "target": "", "backbone": "", "profile": "", "clusters": -1,
-             "train_ratio": math.nan, "seed": 0, "split": -1, "method_display": None}
+             "train_ratio": math.nan, "seed": 0, "split": -1, "method_display": None,
+             "setting_label": "", "setting": ""}
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,8 @@ def select_runs(spec: TableSpec, results: pd.DataFrame, paper_methods: list[str]
 
 def _fmt_variant(fld: str, val: object) -> str:
     """How a varying setting appears in a measured label."""
-    fmt = {"clusters": lambda v: f"c={int(v)}", "train_ratio": lambda v: f"t={float(v):g}"}
+    fmt = {"clusters": lambda v: f"c={int(v)}", "train_ratio": lambda v: f"t={float(v):g}",
+           "setting_label": lambda v: str(v) or "default setting"}
     if isinstance(val, float) and math.isnan(val):
         return f"{fld}=none"
     return fmt.get(fld, str)(val)
@@ -164,13 +171,30 @@ def aggregate(spec: TableSpec, runs: pd.DataFrame) -> dict[tuple, dict[tuple, Ag
         cells = out.setdefault(ekey, {})
         for skey, vals in grp.groupby(list(lay.measured_shared), sort=False):
             skey = skey if isinstance(skey, tuple) else (skey,)
-            v = vals["metric_value"].astype(float)
             keys = set(vals["metric_key"])
-            cells[tuple(skey)] = Aggregate(float(v.mean()),
-                                           float(v.std(ddof=1)) if len(v) > 1 else math.nan,
-                                           len(v), keys.pop() if len(keys) == 1 else "",
-                                           _run_files(vals))
+            metric = keys.pop() if len(keys) == 1 else ""
+            mean, std, n = _cell_stat(vals, metric)
+            cells[tuple(skey)] = Aggregate(mean, std, n, metric, _run_files(vals))
     return out
+
+
+def _cell_stat(vals: pd.DataFrame, metric: str) -> tuple[float, float, int]:
+    """(value, sample std, n) of one cell: the protocol's summary of its runs' records,
+    or over seeds when the cell holds one fold; mean and sample std without records."""
+    from bench.results import summarise_rows
+    from bench.summary import summarise_records
+
+    has_records = "record" in vals.columns and vals["record"].notna().all()
+    if has_records and metric and vals["protocol"].nunique() == 1 and vals["target"].nunique() == 1:
+        target = vals["target"].iloc[0]
+        summary = summarise_rows(vals)[target]
+        if summary.units == 1 and summary.seeds > 1:
+            records = list(dict(zip(vals["run_dir"], vals["record"])).values())
+            summary = summarise_records(records, (), "mean", "seed")[target]
+        stat = summary[metric]
+        return stat.value, stat.std, stat.n
+    v = vals["metric_value"].astype(float)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan, len(v)
 
 
 def _run_files(vals: pd.DataFrame) -> tuple[tuple[str, str], ...]:

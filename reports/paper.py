@@ -37,12 +37,6 @@ def load_paper_numbers(path: str | Path | None = None) -> pd.DataFrame:
     return _load(str(path or PAPER_CSV)).copy()
 
 
-def table_ids(df: pd.DataFrame | None = None) -> list[int]:
-    """The table numbers present in the published numbers, ascending."""
-    df = load_paper_numbers() if df is None else df
-    return sorted(int(t) for t in df["table"].unique())
-
-
 def paper_table(table_id: int, df: pd.DataFrame | None = None) -> pd.DataFrame:
     """The cells of one table, in the paper's order; KeyError if the table is unknown."""
     df = load_paper_numbers() if df is None else df

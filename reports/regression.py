@@ -1,15 +1,27 @@
 """Metric regression check against a committed baseline CSV.
 
-Baseline columns: ``metric,protocol,method,dataset,value,tolerance`` (required) and, as
-optional filters, any of :data:`FILTER_COLUMNS` (e.g. ``fold``, ``target``, ``backbone``);
-an empty filter cell matches everything. The measured value of a baseline row is the mean
-over its matching runs, taken per (fold, target) first and then across them -- so a LODO row
-without ``fold`` compares the average over folds, whatever the number of seeds per fold.
-A row regresses when ``measured < value - tolerance``; a row no run matches is an error.
+Baseline columns: ``metric,protocol,method,dataset,value,tolerance`` (required), as
+optional filters any of :data:`FILTER_COLUMNS` (e.g. ``fold``, ``target``, ``backbone``;
+an empty filter cell matches everything), and ``folds``: how many folds (or splits, or
+seeds for a one-fold protocol) the baseline value was measured over.
+
+The measured value of a baseline row is its protocol's own summary
+(:meth:`bench.protocol.Protocol.summarise`: LODO the mean over folds of each fold's mean
+over seeds, fine-tune the median over splits), averaged over the targets when the row
+names none. A row fails when:
+
+* ``MISSING``: no finished run matches it (an error);
+* ``MIXED``: its runs have different settings (identities that differ in more than seed,
+  fold or split, e.g. a run with ``train.epochs=0`` beside the others);
+* ``INCOMPLETE``: fewer folds/splits have runs than the baseline's ``folds`` or than the
+  protocol defines (rows filtering on ``fold`` or ``split`` are checked against ``folds``
+  only);
+* ``REGRESSED``: ``measured < value - tolerance``.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +34,7 @@ METRICS = ("srocc", "plcc", "krcc", "plcc_logistic")
 FILTER_COLUMNS = ("fold", "target", "backbone", "profile", "clusters", "train_ratio",
                   "seed", "split")
 IGNORED_COLUMNS = ("note", "comment")
+COUNT_COLUMN = "folds"
 WRITE_FILTERS = ("target", "backbone", "profile", "clusters", "train_ratio")
 _EPS = 1e-9
 
@@ -41,7 +54,8 @@ def load_baseline(path: str | Path) -> pd.DataFrame:
     if missing:
         raise BenchError(f"baseline {path} lacks column(s) {', '.join(missing)}; "
                          f"required: {','.join(REQUIRED)}")
-    unknown = [c for c in df.columns if c not in (*REQUIRED, *FILTER_COLUMNS, *IGNORED_COLUMNS)]
+    unknown = [c for c in df.columns
+               if c not in (*REQUIRED, *FILTER_COLUMNS, *IGNORED_COLUMNS, COUNT_COLUMN)]
     if unknown:
         raise BenchError(f"baseline {path}: unknown column(s) {', '.join(unknown)}; optional "
                          f"filter columns: {', '.join(FILTER_COLUMNS)}")
@@ -57,6 +71,10 @@ def load_baseline(path: str | Path) -> pd.DataFrame:
                 float(row[col])
             except ValueError:
                 raise BenchError(f"baseline {path} line {line}: {col} '{row[col]}' is not a number") from None
+        count = row.get(COUNT_COLUMN, "")
+        if count and not (count.isdigit() and int(count) > 0):
+            raise BenchError(f"baseline {path} line {line}: {COUNT_COLUMN} '{count}' is not a "
+                             "positive integer")
     df["value"] = df["value"].astype(float)
     df["tolerance"] = df["tolerance"].astype(float)
     df.insert(0, "line", range(2, len(df) + 2))
@@ -85,14 +103,38 @@ def matching_runs(results: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
     return results[mask]
 
 
+@dataclass
+class Measure:
+    """A baseline row's measurement: ``value`` (NaN for no runs), ``units`` (folds, splits
+    or seeds measured; the fewest over targets), ``expected`` (units the protocol defines,
+    None when unknown) and ``settings`` (labels of the distinct settings among the runs)."""
+
+    value: float
+    units: int = 0
+    expected: int | None = None
+    settings: tuple = ()
+
+
+def measure(runs: pd.DataFrame, metric: str) -> Measure:
+    """The protocol's summary of ``runs`` (rows of one protocol) on ``metric``, averaged
+    over targets; the value is NaN when several settings are mixed (never averaged)."""
+    from bench.results import summarise_rows
+
+    if runs is None or runs.empty:
+        return Measure(math.nan)
+    labels = tuple(sorted({str(x) or "(default)" for x in runs["setting_label"]}))
+    if runs["setting"].nunique() > 1:
+        return Measure(math.nan, settings=labels)
+    summaries = [summarise_rows(runs)[t] for t in dict.fromkeys(runs["target"])]
+    values = [x[metric].value for x in summaries if not math.isnan(x[metric].value)]
+    expected = [x.expected for x in summaries if x.expected is not None]
+    return Measure(sum(values) / len(values) if values else math.nan,
+                   min(x.units for x in summaries), max(expected) if expected else None, labels)
+
+
 def measured_value(runs: pd.DataFrame, metric: str) -> float:
-    """Mean of ``metric`` per (fold, target), then across them (NaN for no runs)."""
-    vals = runs.dropna(subset=[metric])
-    if vals.empty:
-        return math.nan
-    by = [c for c in ("fold", "target") if c in vals.columns]
-    per = vals.groupby(by, dropna=False, sort=True)[metric].mean() if by else vals[metric]
-    return float(per.mean())
+    """:func:`measure`'s value alone."""
+    return measure(runs, metric).value
 
 
 def _where(row: pd.Series) -> str:
@@ -100,23 +142,42 @@ def _where(row: pd.Series) -> str:
     return " ".join(f"{c}={row[c]}" for c in FILTER_COLUMNS if c in row.index and row[c])
 
 
+def _status(row: pd.Series, m: Measure, n: int) -> tuple[str, str]:
+    """(status, why) of one baseline row measured as ``m`` over ``n`` matching rows."""
+    if not n:
+        return "MISSING", "no finished run matches it"
+    if len(m.settings) > 1:
+        return "MIXED", f"its runs mix {len(m.settings)} settings: {' | '.join(m.settings)}"
+    want = row.get(COUNT_COLUMN, "")
+    if isinstance(want, str) and want and m.units < int(want):
+        return "INCOMPLETE", f"{m.units} of the baseline's {want} folds have runs"
+    filtered = any(isinstance(row.get(c, ""), str) and row.get(c, "") for c in ("fold", "split"))
+    if not filtered and m.expected is not None and m.units < m.expected:
+        return "INCOMPLETE", f"{m.units} of the protocol's {m.expected} folds have runs"
+    if math.isnan(m.value):
+        return "MISSING", "the matching runs' metric is undefined (NaN)"
+    if m.value < row["value"] - row["tolerance"] - _EPS:
+        return "REGRESSED", ""
+    return "ok", ""
+
+
 def compare(baseline: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
-    """One line per baseline row: the measured value, the run count and a status
-    ('ok', 'REGRESSED', or 'MISSING' when no run matches)."""
+    """One line per baseline row: the measured value, the run count, the folds measured,
+    a status ('ok', 'REGRESSED', 'INCOMPLETE', 'MIXED' or 'MISSING') and why."""
     out = []
     for _, row in baseline.iterrows():
         runs = matching_runs(results, row) if results is not None and not results.empty else results
-        n = 0 if runs is None else len(runs)
-        measured = measured_value(runs, row["metric"]) if n else math.nan
-        floor = row["value"] - row["tolerance"]
-        status = ("MISSING" if math.isnan(measured)
-                  else "REGRESSED" if measured < floor - _EPS else "ok")
+        n = 0 if runs is None else runs["run_dir"].nunique()
+        m = measure(runs, row["metric"]) if n else Measure(math.nan)
+        status, why = _status(row, m, n)
         out.append({"line": row["line"], "metric": row["metric"], "protocol": row["protocol"],
                     "method": row["method"], "dataset": row["dataset"], "where": _where(row),
-                    "measured": measured, "baseline": row["value"],
-                    "tolerance": row["tolerance"], "runs": n, "status": status})
+                    "measured": m.value, "baseline": row["value"],
+                    "tolerance": row["tolerance"], "runs": n, "folds": m.units,
+                    "status": status, "why": why})
     return pd.DataFrame(out, columns=["line", "metric", "protocol", "method", "dataset", "where",
-                                      "measured", "baseline", "tolerance", "runs", "status"])
+                                      "measured", "baseline", "tolerance", "runs", "folds",
+                                      "status", "why"])
 
 
 def describe(row: pd.Series) -> str:
@@ -127,7 +188,7 @@ def describe(row: pd.Series) -> str:
 
 def format_table(report: pd.DataFrame) -> str:
     """The comparison as a fixed-width text table."""
-    shown = report.copy()
+    shown = report.drop(columns=["why"], errors="ignore").copy()
     for col in ("measured", "baseline", "tolerance"):
         shown[col] = shown[col].map(lambda v: "-" if pd.isna(v) else f"{v:.4f}")
     return shown.to_string(index=False)
@@ -136,7 +197,8 @@ def format_table(report: pd.DataFrame) -> str:
 def write_baseline(results: pd.DataFrame, tolerance: float,
                    metrics: tuple[str, ...] = ("srocc", "plcc")) -> pd.DataFrame:
     """A baseline at the current measured values: one row per metric and per (protocol,
-    method, dataset, target, backbone, profile, clusters, train_ratio) group of runs."""
+    method, dataset, target, backbone, profile, clusters, train_ratio) group of runs, with
+    the folds measured; BenchError when a group mixes settings."""
     if results is None or results.empty:
         raise BenchError("no finished runs to write a baseline from")
     bad = [m for m in metrics if m not in METRICS]
@@ -146,9 +208,14 @@ def write_baseline(results: pd.DataFrame, tolerance: float,
     rows = []
     for key, grp in results.groupby(keys, dropna=False, sort=True):
         for metric in metrics:
-            value = measured_value(grp, metric)
-            if math.isnan(value):
+            m = measure(grp, metric)
+            if len(m.settings) > 1:
+                raise BenchError(f"runs of {' '.join(str(k) for k in key[:3])} mix settings "
+                                 f"({' | '.join(m.settings)}); write a baseline from one "
+                                 "setting's runs (pass --runs to a folder holding only them)")
+            if math.isnan(m.value):
                 continue
-            row = {"metric": metric, **dict(zip(keys, key)), "value": value, "tolerance": tolerance}
+            row = {"metric": metric, **dict(zip(keys, key)), "value": m.value,
+                   "tolerance": tolerance, COUNT_COLUMN: m.units}
             rows.append({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
-    return pd.DataFrame(rows, columns=["metric", *keys, "value", "tolerance"])
+    return pd.DataFrame(rows, columns=["metric", *keys, "value", "tolerance", COUNT_COLUMN])

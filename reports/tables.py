@@ -179,6 +179,6 @@ def parse_table_ids(text: str | None) -> list[int]:
     return sorted(ids)
 
 
-def lodo_specs_for(dataset: str) -> list[TableSpec]:
-    """The LODO tables whose rows a measured LODO run on ``dataset`` maps to."""
-    return [s for s in TABLES if s.protocol == "lodo" and s.datasets and dataset in s.datasets]
+def specs_for(protocol: str, dataset: str) -> list[TableSpec]:
+    """The paper tables of ``protocol`` whose rows a measured run on ``dataset`` maps to."""
+    return [s for s in TABLES if s.protocol == protocol and s.datasets and dataset in s.datasets]

@@ -1,9 +1,8 @@
-"""Fake done run folders for the leaderboard, compare and bootstrap tests: config.json,
-predictions.csv, metrics.json (the keys bench/runner.py writes) and the done marker,
-written directly (no training), with predictions whose SROCC is known."""
+"""Fake done run folders for the leaderboard, compare and bootstrap tests, written through
+the one writer (bench.record.RunFolder with a RunRecord: config.json, predictions.csv,
+metrics.json, done), without training, with predictions whose SROCC is known."""
 from __future__ import annotations
 
-import copy
 import json
 import zlib
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 from bench.config import config_hash
 from bench.metrics import all_metrics
 from bench.profiles import profile_config
-from bench.runs import folder_name, mark_done, write_json, write_predictions
+from bench.record import RunFolder, RunRecord, folder_name
 
 DISPLAY = {"erm": "Baseline", "cis": "CIS", "cip": "CIP", "metaiqa": "MetaIQA"}
 
@@ -32,11 +31,13 @@ def predictions(n: int, noise: float, seed: int) -> tuple[list[str], np.ndarray,
 def make_run(root: Path, protocol: str = "lodo", method: str = "cis", dataset: str = "syn-kadid",
              fold: str = "GB", target: str | None = None, seed: int = 0, split: int | None = None,
              train_ratio: float | None = None, noise: float = 0.3, n: int = 30,
-             data_seed: int | None = None, profile: str = "smoke", **cfg_changes) -> Path:
+             data_seed: int | None = None, profile: str = "smoke", fold_count: int | None = None,
+             **cfg_changes) -> Path:
     """Write one done run folder under ``root`` and return it. Its test set (images and
     MOS) depends on (fold, target, split, data_seed) only, so runs of different methods on
     one fold share it; the predictions' noise depends on the method and seed too.
-    ``cfg_changes``: dotted config keys to change (``train__lr=0.1`` for train.lr)."""
+    ``cfg_changes``: dotted config keys to change (``train__lr=0.1`` for train.lr);
+    ``fold_count``: the protocol's number of folds, recorded as the runner's fold facts do."""
     target = target or dataset
     cfg = profile_config(profile)
     cfg["seed"] = seed
@@ -63,20 +64,20 @@ def make_run(root: Path, protocol: str = "lodo", method: str = "cis", dataset: s
     rng = np.random.default_rng(_key(method, seed, fold, split))
     pred = mos + rng.normal(0, noise, n)
     m = all_metrics(pred, mos)
-    info = {}
+    facts = {"extra_train": [], "clusters": cfg["division"]["clusters"]}
     if split is not None:
-        info = {"split": split, "train_ratio": train_ratio or 0.8}
-    metrics = {**m, "targets": {target: m}, "protocol": protocol, "protocol_version": 1,
-               "fold": fold, "method": method, "method_display": DISPLAY.get(method, method),
-               "dataset": dataset, "extra_train": [], "backbone": cfg["model"]["backbone"],
-               "profile": profile, "seed": seed, "clusters": cfg["division"]["clusters"], **info}
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "config.json", copy.deepcopy(cfg))
-    write_predictions(folder / "predictions.csv",
-                      [{"target": target, "image": i, "mos": a, "prediction": b}
-                       for i, a, b in zip(names, mos, pred)])
-    write_json(folder / "metrics.json", metrics)
-    mark_done(folder)
+        facts.update(split=split, train_ratio=train_ratio or 0.8)
+    if fold_count is not None:
+        facts["fold_count"] = fold_count
+    record = RunRecord(protocol=protocol, protocol_version=1, fold=fold, method=method,
+                       method_display=DISPLAY.get(method, method), dataset=dataset, seed=seed,
+                       profile=profile, backbone=cfg["model"]["backbone"], targets={target: m},
+                       facts=facts)
+    run = RunFolder(folder)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.begin(cfg)
+    run.finish(record, [{"target": target, "image": i, "mos": a, "prediction": b}
+                        for i, a, b in zip(names, mos, pred)])
     return folder
 
 

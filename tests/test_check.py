@@ -1,28 +1,35 @@
-"""Tests of the metric regression check (`python -m bench check`, reports.regression)."""
+"""Tests of the metric regression check (`python -m bench check`, reports.regression), on
+run folders written by the one record writer (tests/fake_runs.py)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-import bench.commands.check as check_cmd
 from bench.cli import main as cli_main
 from bench.errors import BenchError
+from bench.results import load_results
 from reports.regression import compare, load_baseline, measured_value, write_baseline
 
+from fake_runs import make_run, read_json
 
-def results() -> pd.DataFrame:
-    """LODO CIS on syn-kadid: fold GB with two seeds, LB with one; a cross run of ERM."""
-    cols = ("protocol", "method", "dataset", "target", "fold", "seed", "srocc", "plcc")
-    rows = [
-        ("lodo", "cis", "syn-kadid", "syn-kadid", "GB", 0, 0.80, 0.70),
-        ("lodo", "cis", "syn-kadid", "syn-kadid", "GB", 1, 0.60, 0.70),
-        ("lodo", "cis", "syn-kadid", "syn-kadid", "LB", 0, 0.50, 0.40),
-        ("cross", "erm", "syn-kadid", "syn-wild", "", 0, 0.55, 0.65),
-    ]
-    df = pd.DataFrame(rows, columns=cols)
-    df["backbone"], df["profile"], df["clusters"] = "smallcnn", "quick", 2
-    df["train_ratio"], df["split"] = float("nan"), -1
-    return df
+BASE = {"metric": "srocc", "protocol": "lodo", "method": "cis", "dataset": "syn-kadid"}
+
+
+@pytest.fixture()
+def runs(tmp_path):
+    """LODO CIS on syn-kadid over its 2 folds: GB with two seeds, LB with one; a cross ERM."""
+    root = tmp_path / "runs"
+    make_run(root, fold="GB", seed=0, fold_count=2)
+    make_run(root, fold="GB", seed=1, fold_count=2)
+    make_run(root, fold="LB", seed=0, fold_count=2)
+    make_run(root, "cross", "erm", fold="all", target="syn-wild")
+    return root
+
+
+def _srocc(root, fold=None, method="cis"):
+    ms = [read_json(p) for p in root.rglob("metrics.json")]
+    return [m["srocc"] for m in ms if m["method"] == method and (fold is None or m["fold"] == fold)]
 
 
 def write_csv(path, rows: list[dict]):
@@ -30,58 +37,83 @@ def write_csv(path, rows: list[dict]):
     return path
 
 
-BASE = {"metric": "srocc", "protocol": "lodo", "method": "cis", "dataset": "syn-kadid"}
+def test_lodo_value_is_the_mean_over_folds_of_seed_means(runs):
+    lodo = load_results(runs)
+    lodo = lodo[lodo["protocol"] == "lodo"]
+    want = np.mean([np.mean(_srocc(runs, "GB")), np.mean(_srocc(runs, "LB"))])
+    assert measured_value(lodo, "srocc") == pytest.approx(want)
+    assert measured_value(lodo, "srocc") != pytest.approx(np.mean(_srocc(runs)))
 
 
-def test_lodo_average_is_the_mean_over_folds():
-    # GB mean 0.70, LB 0.50 -> 0.60 (not 0.633, the mean over the three runs)
-    lodo = results()[results()["protocol"] == "lodo"]
-    assert measured_value(lodo, "srocc") == pytest.approx(0.60)
-    assert measured_value(lodo, "plcc") == pytest.approx(0.55)
-
-
-def test_compare_pass_at_the_measured_value_and_regress_above(tmp_path):
+def test_compare_pass_at_the_measured_value_and_regress_above(runs, tmp_path):
+    value = measured_value(load_results(runs).query("protocol == 'lodo'"), "srocc")
+    gb = np.mean(_srocc(runs, "GB"))
     path = write_csv(tmp_path / "b.csv", [
-        {**BASE, "value": 0.60, "tolerance": 0.0},
-        {**BASE, "value": 0.70, "tolerance": 0.05},
-        {**BASE, "fold": "GB", "value": 0.70, "tolerance": 0.0},
+        {**BASE, "value": value, "tolerance": 0.0},
+        {**BASE, "value": value + 0.1, "tolerance": 0.05},
+        {**BASE, "fold": "GB", "value": gb, "tolerance": 0.0},
     ])
-    report = compare(load_baseline(path), results())
+    report = compare(load_baseline(path), load_results(runs))
     assert list(report["status"]) == ["ok", "REGRESSED", "ok"]
-    assert report["measured"].tolist() == pytest.approx([0.60, 0.60, 0.70])
+    assert report["measured"].tolist() == pytest.approx([value, value, gb])
     assert report["runs"].tolist() == [3, 3, 2]
 
 
-def test_check_command_fails_naming_the_regressed_row(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(check_cmd, "load_runs", lambda d: results())
+def test_incomplete_runs_fail(tmp_path, capsys):
+    """1 fold of a 2-fold protocol, or fewer folds than the baseline's count, fails."""
+    root = tmp_path / "runs"
+    make_run(root, fold="GB", fold_count=2)
+    path = write_csv(tmp_path / "b.csv", [{**BASE, "value": 0.0, "tolerance": 0.0}])
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "INCOMPLETE" in out and "1 of the protocol's 2 folds" in out
+    make_run(root, fold="LB", fold_count=2)
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(root)]) == 0
+    path = write_csv(tmp_path / "c.csv", [{**BASE, "value": 0.0, "tolerance": 0.0, "folds": 3}])
+    capsys.readouterr()
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(root)]) == 1
+    assert "2 of the baseline's 3 folds" in capsys.readouterr().out
+
+
+def test_mixed_settings_fail(runs, tmp_path, capsys):
+    """A run with train.epochs=0 beside the others is never averaged into them."""
+    make_run(runs, fold="GB", seed=2, fold_count=2, train__epochs=0)
+    path = write_csv(tmp_path / "b.csv", [{**BASE, "value": 0.0, "tolerance": 0.0}])
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(runs)]) == 1
+    out = capsys.readouterr().out
+    assert "MIXED" in out and "train.epochs=0" in out
+    with pytest.raises(BenchError, match="mix settings"):
+        write_baseline(load_results(runs), 0.01)
+
+
+def test_check_command_fails_naming_the_regressed_row(runs, tmp_path, capsys):
     path = write_csv(tmp_path / "b.csv", [
-        {**BASE, "value": 0.60, "tolerance": 0.01, "target": ""},
+        {**BASE, "value": 0.0, "tolerance": 0.01, "target": ""},
         {"metric": "plcc", "protocol": "cross", "method": "erm", "dataset": "syn-kadid",
-         "value": 0.70, "tolerance": 0.01, "target": "syn-wild"},
+         "value": 1.0, "tolerance": 0.01, "target": "syn-wild"},
     ])
-    assert cli_main(["check", "--baseline", str(path)]) == 1
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(runs)]) == 1
     out = capsys.readouterr().out
     assert "REGRESSED" in out
     assert "line 3 (plcc cross erm syn-kadid target=syn-wild)" in out
     assert "line 2" not in out.split("REGRESSED", 1)[1].split("\n", 1)[1]
 
 
-def test_check_command_passes_at_the_measured_value(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(check_cmd, "load_runs", lambda d: results())
-    path = write_csv(tmp_path / "b.csv", [{**BASE, "value": 0.60, "tolerance": 0.0},
-                                          {**BASE, "metric": "plcc", "value": 0.55, "tolerance": 0.0}])
-    assert cli_main(["check", "--baseline", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert "ok: all 2 baseline row(s) pass" in out and "0.6000" in out
-
-
-def test_baseline_row_without_runs_is_an_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(check_cmd, "load_runs", lambda d: results())
-    path = write_csv(tmp_path / "b.csv", [{**BASE, "value": 0.5, "tolerance": 0.0},
+def test_baseline_row_without_runs_is_an_error(runs, tmp_path, capsys):
+    path = write_csv(tmp_path / "b.csv", [{**BASE, "value": 0.0, "tolerance": 0.0},
                                           {**BASE, "method": "cip", "value": 0.5, "tolerance": 0.0}])
-    assert cli_main(["check", "--baseline", str(path)]) == 1
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(runs)]) == 1
     err = capsys.readouterr().err
     assert "no finished run matches baseline line 3 (srocc lodo cip syn-kadid)" in err
+
+
+def test_bad_run_folder_is_named_and_skipped(runs, tmp_path, capsys):
+    bad = next(p.parent for p in runs.rglob("metrics.json") if read_json(p)["fold"] == "LB")
+    (bad / "metrics.json").write_text('{"truncated": ')
+    path = write_csv(tmp_path / "b.csv", [{**BASE, "fold": "GB", "value": 0.0, "tolerance": 0.0}])
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(runs)]) == 0
+    err = capsys.readouterr().err
+    assert "1 run folder skipped" in err and bad.name in err and "unreadable" in err
 
 
 def test_bad_baseline_files_are_named(tmp_path):
@@ -91,26 +123,28 @@ def test_bad_baseline_files_are_named(tmp_path):
         load_baseline(write_csv(tmp_path / "b.csv", [{**BASE, "metric": "auc", "value": 1, "tolerance": 0}]))
     with pytest.raises(BenchError, match="unknown column"):
         load_baseline(write_csv(tmp_path / "c.csv", [{**BASE, "value": 1, "tolerance": 0, "colour": 1}]))
+    with pytest.raises(BenchError, match="folds '0' is not a positive integer"):
+        load_baseline(write_csv(tmp_path / "d.csv", [{**BASE, "value": 1, "tolerance": 0, "folds": 0}]))
     with pytest.raises(BenchError, match="not found"):
         load_baseline(tmp_path / "missing.csv")
 
 
-def test_write_baseline_round_trip(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(check_cmd, "load_runs", lambda d: results())
+def test_write_baseline_round_trip(runs, tmp_path, capsys):
     path = tmp_path / "baseline.csv"
-    assert cli_main(["check", "--write-baseline", str(path), "--tolerance", "0.03"]) == 0
+    assert cli_main(["check", "--write-baseline", str(path), "--tolerance", "0.03",
+                     "--runs", str(runs)]) == 0
     written = pd.read_csv(path)
     assert len(written) == 4 and set(written["tolerance"]) == {0.03}
     lodo = written[(written["protocol"] == "lodo") & (written["metric"] == "srocc")]
-    assert lodo["value"].tolist() == pytest.approx([0.60])
-    assert cli_main(["check", "--baseline", str(path)]) == 0
+    assert lodo["folds"].tolist() == [2]
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(runs)]) == 0
     written.loc[lodo.index, "value"] += 0.031                # raise above the tolerance
     written.to_csv(path, index=False)
     capsys.readouterr()
-    assert cli_main(["check", "--baseline", str(path)]) == 1
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(runs)]) == 1
     assert "srocc lodo cis syn-kadid" in capsys.readouterr().out
 
 
-def test_write_baseline_needs_runs():
+def test_write_baseline_needs_runs(runs):
     with pytest.raises(BenchError, match="no finished runs"):
-        write_baseline(results().iloc[0:0], 0.01)
+        write_baseline(load_results(runs).iloc[0:0], 0.01)

@@ -83,3 +83,29 @@ def test_options_that_do_not_apply_to_the_protocol_are_usage_errors(no_data, cap
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "--train does not apply to protocol 'lodo'" in err
+
+
+def test_misspelt_method_gets_a_suggestion(no_data, capsys):
+    assert main(["run", "--method", "csi", "--out", str(no_data / "runs")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did you mean 'cis'?" in err[0]
+
+
+def test_sweep_launcher_help_and_error_agree(no_data, capsys):
+    from bench.commands.sweep import launcher_choices
+
+    names = launcher_choices()
+    assert names == "local, slurm, submitit"
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"how runs are executed: {names}" in help_text
+    assert main(["sweep", "--launcher", "nosuch", "--out", str(no_data / "r")]) == 2
+    assert f"valid choices: {names}" in capsys.readouterr().err
+
+
+def test_list_shows_methods_protocols_and_datasets(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("cis", "erm", "metaiqa", "lodo", "cross", "finetune", "syn-kadid", "--train-ratio"):
+        assert name in out

@@ -56,6 +56,16 @@ def test_compare_command_prints_pairs_and_p_values(runs, capsys):
     assert "on PLCC" in capsys.readouterr().out                      # display names accepted
 
 
+def test_unreadable_config_is_named_not_silently_dropped(runs, capsys):
+    broken = next(p for p in runs.glob("lodo-cis-*-GB-*"))
+    (broken / "config.json").write_text("{not json")
+    assert cli_main(["compare", "cis", "erm", "--runs", str(runs)]) == 0
+    captured = capsys.readouterr()
+    assert "1 run folder skipped" in captured.err and broken.name in captured.err
+    assert "config.json is unreadable" in captured.err
+    assert "5 pair(s)" in captured.out
+
+
 def test_no_pairs_names_what_differs(tmp_path, capsys):
     root = tmp_path / "runs"
     make_run(root, "lodo", "cis", fold="GB")
@@ -119,7 +129,8 @@ def test_html_cells_show_intervals_and_latex_is_unchanged(runs):
     latex_before = render_table(grid, "latex")
     md_before = render_table(grid, "markdown")
     done, skipped = attach_intervals([grid], 200)
-    assert done == len(FOLDS) * 2 + 2 + 1 and skipped == 0          # folds x methods, AVERAGEs
+    # folds x methods, JPEG, 2 AVERAGEs, and the lr=0.5 run as its own entity (GB + AVERAGE)
+    assert done == len(FOLDS) * 2 + 2 + 1 + 2 and skipped == 0
     html = render_table(grid, "html")
     assert len(re.findall(r'<small class="ci"', html)) == done
     assert render_table(grid, "latex") == latex_before and render_table(grid, "markdown") == md_before
@@ -141,8 +152,18 @@ def test_report_command_puts_intervals_in_html_only(runs, tmp_path):
 
 def test_unreadable_predictions_leave_cells_without_interval(runs):
     for f in runs.rglob("predictions.csv"):
-        f.unlink()
+        f.write_text("not,a\npredictions,file\n")     # present (the folder is valid) but unusable
     grid = build_grid(SPECS[3], load_results(runs))
     done, skipped = attach_intervals([grid], 50)
     assert done == 0 and skipped > 0
     assert read_sample(runs / "nope.csv") is None
+
+
+def test_compare_shows_each_methods_protocol_summary(runs, capsys):
+    assert cli_main(["compare", "cis", "erm", "--runs", str(runs)]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("  A over its paired runs"))
+    pairs = pair_runs(run_table(runs), "cis", "erm")
+    assert "syn-kadid: mean of 6 folds" in line and "(n=6)" in line
+    value = float(line.split("folds ")[1].split()[0])
+    assert value == pytest.approx(pairs["a"].mean(), abs=1e-4)

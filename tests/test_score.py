@@ -14,7 +14,7 @@ from scipy import stats
 
 from bench.cli import main as cli_main
 from bench.results import load_results
-from bench.runs import is_done
+from bench.record import RunFolder
 
 from layouts import KADID10K_ROWS, build_kadid10k
 
@@ -119,12 +119,13 @@ def test_out_writes_done_runs_that_join_the_leaderboard(kadid, tmp_path, capsys)
     runs = tmp_path / "runs"
     assert score(kadid, str(path), "--out", str(runs), "--name", "outside") == 0
     folders = sorted(p for p in runs.iterdir() if p.is_dir())
-    assert len(folders) == 3 and all(is_done(f) for f in folders)
+    assert len(folders) == 3 and all(RunFolder(f).is_finished() for f in folders)
     m = json.loads((folders[0] / "metrics.json").read_text())
     for key in ("srocc", "plcc", "krcc", "plcc_logistic", "n", "targets", "protocol", "fold",
                 "method", "method_display", "dataset", "backbone", "profile", "seed", "clusters"):
         assert key in m
     assert m["method"] == "submission:outside" and m["dataset"] == "kadid10k"
+    assert m["kind"] == "submission" and m["schema_version"] == 2
     res = load_results(runs)
     assert len(res) == 3 and set(res["fold"]) == {"GB", "IN", "CC"}
     assert not list(runs.rglob(".*.tmp"))
@@ -147,3 +148,23 @@ def test_cross_opens_only_the_target(kadid, tmp_path, capsys):
 def test_template_and_predictions_together_is_a_usage_error(kadid, tmp_path, capsys):
     assert score(kadid, str(tmp_path / "x.csv"), "--template", str(tmp_path / "t.csv")) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_constant_predictions_are_undefined_not_silent(kadid, tmp_path, capsys):
+    """Constant predictions: 'nan' shown, exit 1 naming the folds, no run folder written."""
+    path = tmp_path / "flat.csv"
+    path.write_text("image,prediction\n" + "".join(f"images/{n},0.5\n" for n in NAMES))
+    runs = tmp_path / "runs"
+    assert score(kadid, str(path), "--out", str(runs)) == 1
+    captured = capsys.readouterr()
+    assert "nan" in captured.out
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "undefined" in err[0] and "GB/kadid10k" in err[0]
+    assert not list(runs.rglob("done"))
+
+
+def test_template_into_a_folder_is_a_one_line_error(kadid, tmp_path, capsys):
+    (tmp_path / "adir").mkdir()
+    assert score(kadid, "--template", str(tmp_path / "adir")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--template" in err[0] and "is a folder" in err[0]

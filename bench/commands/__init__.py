@@ -4,6 +4,6 @@
 
 # Order shown in `python -m bench --help`.
 COMMAND_MODULES = [
-    "run", "sweep", "data", "report", "leaderboard", "score", "compare", "check",
+    "run", "sweep", "list", "data", "report", "leaderboard", "score", "compare", "check",
     "explain", "speed",
 ]

@@ -1,8 +1,9 @@
 """`python -m bench check`: compare measured metrics with a committed baseline CSV (for CI).
 
-Exits 1 and prints what regressed when a measured value falls below ``value - tolerance``;
-exits 0 and prints what passed otherwise. A baseline row that no finished run matches is an
-error. ``--write-baseline FILE --tolerance X`` writes a baseline from the current runs.
+Exits 1 and prints what failed when a measured value falls below ``value - tolerance``,
+when the runs of a row are incomplete (fewer folds/splits than the baseline or the protocol)
+or mix settings; exits 0 and prints what passed otherwise. A baseline row that no finished
+run matches is an error. ``--write-baseline FILE --tolerance X`` writes a baseline from the current runs.
 See :mod:`reports.regression` for the baseline format.
 """
 from __future__ import annotations
@@ -32,15 +33,12 @@ def add_arguments(parser) -> None:
 
 
 def load_runs(runs_dir: Path):
-    """The finished runs under ``runs_dir`` (bench.results' one-row-per-run DataFrame)."""
+    """The finished runs under ``runs_dir`` (bench.results' one-row-per-run DataFrame);
+    invalid folders are named and skipped."""
+    from bench.results import load_results
+
     if not runs_dir.is_dir():
         raise BenchError(f"no runs folder {runs_dir}/; pass --runs DIR")
-    try:
-        from bench.results import load_results
-    except ModuleNotFoundError as exc:
-        if exc.name != "bench.results":
-            raise
-        raise BenchError("the results store (bench/results.py) is not available in this checkout") from None
     return load_results(runs_dir)
 
 
@@ -72,6 +70,13 @@ def main(args) -> int:
         print(format_table(report))
         raise BenchError("no finished run matches baseline " +
                          "; ".join(describe(r) for _, r in missing.iterrows()))
+    unsound = report[report["status"].isin(["MIXED", "INCOMPLETE"])]
+    if not unsound.empty:
+        print(f"FAILED: {len(unsound)} of {len(report)} baseline row(s) cannot be compared:")
+        print(format_table(unsound))
+        for _, r in unsound.iterrows():
+            print(f"  {describe(r)}: {r['status']}: {r['why']}")
+        return 1
     regressed = report[report["status"] == "REGRESSED"]
     if not regressed.empty:
         print(f"REGRESSED: {len(regressed)} of {len(report)} baseline row(s) "

@@ -51,5 +51,5 @@ def main(args) -> int:
     pairs = pair_runs(table, a, b)
     if pairs.empty:
         raise BenchError(explain_no_pairs(table, a, b, args.match))
-    print(format_report(pairs, a, b, args.metric))
+    print(format_report(pairs, a, b, args.metric, table))
     return 0

@@ -28,7 +28,9 @@ def main(args) -> int:
     from reports.saliency import explain
 
     from ..errors import UsageError
+    from ..tools.environment import writable_dir
 
+    writable_dir(args.out, "--out")
     if args.device != "cpu" and not args.device.startswith("cuda"):
         raise UsageError(f"--device must be cpu or cuda, not '{args.device}'")
     if args.device.startswith("cuda"):

@@ -1,11 +1,13 @@
-"""`python -m bench leaderboard`: one row per method x protocol x dataset/target with the
-headline metric (LODO: average SROCC over folds; cross: mean; finetune: median over splits),
-best first; ``--html FILE`` writes it as a sortable page linking every row's run folders.
+"""`python -m bench leaderboard`: one row per method x protocol x dataset/target x setting
+with the protocol's headline metric (its own summary: LODO mean over folds, cross mean over
+seeds, finetune median over splits; ± sample std, n units), best first; ``--html FILE``
+writes it as a sortable page linking every row's run folders.
 Submissions scored with ``python -m bench score --out DIR`` appear as ``submission:<name>``.
 See :mod:`reports.leaderboard`.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import BenchError
@@ -43,6 +45,10 @@ def main(args) -> int:
         which = f" of protocol '{args.protocol}'" if args.protocol else ""
         raise BenchError(f"no finished runs{which} under {runs}/")
     board = build_leaderboard(results)
+    if board.attrs.get("undefined"):
+        shown = "; ".join(board.attrs["undefined"][:5])
+        print(f"bench: {len(board.attrs['undefined'])} row(s) left out: their headline metric is "
+              f"undefined (NaN, e.g. constant predictions): {shown}", file=sys.stderr)
     if args.json:
         print(json.dumps(to_records(board), indent=2))
     else:

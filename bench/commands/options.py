@@ -5,26 +5,42 @@ import argparse
 
 from ..errors import UsageError
 
-# CLI option -> (dotted config key, protocol option?) for the single-valued run options.
+# CLI option -> dotted config key, for the single-valued run options.
 RUN_OPTIONS = {
     "seed": "seed", "device": "device", "backbone": "model.backbone", "weights": "model.weights",
     "clusters": "division.clusters", "data_root": "data.root",
 }
-PROTOCOL_OPTIONS = {"dataset": "dataset", "train": "train", "targets": "targets",
-                    "train_ratio": "train_ratio", "splits": "splits"}
+
+
+def protocol_options():
+    """Every registered protocol's options: flag -> (Option, [protocol names])."""
+    from ..protocol import all_options
+    from ..registry import PROTOCOLS
+
+    return all_options(sorted(PROTOCOLS.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def add_protocol_arguments(p: argparse.ArgumentParser, listed: bool = False) -> None:
+    """One --flag per option any registered protocol declares (its help names the
+    protocols it applies to). ``listed``: the type is left to the caller (sweep lists)."""
+    for flag, (opt, names) in protocol_options().items():
+        kind = None if listed or opt.kind == "list" or not callable(opt.kind) else opt.kind
+        p.add_argument(f"--{flag}", type=kind, help=opt.help)
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `python -m bench run`."""
-    p.add_argument("--protocol", default="lodo", help="evaluation protocol (default lodo)")
-    p.add_argument("--method", default="cis", help="training paradigm (default cis)")
+    from ..registry import PROTOCOLS
+
+    p.add_argument("--protocol", default="lodo",
+                   help=f"evaluation protocol: {', '.join(PROTOCOLS.names())} (default lodo)")
+    p.add_argument("--method", default="cis",
+                   help="training paradigm, e.g. erm, metaiqa, cis, cip (default cis; all of "
+                        "them: python -m bench list)")
     p.add_argument("--profile", default="quick", help="smoke | quick | paper (default quick)")
-    p.add_argument("--dataset", help="dataset of single-dataset protocols (lodo: default syn-kadid)")
-    p.add_argument("--train", help="comma-separated training sets (cross/finetune)")
-    p.add_argument("--targets", help="comma-separated test sets (cross/finetune)")
-    p.add_argument("--train-ratio", type=float, help="finetune: share t of the target that trains")
-    p.add_argument("--splits", type=int, help="finetune: number of seeded splits")
-    p.add_argument("--folds", help="comma-separated fold names to run (default: all)")
+    add_protocol_arguments(p)
+    p.add_argument("--folds", help="comma-separated fold names to run (default: all; the "
+                                   "names: python -m bench list --folds DATASET)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="cpu | cuda | auto (default: cuda when present)")
     p.add_argument("--backbone", help="smallcnn | resnet18 | resnet34 | resnet50")
@@ -34,10 +50,6 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set train.lr=3e-4")
     p.add_argument("--out", default="runs", help="folder of the run folders (default runs/)")
-
-
-def _split_list(text):
-    return [x.strip() for x in text.split(",") if x.strip()] if isinstance(text, str) else text
 
 
 def resolve_run_config(args: argparse.Namespace) -> dict:
@@ -54,14 +66,16 @@ def resolve_run_config(args: argparse.Namespace) -> dict:
     cfg = resolve(args.profile, overrides, [], names)
     real = bool(cfg["data"]["root"])
     popts = {"name": args.protocol, **protocol_cls.defaults(real)}
-    for opt, key in PROTOCOL_OPTIONS.items():
-        value = getattr(args, opt, None)
+    own = {o.flag for o in protocol_cls.options}
+    for flag, (opt, _) in protocol_options().items():
+        value = getattr(args, opt.dest, None)
         if value is None:
             continue
-        if key not in popts:
-            raise UsageError(f"--{opt.replace('_', '-')} does not apply to protocol "
-                             f"'{args.protocol}' (its options: {', '.join(sorted(popts)) or 'none'})")
-        popts[key] = _split_list(value) if isinstance(popts[key], list) else value
+        if flag not in own:
+            mine = ", ".join(f"--{o.flag}" for o in protocol_cls.options) or "none"
+            raise UsageError(f"--{flag} does not apply to protocol '{args.protocol}' "
+                             f"(its options: {mine})")
+        popts[opt.key] = opt.convert(value)
     cfg["protocol"] = popts
     cfg["method"] = args.method
     for item in args.set:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import BenchError, UsageError
+from ..errors import UsageError
 from .data import data_paths
 
 NAME = "report"
@@ -52,14 +52,10 @@ def add_arguments(parser) -> None:
 
 
 def load_runs(runs_dir: Path):
-    """The finished runs under ``runs_dir`` as bench.results' one-row-per-run DataFrame."""
-    try:
-        from bench.results import load_results
-    except ModuleNotFoundError as exc:
-        if exc.name != "bench.results":
-            raise
-        raise BenchError("the results store (bench/results.py) is not available in this "
-                         "checkout; render the published tables with --paper") from None
+    """The finished runs under ``runs_dir`` as bench.results' one-row-per-run DataFrame
+    (invalid run folders are named and skipped)."""
+    from bench.results import load_results
+
     return load_results(runs_dir)
 
 

@@ -1,6 +1,15 @@
-"""`python -m bench run`: one protocol for one method, fold by fold, then the table."""
+"""`python -m bench run`: one protocol for one method, fold by fold, then the table.
+
+Before anything is decoded or trained: ``--out`` and the cache are checked writable and
+the free space under ``--out`` against an estimate of what the run writes. The run prints a
+short summary (method, protocol, dataset, profile, seed, folds, run-folder path); the full
+resolved config is in each run folder's ``config.json`` and printed by ``--print-config``.
+The table's summary rows are the protocol's own (:meth:`bench.protocol.Protocol.summarise`;
+spread: sample std, ddof=1, n shown) and say when they cover only some of the folds.
+"""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -8,89 +17,143 @@ from .options import add_run_arguments, resolve_run_config
 
 NAME = "run"
 HELP = "train and test a method under a protocol (e.g. --protocol lodo --method cis)"
+EPILOG = "`python -m bench list` shows every method, protocol, dataset and their folds."
 
 
 def add_arguments(p) -> None:
+    """`run`'s options: the shared run options, --folds, and what is printed."""
     add_run_arguments(p)
-    p.add_argument("--quiet", action="store_true", help="do not print the resolved config")
+    p.epilog = EPILOG
+    p.add_argument("--print-config", "--verbose", dest="print_config", action="store_true",
+                   help="print the full resolved config before running")
+    p.add_argument("--quiet", action="store_true", help="do not print the run summary line")
 
 
-def fold_table(results: list[dict]) -> str:
-    """One row per fold (and target): SROCC, PLCC, KRCC, n, then the AVERAGE row."""
-    import numpy as np
+def _num(v: float, width: int = 8) -> str:
+    return f"{'nan':>{width}}" if v is None or math.isnan(v) else f"{v:>{width}.4f}"
 
-    lines = [f"{'fold':<14}{'target':<12}{'SROCC':>8}{'PLCC':>8}{'KRCC':>8}{'n':>6}"]
-    sr, pl = [], []
-    for m in results:
-        for target, t in m["targets"].items():
-            lines.append(f"{m['fold']:<14}{target:<12}{t['srocc']:>8.4f}{t['plcc']:>8.4f}"
-                         f"{t['krcc']:>8.4f}{t['n']:>6}")
-            sr.append(t["srocc"])
-            pl.append(t["plcc"])
-    if len(sr) > 1:
-        lines.append(f"{'AVERAGE':<26}{np.nanmean(sr):>8.4f}{np.nanmean(pl):>8.4f}")
+
+def fold_table(records: list, protocol) -> str:
+    """One row per fold and target: SROCC, PLCC, KRCC, n; then the protocol's summary row
+    (AVERAGE, or 'AVERAGE over k of N folds' when incomplete) with every column filled, and
+    the sample std (ddof=1) over the folds."""
+    lines = [f"{'fold':<14}{'target':<12}{'SROCC':>8}{'PLCC':>8}{'KRCC':>8}{'n':>7}"]
+    for rec in records:
+        for target, t in rec.targets.items():
+            lines.append(f"{rec.fold[:13]:<14}{target[:11]:<12}{_num(t['srocc'])}{_num(t['plcc'])}"
+                         f"{_num(t['krcc'])}{int(t['n']):>7}")
+    summary = protocol.summarise(records)
+    if len(records) > 1 or any(not s.complete for s in summary.values()):
+        for target, s in summary.items():
+            name = s.statistic.upper()
+            if name == "MEAN":
+                name = "AVERAGE"
+            if not s.complete:
+                name += f" over {s.units} of {s.expected} {s.unit}s"
+            lines.append(f"{name:<26}{_num(s['srocc'].value)}{_num(s['plcc'].value)}"
+                         f"{_num(s['krcc'].value)}{s.images:>7}")
+            if s.units > 1:
+                label = f"STD (sample, n={s['srocc'].n})"
+                lines.append(f"{label:<26}{_num(s['srocc'].std)}{_num(s['plcc'].std)}"
+                             f"{_num(s['krcc'].std)}")
     return "\n".join(lines)
 
 
-def target_table(results: list[dict]) -> str:
-    """The paper's layout: targets as column groups of PLCC and SROCC; one row per split
-    when there are several, then MEDIAN, MEAN and STD (population) rows."""
-    import numpy as np
-
-    targets = list(dict.fromkeys(t for m in results for t in m["targets"]))
-    by_split: dict = {}
-    for m in results:
-        for t, v in m["targets"].items():
-            by_split.setdefault(m.get("split", -1), {})[t] = v
-    head1 = f"{'':<16}" + "".join(f"{t:^20}" for t in targets)
-    head2 = f"{'split':<16}" + "".join(f"{'PLCC':>10}{'SROCC':>10}" for _ in targets)
-    lines = [head1, head2]
-    for split in sorted(by_split):
-        row = by_split[split]
-        cells = "".join(f"{row[t]['plcc']:>10.4f}{row[t]['srocc']:>10.4f}" if t in row else f"{'-':>10}{'-':>10}"
-                        for t in targets)
+def target_table(records: list, protocol) -> str:
+    """Targets as column groups of SROCC then PLCC; one row per split (or 'all'), then the
+    protocol's summary rows (its statistic, e.g. MEDIAN over splits; STD, sample ddof=1;
+    n units) when there are several runs per target."""
+    targets = list(dict.fromkeys(t for r in records for t in r.targets))
+    by_row: dict = {}
+    for rec in records:
+        for t, v in rec.targets.items():
+            by_row.setdefault(rec.facts.get("split", -1), {})[t] = v
+    lines = [f"{'':<16}" + "".join(f"{t[:19]:^20}" for t in targets),
+             f"{'split':<16}" + "".join(f"{'SROCC':>10}{'PLCC':>10}" for _ in targets)]
+    for split in sorted(by_row):
+        row = by_row[split]
+        cells = "".join(f"{_num(row[t]['srocc'], 10)}{_num(row[t]['plcc'], 10)}" if t in row
+                        else f"{'-':>10}{'-':>10}" for t in targets)
         lines.append(f"{('all' if split == -1 else split)!s:<16}{cells}")
-    if len(by_split) > 1:
-        def col(t, k):
-            return np.array([r[t][k] for r in by_split.values() if t in r])
-        lines.append(f"{'MEDIAN':<16}" + "".join(
-            f"{np.median(col(t, 'plcc')):>10.4f}{np.median(col(t, 'srocc')):>10.4f}" for t in targets))
-        lines.append(f"{'MEAN':<16}" + "".join(
-            f"{col(t, 'plcc').mean():>10.4f}{col(t, 'srocc').mean():>10.4f}" for t in targets))
-        lines.append(f"{'STD':<16}" + "".join(
-            f"{col(t, 'plcc').std():>10.4f}{col(t, 'srocc').std():>10.4f}" for t in targets))
+    summary = protocol.summarise(records)
+    if len(by_row) > 1 or any(not s.complete for s in summary.values()):
+        name = summary[targets[0]].statistic.upper()
+        if not all(s.complete for s in summary.values()):
+            name += " (incomplete)"
+        def row(label, cell):
+            return f"{label:<16}" + "".join(cell(summary[t]) for t in targets)
+
+        lines.append(row(name, lambda s: f"{_num(s['srocc'].value, 10)}{_num(s['plcc'].value, 10)}"))
+        lines.append(row("STD (sample)", lambda s: f"{_num(s['srocc'].std, 10)}{_num(s['plcc'].std, 10)}"))
+        lines.append(row("n", lambda s: f"{s.units}{f'/{s.expected}' if s.expected else ''}".rjust(20)))
     return "\n".join(lines)
+
+
+def summary_line(cfg: dict, folds: list, out: Path) -> str:
+    """The few facts a newcomer needs before the run starts."""
+    p = cfg["protocol"]
+    data = p.get("dataset") or "+".join(p.get("train", []))
+    targets = f" -> {'+'.join(p['targets'])}" if p.get("targets") else ""
+    names = ", ".join(f.name for f in folds[:6]) + (", ..." if len(folds) > 6 else "")
+    return (f"run: method {cfg['method']}, protocol {p['name']} on {data}{targets}, profile "
+            f"{cfg['profile']}, seed {cfg['seed']}, {len(folds)} fold(s) ({names})\n"
+            f"run folders: {out.resolve()}  (full config: config.json there, or --print-config)")
+
+
+def _select_folds(folds: list, wanted_text: str | None) -> list:
+    if not wanted_text:
+        return folds
+    wanted = [f.strip() for f in wanted_text.split(",") if f.strip()]
+    known = {f.name for f in folds}
+    bad = [w for w in wanted if w not in known]
+    if bad:
+        from ..errors import unknown_choice
+
+        raise unknown_choice("fold", bad[0], known)
+    return [f for f in folds if f.name in wanted]
+
+
+def _preflight(cfg: dict, out: Path) -> None:
+    """--out and the cache are writable folders (before any data is touched)."""
+    from ..tools.environment import cache_dir, writable_dir
+
+    writable_dir(out, "--out")
+    cache_dir()
 
 
 def main(args) -> int:
-    from ..runner import prepare, print_config, run_fold
+    """Run the folds (each in its run folder), then print the table."""
+    from ..config import dumps
+    from ..runner import prepare, run_fold
+    from ..tools.environment import estimate_run_bytes, free_space
 
     cfg = resolve_run_config(args)
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    if not args.quiet:
-        print_config(cfg, log)
-    session = prepare(cfg, log)
-    folds = session.folds
-    if args.folds:
-        wanted = [f.strip() for f in args.folds.split(",")]
-        known = {f.name for f in folds}
-        bad = [w for w in wanted if w not in known]
-        if bad:
-            from ..errors import unknown_choice
-
-            raise unknown_choice("fold", bad[0], known)
-        folds = [f for f in folds if f.name in wanted]
     out = Path(args.out)
-    results = []
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    _preflight(cfg, out)
+    if args.print_config:
+        log("resolved config:\n" + dumps(cfg))
+    session = prepare(cfg, log)
+    folds = _select_folds(session.folds, args.folds)
+    if not args.quiet:
+        log(summary_line(cfg, folds, out))
+    free_space(out, estimate_run_bytes(cfg, len(folds)), "--out")
+    done, busy = [], []
     for k, fold in enumerate(folds, 1):
-        m = run_fold(session, fold, out, log, position=f"[{k}/{len(folds)}]")
-        if m:
-            results.append(m)
+        result = run_fold(session, fold, out, log, position=f"[{k}/{len(folds)}]")
+        if result is None:
+            busy.append(fold.name)
+        else:
+            done.append(result[1])
     trained_on = "+".join(n for n, _ in (session.folds[0].pretrain or session.folds[0].train))
     print(f"\n{cfg['protocol']['name']} / {cfg['method']} / trained on {trained_on} "
           f"({cfg['profile']} profile, seed {cfg['seed']})")
-    if results:
+    if done:
         table = target_table if session.protocol.layout == "targets" else fold_table
-        print(table(results))
+        print(table(done, type(session.protocol)))
+    if busy:
+        print(f"{len(busy)} of {len(folds)} fold(s) are being run by another worker "
+              f"({', '.join(busy[:5])}{', ...' if len(busy) > 5 else ''}); the table above is "
+              "incomplete: run the same command again when they finish")
     print(f"\nrun folders: {out.resolve()}")
     return 0

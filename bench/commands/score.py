@@ -7,7 +7,9 @@ that name them. For LODO each fold's held-out images are scored, then the averag
 too where images test in several folds, as fine-tune splits). ``--json`` prints the
 metrics as JSON. ``--out DIR`` stores the result as done run folders (method
 ``submission:<name>``, ``--name`` defaulting to the CSV's stem), so it joins the leaderboard.
-See :mod:`bench.scoring`.
+Metrics undefined on a test set (NaN: constant predictions) are shown as 'nan', the
+command exits 1, and such a result is never written as run folders.
+See :mod:`bench.tools.scoring` and :mod:`bench.tools.submission`.
 """
 from __future__ import annotations
 
@@ -42,15 +44,22 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    """Score (or write the template); print the table or JSON; return 0."""
+    """Score (or write the template); print the table or JSON; 0, or 1 when a metric is
+    undefined."""
     import json
 
-    from ..scoring import (format_scores, match_predictions, result_json, score_config,
-                           test_sets, write_runs, write_template)
+    from ..errors import BenchError
+    from ..tools.environment import writable_dir, writable_file
+    from ..tools.scoring import match_predictions, score_config, test_sets, write_template
+    from ..tools.submission import format_scores, result_json, undefined, write_runs
 
     if bool(args.template) == bool(args.predictions):
         raise UsageError("give a predictions CSV to score, or --template FILE to write one to "
                          "fill in (not both)")
+    if args.template:
+        writable_file(args.template, "--template")
+    if args.out:
+        writable_dir(args.out, "--out")
     name = args.name or (Path(args.predictions).stem if args.predictions else "submission")
     cfg = score_config(args.protocol, args.dataset, args.data_root, tuple(args.set), args.seed,
                        args.train, name)
@@ -63,7 +72,8 @@ def main(args) -> int:
         return 0
     scores = match_predictions(tests, args.predictions, log)
     result = result_json(cfg, scores, args.predictions)
-    folders = write_runs(cfg, scores, args.predictions, args.out, log) if args.out else []
+    bad = undefined(scores)
+    folders = write_runs(cfg, scores, args.predictions, args.out, log) if args.out and not bad else []
     if folders:
         result["run_dirs"] = [str(f) for f in folders]
     if args.json:
@@ -71,8 +81,13 @@ def main(args) -> int:
     else:
         p = cfg["protocol"]
         print(f"{p['name']} / {cfg['method']} / {len(scores)} test set(s)")
-        print(format_scores(scores))
+        print(format_scores(cfg, scores))
         if folders:
             print(f"\nwrote {len(folders)} run folder(s) under {args.out}/ "
                   f"(see `python -m bench leaderboard --runs {args.out}`)")
+    if bad:
+        where = ", ".join(bad[:5]) + (f", ... ({len(bad)} in all)" if len(bad) > 5 else "")
+        raise BenchError(f"SROCC/PLCC are undefined (NaN) on {where}: the predictions (or the "
+                         "MOS) are constant there" + ("; nothing was written under "
+                                                     f"{args.out}" if args.out else ""))
     return 0

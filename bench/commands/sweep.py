@@ -30,16 +30,23 @@ def add_arguments(p) -> None:
                    help="list every run with its folder and whether it is done; train nothing")
     classes = list(dict.fromkeys(cls for _, cls in LAUNCHERS.items()))
     p.add_argument("--launcher", default="local",
-                   help=f"how runs are executed: {' | '.join(c.name for c in classes)} "
-                        "(default local)")
+                   help=f"how runs are executed: {launcher_choices()} (default local)")
     for cls in classes:
         cls.add_arguments(p.add_argument_group(f"{cls.name} launcher"))
+
+
+def launcher_choices() -> str:
+    """The registered launcher names, as both --help and the unknown-launcher error list
+    them: 'local, slurm, submitit' (aliases included)."""
+    from ..launchers import LAUNCHERS
+
+    return ", ".join(LAUNCHERS.names())
 
 
 def main(args) -> int:
     """Plan the sweep, then list it (--dry-run) or run what is not done."""
     from ..launchers import LAUNCHERS
-    from ..runs import is_done
+    from ..record import RunFolder
     from ..sweep import count_line, format_plan, plan
 
     def log(msg: str) -> None:
@@ -57,10 +64,11 @@ def main(args) -> int:
         print("nothing to do: every run of the sweep is done")
         return 0
     outcome = launcher.launch(todo, log)
-    done = [is_done(u.folder) for u in units]
+    done = [RunFolder(u.folder).is_finished() for u in units]
     finished = [r.unit for r in outcome.results if r.status == "done"]
     failed = [r for r in outcome.results if r.status == "failed"]
-    busy = [r for r in outcome.results if r.status == "busy" and not is_done(r.unit.folder)]
+    busy = [r for r in outcome.results
+            if r.status == "busy" and not RunFolder(r.unit.folder).is_finished()]
     print(f"\nsweep: {count_line(units, done)}; {len(finished)} finished now")
     for r in failed:
         print(f"failed: {r.unit.name} ({r.detail})")

@@ -5,11 +5,32 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import threading
 from pathlib import Path
 
+_UMASK_LOCK = threading.Lock()
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+def current_umask() -> int:
+    """The process umask, read without changing process state where the kernel tells it.
+
+    Linux (4.7+) reports it in /proc/self/status ('Umask: 0022'), which reads it with no
+    side effect. Elsewhere the only way is os.umask(x) then restore: that window is taken
+    under a lock (so two callers here cannot interleave) at the first write, not at import,
+    and never at import time of this module. Read on every call (not cached) so a caller
+    that sets its own umask for a run gets files with that umask.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -18,7 +39,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are shared files
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; results are shared files
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -160,7 +160,7 @@ class LocalLauncher(Launcher):
 
     def launch(self, units, log) -> LaunchReport:
         """Run ``units`` in child processes; see the module docstring."""
-        from ..runs import is_done
+        from ..record import RunFolder
         from ..sweep import clean_stale
 
         gpus = visible_gpus()
@@ -179,7 +179,7 @@ class LocalLauncher(Launcher):
             while (pending or running) and not self._signal:
                 while pending and free and not self._signal:
                     unit = pending.popleft()
-                    if is_done(unit.folder):  # finished by another worker since planning
+                    if RunFolder(unit.folder).is_finished():  # finished by another worker since planning
                         results.append(UnitResult(unit, "skipped", 0.0, "done already"))
                         report(results[-1], len(results), total, log)
                         continue
@@ -197,7 +197,8 @@ class LocalLauncher(Launcher):
                         continue
                     del running[slot]
                     free.append(slot)
-                    res = _result(unit, rc, log_path, time.monotonic() - t0, is_done(unit.folder))
+                    finished = RunFolder(unit.folder).is_finished()
+                    res = _result(unit, rc, log_path, time.monotonic() - t0, finished)
                     results.append(res)
                     if res.status == "failed":
                         kept.append(log_path)
@@ -208,8 +209,8 @@ class LocalLauncher(Launcher):
             if self._signal:
                 self._stop(running, log)
                 for proc, unit, log_path, t0 in running.values():
-                    results.append(UnitResult(unit, "done" if is_done(unit.folder) else "stopped",
-                                              time.monotonic() - t0))
+                    state = "done" if RunFolder(unit.folder).is_finished() else "stopped"
+                    results.append(UnitResult(unit, state, time.monotonic() - t0))
                     drop_logs(unit)  # stopped on purpose: not a failure
         except BaseException:
             self._stop(running, log)  # never leave children behind

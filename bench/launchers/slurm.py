@@ -39,7 +39,7 @@ def run_unit(argv: list[str], folder: str, threads: int | None = None) -> dict:
         os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.setdefault("TQDM_DISABLE", "1")
     from ..cli import main
-    from ..runs import is_done
+    from ..record import RunFolder
     from ..sweep import clean_stale
 
     error = ""
@@ -48,7 +48,7 @@ def run_unit(argv: list[str], folder: str, threads: int | None = None) -> dict:
         rc = main(["run", *argv])
     except Exception:  # noqa: BLE001 - reported to the launcher, not raised
         rc, error = 1, traceback.format_exc()
-    return {"rc": rc, "done": is_done(Path(folder)), "error": error}
+    return {"rc": rc, "done": RunFolder(Path(folder)).is_finished(), "error": error}
 
 
 @contextlib.contextmanager

@@ -13,23 +13,20 @@ opened: scoring a LIVE-C submission to ``cross`` needs LIVE-C alone. Every test 
 a prediction and every prediction a test image: missing, extra, duplicate, ambiguous or
 empty entries are errors naming the first few of them.
 
-Scores per (fold, target) are the harness's metrics (:func:`bench.metrics.all_metrics`);
-the average over folds is the mean, as ``run`` prints. :func:`write_runs` stores the result
-as done run folders so the submission joins the leaderboard (method ``submission:<name>``).
+Scores per (fold, target) are the harness's metrics (:func:`bench.metrics.all_metrics`).
+What becomes of them (the protocol's summary, the table, the JSON, run folders that join
+the leaderboard) is :mod:`bench.tools.submission`.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
-import platform
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Optional
 
-from . import __version__
-from .errors import BenchError, UsageError
+from ..errors import BenchError, UsageError
 
 SHOWN = 5                       # names listed in an error before '... (N in all)'
 METRIC_KEYS = ("srocc", "plcc", "krcc", "plcc_logistic")
@@ -64,9 +61,9 @@ def score_config(protocol: str, dataset: Optional[str] = None, data_root: Option
     """The resolved config of a scoring: data settings, seed and ``protocol`` options (the
     protocol's defaults, ``dataset`` as its dataset or its targets, ``train`` as declared
     training sets, then ``--set`` items, which may address ``protocol.X`` too)."""
-    from .config import parse_value, resolve, set_key
-    from .data.registry import dataset_names
-    from .registry import PROTOCOLS
+    from ..config import parse_value, resolve, set_key
+    from ..data.registry import dataset_names
+    from ..registry import PROTOCOLS
 
     names = dataset_names()
     cls = PROTOCOLS.get(protocol)
@@ -99,7 +96,7 @@ def score_config(protocol: str, dataset: Optional[str] = None, data_root: Option
     for key in ("dataset", "targets", "train"):
         for n in ([opts[key]] if isinstance(opts.get(key), str) else opts.get(key) or []):
             if n not in names:
-                from .errors import unknown_choice
+                from ..errors import unknown_choice
 
                 raise unknown_choice("dataset", n, names)
     return cfg
@@ -115,8 +112,8 @@ def _apply_set(cfg, item, names, set_key, parse_value) -> None:
 def test_sets(cfg: dict, log: Callable[[str], None] = print) -> list[TestSet]:
     """The protocol's test sets, fold by fold, in the protocol's order; only the datasets
     tested are opened (the training sets play no part in which images test)."""
-    from .data.open import open_dataset
-    from .registry import PROTOCOLS
+    from ..data.open import open_dataset
+    from ..registry import PROTOCOLS
 
     opts = dict(cfg["protocol"])
     protocol = PROTOCOLS.get(opts["name"])()
@@ -196,7 +193,7 @@ def write_template(path: Path | str, tests: list[TestSet]) -> int:
     """Write the template CSV atomically; returns the number of rows."""
     import io
 
-    from .data.atomic import write_text_atomic
+    from ..data.atomic import write_text_atomic
 
     cols, rows = template_rows(tests)
     buf = io.StringIO()
@@ -259,7 +256,7 @@ def match_predictions(tests: list[TestSet], path: Path | str,
                       log: Callable[[str], None] = print) -> list[Score]:
     """Score the predictions file at ``path`` on ``tests``; BenchError naming the missing,
     extra, duplicate, ambiguous or malformed entries when the file does not fit exactly."""
-    from .metrics import all_metrics
+    from ..metrics import all_metrics
 
     cols, rows = read_submission(path)
     by_fold = "fold" in cols
@@ -333,115 +330,3 @@ def match_predictions(tests: list[TestSet], path: Path | str,
         log("note: no 'fold' column: each image's one prediction is used in every fold that "
             "tests it (as from a model not fine-tuned per split)")
     return scores
-
-
-def average(scores: list[Score], how: str = "mean") -> dict:
-    """Mean (or ``how='median'``) over (fold, target) of each metric (NaN ignored), the
-    image count and the number of folds."""
-    import numpy as np
-
-    out = {}
-    reduce = np.median if how == "median" else np.mean
-    for k in METRIC_KEYS:
-        vals = [s.metrics[k] for s in scores if not math.isnan(s.metrics.get(k, math.nan))]
-        out[k] = float(reduce(vals)) if vals else math.nan
-    out["n"] = int(sum(s.metrics.get("n", 0) for s in scores))
-    out["folds"] = len({s.test.fold for s in scores})
-    return out
-
-
-def result_json(cfg: dict, scores: list[Score], source: str) -> dict:
-    """The scored result as a JSON-ready dict: per (fold, target) metrics and the average."""
-    from .registry import PROTOCOLS
-
-    p = cfg["protocol"]
-
-    def clean(d: dict) -> dict:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in d.items()}
-
-    return {"predictions": str(source), "protocol": p["name"],
-            "protocol_version": PROTOCOLS.get(p["name"]).version, "protocol_options": p,
-            "seed": cfg["seed"], "method": cfg["method"],
-            "folds": [clean({"fold": s.test.fold, "target": s.test.target, "dataset": s.test.dataset,
-                             **s.test.info, **s.metrics}) for s in scores],
-            "average": clean(average(scores)),
-            **({"median": clean(average(scores, "median"))} if _has_splits(scores) else {})}
-
-
-def _has_splits(scores: list[Score]) -> bool:
-    """Whether the folds are seeded splits (fine-tune), summarised by their median too."""
-    return len(scores) > 1 and any("split" in s.test.info for s in scores)
-
-
-def format_scores(scores: list[Score]) -> str:
-    """One line per (fold, target) with SROCC, PLCC, KRCC and n, then the AVERAGE line."""
-    lines = [f"{'fold':<16}{'target':<14}{'SROCC':>8}{'PLCC':>8}{'KRCC':>8}{'n':>7}"]
-    for s in scores:
-        m = s.metrics
-        lines.append(f"{s.test.fold[:15]:<16}{s.test.target[:13]:<14}{m['srocc']:>8.4f}"
-                     f"{m['plcc']:>8.4f}{m['krcc']:>8.4f}{m['n']:>7}")
-    if len(scores) > 1:
-        a = average(scores)
-        lines.append(f"{'AVERAGE':<30}{a['srocc']:>8.4f}{a['plcc']:>8.4f}{a['krcc']:>8.4f}{a['n']:>7}")
-    if _has_splits(scores):
-        a = average(scores, "median")
-        lines.append(f"{'MEDIAN':<30}{a['srocc']:>8.4f}{a['plcc']:>8.4f}{a['krcc']:>8.4f}")
-    return "\n".join(lines)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def run_config(cfg: dict, fold: str, source: Path) -> dict:
-    """The config.json of a submission's run folder: data, seed, protocol, method, fold and
-    the predictions file with its hash (so other predictions make another folder)."""
-    return {"profile": cfg["profile"], "seed": cfg["seed"], "method": cfg["method"],
-            "protocol": cfg["protocol"], "fold": fold, "code_version": __version__,
-            "data": {k: cfg["data"][k] for k in ("root", "paths", "synthetic_seed")},
-            "submission": {"file": str(Path(source).resolve()), "sha256": _sha256(source)}}
-
-
-def write_runs(cfg: dict, scores: list[Score], source: Path | str, out_dir: Path | str,
-               log: Callable[[str], None] = print) -> list[Path]:
-    """Write each fold's score as a done run folder under ``out_dir`` (config.json,
-    predictions.csv, metrics.json with the keys runs have, then done; each atomically);
-    a folder already done (same predictions, same settings) is kept. Returns the folders."""
-    from .config import config_hash
-    from .registry import PROTOCOLS
-    from .runs import (claim, folder_name, is_done, mark_done, reset_unfinished, write_json,
-                       write_predictions)
-
-    p = cfg["protocol"]
-    version = PROTOCOLS.get(p["name"]).version
-    name = cfg["method"].split(":", 1)[1]
-    by_fold: dict[str, list[Score]] = {}
-    for s in scores:
-        by_fold.setdefault(s.test.fold, []).append(s)
-    folders = []
-    for fold, group in by_fold.items():
-        fcfg = run_config(cfg, fold, Path(source))
-        folder = Path(out_dir) / folder_name(fcfg, config_hash(fcfg))
-        folders.append(folder)
-        if is_done(folder):
-            log(f"{fold}: already scored ({folder})")
-            continue
-        with claim(folder) as mine:
-            if not mine or is_done(folder):
-                continue
-            reset_unfinished(folder)
-            write_json(folder / "config.json", fcfg)
-            trained = ("+".join(p["train"]) if "train" in p else
-                       p.get("dataset") or group[0].test.dataset)
-            targets = {s.test.target: s.metrics for s in group}
-            metrics = {**group[0].metrics, "targets": targets, "protocol": p["name"],
-                       "protocol_version": version, "fold": fold, "method": cfg["method"],
-                       "method_display": f"{name} (submission)", "dataset": trained,
-                       "extra_train": [], "backbone": BACKBONE, "profile": cfg["profile"],
-                       "seed": cfg["seed"], "clusters": None, **group[0].test.info,
-                       "backbone_init": "external", "submission": fcfg["submission"],
-                       "versions": {"bench": __version__, "python": platform.python_version()}}
-            write_predictions(folder / "predictions.csv", [r for s in group for r in s.rows])
-            write_json(folder / "metrics.json", metrics)
-            mark_done(folder)
-    return folders
