@@ -15,6 +15,7 @@ no content is on both sides of a split; scored by mean squared error (scikit's
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,7 @@ def _pipeline(kernel: str, seed: int):
 def fit_regressor(kernel: str, feats, mos, seed: int, groups=None) -> Regressor:
     """Fit ``kernel`` ("rbf" or "linear") SVR from features N x F to MOS (N), choosing its
     hyperparameters by CV on these training rows only; ``groups`` (N labels) for grouped CV."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 
     if kernel not in KERNELS:
@@ -62,17 +64,17 @@ def fit_regressor(kernel: str, feats, mos, seed: int, groups=None) -> Regressor:
     y = np.asarray(mos, dtype=np.float64).reshape(-1)
     if x.ndim != 2 or x.shape[0] != y.size:
         raise ValueError(f"features {x.shape} and MOS ({y.size}) do not match")
-    if groups is not None:
-        folds = min(CV_FOLDS, len(np.unique(groups)))
-        cv = GroupKFold(n_splits=folds)
-    else:
-        folds = min(CV_FOLDS, y.size)
-        cv = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    folds = min(CV_FOLDS, y.size if groups is None else len(np.unique(groups)))
     if folds < 2:
         raise ValueError("cross-validation needs at least 2 training images (or groups)")
+    cv = (GroupKFold(n_splits=folds) if groups is not None
+          else KFold(n_splits=folds, shuffle=True, random_state=seed))
     search = GridSearchCV(_pipeline(kernel, seed), RBF_GRID if kernel == "rbf" else LINEAR_GRID,
                           scoring="neg_mean_squared_error", cv=cv, n_jobs=1, refit=True)
-    search.fit(x, y, groups=groups)
+    with warnings.catch_warnings():
+        # liblinear stopping at max_iter for the largest C: that C is still scored by CV
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(x, y, groups=groups)
     return Regressor(search.best_estimator_, kernel, dict(search.best_params_),
                      float(-search.best_score_), int((~np.all(np.isfinite(x), axis=1)).sum()))
 
