@@ -45,11 +45,12 @@ def _report(benchmark, name: str, images: np.ndarray) -> None:
           f"threads, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
 
 
-def test_brisque_features(benchmark, pictures):
+@pytest.mark.parametrize("name", ["brisque", "bliinds2"])
+def test_plain_features(benchmark, pictures, name):
     benchmark.group = "classical features (batch of 16)"
-    out = benchmark.pedantic(api.extract, args=("brisque", pictures), rounds=3, warmup_rounds=1)
+    out = benchmark.pedantic(api.extract, args=(name, pictures), rounds=3, warmup_rounds=1)
     assert out.n_fallback == 0
-    _report(benchmark, "brisque", pictures)
+    _report(benchmark, name, pictures)
 
 
 def test_niqe_score(benchmark, pictures):

@@ -62,7 +62,7 @@ def test_nan_rows_are_imputed_with_training_medians_and_counted():
 
 
 def test_unknown_method_and_shape_mismatch_are_errors():
-    with pytest.raises(ValueError, match="one of brisque, cornia, hosa"):
-        api.fit("bliinds2", np.zeros((4, 2)), np.zeros(4), seed=0)
+    with pytest.raises(ValueError, match="one of brisque, cornia, hosa, bliinds2"):
+        api.fit("ilniqe", np.zeros((4, 2)), np.zeros(4), seed=0)
     with pytest.raises(ValueError, match="do not match"):
         api.fit("brisque", np.zeros((4, 2)), np.zeros(5), seed=0)

@@ -5,7 +5,8 @@ Trained methods (features, then a regressor fitted on the fold's training part):
 - ``brisque``: 36 MSCN statistics (:mod:`.brisque`), RBF SVR;
 - ``cornia``: codebook soft-encoding max/min pooling, 2 x 100 values (:mod:`.cornia`),
   linear SVR;
-- ``hosa``: codebook high-order statistics, 3 x 32 x 49 values (:mod:`.hosa`), linear SVR.
+- ``hosa``: codebook high-order statistics, 3 x 32 x 49 values (:mod:`.hosa`), linear SVR;
+- ``bliinds2``: 24 DCT-domain statistics (:mod:`.bliinds2`), RBF SVR.
 
     cb = fit_codebook("cornia", train_images, seed)          # cornia / hosa only
     feats = extract("cornia", images, codebook=cb)           # Extracted(values N x F, n_fallback)
@@ -20,11 +21,12 @@ Images are uint8 arrays N x H x W x 3 (RGB). Features and codebooks depend only 
 images given (and the seed), so they can be cached per dataset, file list, size and
 :data:`FEATURE_VERSION`.
 
-Not implemented (reasons in the README text of the report): BLIINDS-II and IL-NIQE.
+Not implemented (reason in the README text): IL-NIQE.
 """
 from __future__ import annotations
 
 from . import cornia, hosa
+from .bliinds2 import bliinds2_features
 from .brisque import Extracted, brisque_features
 from .codebook import Codebook
 from .codebook import fit_codebook as _fit_codebook
@@ -32,8 +34,8 @@ from .niqe import PristineModel, fit_pristine, niqe_scores
 from .regress import Regressor, fit_regressor, predict_regressor
 
 FEATURE_VERSION = 1
-METHODS = ("brisque", "cornia", "hosa")
-KERNEL = {"brisque": "rbf", "cornia": "linear", "hosa": "linear"}
+METHODS = ("brisque", "cornia", "hosa", "bliinds2")
+KERNEL = {"brisque": "rbf", "cornia": "linear", "hosa": "linear", "bliinds2": "rbf"}
 CODEBOOK_SIZE = {"cornia": cornia.SIZE, "hosa": hosa.SIZE}
 
 __all__ = ["Codebook", "Extracted", "PristineModel", "Regressor", "extract", "fit",
@@ -59,6 +61,8 @@ def extract(name: str, images, codebook: Codebook | None = None, on_nan: str = "
     _check(name, METHODS)
     if name == "brisque":
         return brisque_features(images, on_nan)
+    if name == "bliinds2":
+        return bliinds2_features(images, on_nan)
     if codebook is None:
         raise ValueError(f"{name} needs a codebook: fit_codebook({name!r}, train_images, seed)")
     fn = cornia.cornia_features if name == "cornia" else hosa.hosa_features
