@@ -19,6 +19,10 @@ the best grid point is refined by a bounded Nelder-Mead search. Bounds: centre w
 of the predictions: the least-squares optimum of a logistic is often at infinity (a step,
 or an exponential tail far outside the data), which is no fit to report.
 
+A fitted curve also follows noise: on unrelated predictions and MOS (Gaussian, n = 60) the
+logistic PLCC was 0.42 (sheikh5) and 0.37 (vqeg4) against a raw PLCC of 0.06; at n = 200,
+0.20 and 0.19. Read it beside the raw PLCC, never alone, on small test sets.
+
 When the fit is impossible the result is NaN, never another quantity: fewer points than
 parameters + 1 (a fit through every point has PLCC 1 by construction), constant or
 non-finite predictions or MOS, or no finite fit. :func:`count_failed_fits` counts those
