@@ -31,8 +31,8 @@ NaNs over a list of :func:`all_metrics` results so callers can report them.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 from scipy import optimize, special, stats
@@ -145,7 +145,7 @@ def fit_logistic(pred, mos, logistic: str = DEFAULT_LOGISTIC) -> LogisticFit:
     log_s = (math.log(MIN_SLOPE), math.log(MAX_SLOPE))
     grid = [(c, ls) for c in np.linspace(c_lo, c_hi, GRID_CENTRES)
             for ls in np.linspace(*log_s, GRID_SLOPES)]
-    sse_of = lambda v: _projected(logistic, z, m, v[0], math.exp(v[1]))[0]  # noqa: E731
+    sse_of = lambda v: _projected(logistic, z, m, v[0], math.exp(v[1]))[0]
     with np.errstate(all="ignore"):
         start = min(grid, key=sse_of)
         fit = optimize.minimize(sse_of, np.array(start), method="Nelder-Mead",

@@ -24,9 +24,9 @@ def _direct(block: np.ndarray) -> list[float]:
     u, v = np.meshgrid(np.arange(5), np.arange(5), indexing="ij")
     ac = d[(u + v) > 0]
     rho = np.mean(ac ** 2) / np.mean(np.abs(ac)) ** 2
-    ratio = lambda g: np.exp(special.gammaln(1 / g) + special.gammaln(3 / g) - 2 * special.gammaln(2 / g)) - rho  # noqa: E731
+    ratio = lambda g: np.exp(special.gammaln(1 / g) + special.gammaln(3 / g) - 2 * special.gammaln(2 / g)) - rho
     gamma = optimize.brentq(ratio, 0.2, 9.99)
-    zeta = lambda x: np.std(np.abs(x)) / np.mean(np.abs(x))  # noqa: E731
+    zeta = lambda x: np.std(np.abs(x)) / np.mean(np.abs(x))
     e = [np.var(d[((u + v) >= lo) & ((u + v) <= hi)]) for lo, hi in ((1, 2), (3, 4), (5, 8))]
     r = [abs(e[1] - e[0]) / (e[1] + e[0]), abs(e[2] - (e[0] + e[1]) / 2) / (e[2] + (e[0] + e[1]) / 2)]
     ang = np.degrees(np.arctan2(u, v))

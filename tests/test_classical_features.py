@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage, optimize, special
 
 from methods.classical import api
-from methods.classical.codebook import normalised_patches, whitened
+from methods.classical.codebook import normalised_patches
 from methods.classical.cornia import cornia_features
 from methods.classical.hosa import aggregate
 from methods.classical.images import FeatureError, luma
@@ -45,7 +45,7 @@ def _solve(target: float, ratio) -> float:
 
 def np_ggd(x: np.ndarray) -> tuple[float, float]:
     rho = np.mean(x * x) / np.mean(np.abs(x)) ** 2
-    ratio = lambda a: np.exp(special.gammaln(1 / a) + special.gammaln(3 / a) - 2 * special.gammaln(2 / a))  # noqa: E731
+    ratio = lambda a: np.exp(special.gammaln(1 / a) + special.gammaln(3 / a) - 2 * special.gammaln(2 / a))
     return _solve(rho, ratio), float(np.mean(x * x))
 
 
@@ -54,7 +54,7 @@ def np_aggd(x: np.ndarray) -> list[float]:
     g = left / right
     rhat = np.mean(np.abs(x)) ** 2 / np.mean(x * x)
     target = rhat * (g ** 3 + 1) * (g + 1) / (g ** 2 + 1) ** 2
-    ratio = lambda a: np.exp(2 * special.gammaln(2 / a) - special.gammaln(1 / a) - special.gammaln(3 / a))  # noqa: E731
+    ratio = lambda a: np.exp(2 * special.gammaln(2 / a) - special.gammaln(1 / a) - special.gammaln(3 / a))
     a = _solve(target, ratio)
     eta = (right - left) * np.exp(special.gammaln(2 / a) - 0.5 * (special.gammaln(1 / a) + special.gammaln(3 / a)))
     return [a, eta, left ** 2, right ** 2]
@@ -76,7 +76,6 @@ def _assert_close(ours: np.ndarray, ref: np.ndarray) -> None:
 
 
 def test_brisque_matches_direct_numpy_statistics():
-    import torch
     from pyiqa.matlab_utils import imresize
 
     images = scenes(72, SCENES[:3])
@@ -88,7 +87,6 @@ def test_brisque_matches_direct_numpy_statistics():
         half = imresize(y, scale=0.5, antialiasing=True)
         _assert_close(feats.values[i, 18:], np_brisque_scale(half[0, 0].double().numpy()))
     assert not np.allclose(feats.values[0], feats.values[1])
-    assert torch.get_num_threads() >= 1
 
 
 def test_brisque_flat_image_is_a_counted_nan_row_or_an_error():
@@ -188,5 +186,4 @@ def test_codebook_methods_need_a_codebook():
     with pytest.raises(ValueError, match="needs a codebook"):
         api.extract("hosa", scenes(32, SCENES[:1]))
     patches = normalised_patches(np.zeros((20, 20)))
-    assert np.all(patches == 0) and patches.shape == (16, 49)
-    assert whitened is not None
+    assert np.all(patches == 0) and patches.shape == (16, 49)   # 20 px, 7 px patches, stride 4

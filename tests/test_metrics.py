@@ -6,8 +6,18 @@ import math
 import numpy as np
 import pytest
 
-from bench.metrics import (DEFAULT_LOGISTIC, LOGISTICS, all_metrics, count_failed_fits,
-                           fit_logistic, logistic4, logistic5, plcc, plcc_logistic, srocc)
+from bench.metrics import (
+    DEFAULT_LOGISTIC,
+    LOGISTICS,
+    all_metrics,
+    count_failed_fits,
+    fit_logistic,
+    logistic4,
+    logistic5,
+    plcc,
+    plcc_logistic,
+    srocc,
+)
 
 
 def test_reproduction_of_issue_10_is_fitted_not_the_signed_raw_plcc():

@@ -38,8 +38,20 @@ METHODS = ("brisque", "cornia", "hosa", "bliinds2")
 KERNEL = {"brisque": "rbf", "cornia": "linear", "hosa": "linear", "bliinds2": "rbf"}
 CODEBOOK_SIZE = {"cornia": cornia.SIZE, "hosa": hosa.SIZE}
 
-__all__ = ["Codebook", "Extracted", "PristineModel", "Regressor", "extract", "fit",
-           "fit_codebook", "fit_pristine", "predict", "score", "METHODS", "FEATURE_VERSION"]
+__all__ = [
+    "FEATURE_VERSION",
+    "METHODS",
+    "Codebook",
+    "Extracted",
+    "PristineModel",
+    "Regressor",
+    "extract",
+    "fit",
+    "fit_codebook",
+    "fit_pristine",
+    "predict",
+    "score",
+]
 
 
 def _check(name: str, allowed) -> None:
