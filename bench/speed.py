@@ -15,10 +15,11 @@ measures slows both sides of every ratio alike:
   alternate step by step, in rotating order; ``harness_over_bare`` is the ratio of their
   median step times, bare / ERM: ERM images/s over bare images/s (>= 0.95 wanted);
   ``harness_step_over_bare`` the same for the pre-cut engine;
-* ``method``: the method's own training step: meta-iterations for the subset methods
-  (CIS, CIP and their ablations: ``iteration``), a capped ``fit`` for the others
-  (MetaIQA, ERM, plugins). Each of its inner ``Engine.step`` calls is followed by an ERM
-  step of the same batch size on another engine (``erm_matched``), timed apart and taken
+* ``method``: the method's own training step, through the hooks the engine's loop calls
+  (``setup`` once, then ``update``: a meta-iteration for CIS, CIP and MetaIQA, a step
+  for ERM; any plug-in alike). Each of its inner ``Engine.step`` calls is followed (through
+  the engine's ``step_observers``) by an ERM step of the same batch size on another engine
+  (``erm_matched``), timed apart and taken
   out of the method's time; ``method_over_erm`` is the median over repeats of method time
   / matched ERM time: a meta-iteration against the same number of ERM steps on the same
   batch sizes (<= 1.10 wanted). ``method_over_erm_per_image`` compares the method's time
@@ -53,7 +54,7 @@ class SpeedData:
     """A training set for the measurement and where it came from."""
 
     train: object                     # bench.train.TrainSet
-    subsets: Callable[..., list]      # subsets(clusters=None, levels=False)
+    subsets: Callable[..., list]      # subsets(clusters, levels=False, **division settings)
     kind: str                         # 'suite' | 'real' | 'random'
     description: str
     extra: dict = field(default_factory=dict)
@@ -82,8 +83,8 @@ def standin_data(cfg: dict, types: int = STANDIN_SHAPE["types"], levels: int = S
     keys = ts.type_keys()
     w_cache: dict = {}
 
-    def subsets(clusters: Optional[int] = None, levels: bool = False) -> list:
-        q = cfg["division"]["clusters"] if clusters is None else clusters
+    def subsets(clusters: int, levels: bool = False, **division) -> list:
+        q = clusters  # the division settings do not apply: random soft clusters stand in
         if q not in w_cache:
             wr = np.random.default_rng([seed, q])
             w_cache[q] = {r: (wr.dirichlet(np.ones(q)) if q > 1 else np.ones(1)) for r in set(ref_of)}
@@ -105,7 +106,7 @@ def fold_data(cfg: dict, dataset: str, log: Callable[[str], None]) -> SpeedData:
     """The first LODO fold of ``dataset`` through the runner (records, decoded cache,
     training set with the method's extra sets, the division)."""
     from .registry import PROTOCOLS
-    from .runner import _subset_provider, prepare, train_set_from, with_extra
+    from .plan import prepare, subset_provider, train_set_from, with_extra
 
     real = bool(cfg["data"]["root"]) or bool(cfg["data"]["paths"])
     c = copy.deepcopy(cfg)
@@ -113,7 +114,7 @@ def fold_data(cfg: dict, dataset: str, log: Callable[[str], None]) -> SpeedData:
     session = prepare(c, log)
     fold = session.folds[0]
     ts = train_set_from(session, with_extra(session, fold.train))
-    provider = _subset_provider(session, ts, c, log)
+    provider = subset_provider(session, ts, c, log)
     return SpeedData(ts, provider, "real" if real else "suite",
                      f"{dataset} LODO fold '{fold.name}' ({len(ts)} training images at "
                      f"{cfg['data']['size']} px{', with ' + '+'.join(session.extra) if session.extra else ''})",
@@ -185,53 +186,34 @@ class BareLoop:
 
 
 class MethodBlock:
-    """Runs the method's training step and records the batch size of every
-    ``Engine.step`` call it makes. With a ``shadow`` set, every such call is followed by
-    ``shadow(batch_size)`` (an ERM step of that size, timed by the caller): the method and
-    its matched ERM steps then alternate step by step, so both see the same machine."""
+    """Runs the method's training step through its hooks (``setup`` once, then ``update``)
+    and records the batch size of every ``Engine.step`` it makes (an engine step
+    observer). With a ``shadow`` set, every such step is followed by ``shadow(batch_size)``
+    (an ERM step of that size, timed by the caller): the method and its matched ERM steps
+    then alternate step by step, so both see the same machine."""
 
     def __init__(self, method_cls, cfg: dict, engine, data: SpeedData):
-        from .train import FitContext
+        from .loop import FitContext
 
-        self.cfg, self.engine, self.data, self.method_cls = cfg, engine, data, method_cls
         self.sizes: list[int] = []
         self.shadow: Optional[Callable[[int], None]] = None
-        real_step = engine.step
-
-        def recording_step(opt, ts, pos, *args, **kwargs):
-            self.sizes.append(len(pos))
-            loss = real_step(opt, ts, pos, *args, **kwargs)
-            if self.shadow is not None:
-                self.shadow(len(pos))
-            return loss
-
-        engine.step = recording_step
+        engine.step_observers.append(self._observe)
         self.method = method_cls(cfg)
-        self.iterative = callable(getattr(self.method, "setup", None)) and callable(
-            getattr(self.method, "iteration", None))
-        if self.iterative:
-            self.ctx = FitContext(engine, data.train, cfg, data.subsets, lambda e, loss: None)
-            self.state = self.method.setup(self.ctx)
-            self.unit = "meta-iteration"
-        else:
-            self.unit = "capped fit() iteration"
+        self.ctx = FitContext(engine, data.train, cfg, data.subsets, lambda e, loss: None)
+        self.method.setup(self.ctx)
+        self.unit = "update"
+        self.n_subsets = len(getattr(self.method, "subsets", None) or []) or None
+
+    def _observe(self, batch_size: int) -> None:
+        self.sizes.append(batch_size)
+        if self.shadow is not None:
+            self.shadow(batch_size)
 
     def run(self, n_iter: int) -> int:
-        """``n_iter`` iterations; returns the number of inner steps they took."""
-        from .train import FitContext
-
+        """``n_iter`` updates; returns the number of inner steps they took."""
         before = len(self.sizes)
-        if self.iterative:
-            subsets, batches, opt, _sched, meta = self.state
-            for _ in range(n_iter):
-                self.method.iteration(self.ctx, subsets, batches, opt, meta)
-        else:
-            cfg = copy.deepcopy(self.cfg)
-            cfg["train"]["epochs"] = 1
-            cfg["train"]["iterations_per_epoch"] = n_iter
-            method = self.method_cls(cfg)
-            method.fit(FitContext(self.engine, self.data.train, cfg, self.data.subsets,
-                                  lambda e, loss: None))
+        for _ in range(n_iter):
+            self.method.update(self.ctx)
         return len(self.sizes) - before
 
 
@@ -250,7 +232,8 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
     from .models import build_model
     from .registry import METHODS
     from .runner import resolve_device
-    from .train import BatchSampler, Engine
+    from .samplers import BatchSampler
+    from .train import Engine
 
     method_cls = METHODS.get(cfg["method"])
     device = resolve_device(cfg["device"])
@@ -385,7 +368,7 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
         "torch_threads": torch.get_num_threads(), "load_avg": [round(x, 2) for x in os.getloadavg()],
         "engine": {**erm.describe(), "placement": erm.placement_of(ts.bank)},
         "data": sd.kind, "data_description": sd.description, "n_train": len(ts),
-        "n_subsets": len(block.state[0]) if block.iterative else None,
+        "n_subsets": block.n_subsets,
         "batch_size": bs, "method_batches": {"unit": block.unit, "iterations_per_block": n_iter,
                                              "steps_per_block": n_steps,
                                              "images_per_block": n_images,

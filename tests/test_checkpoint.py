@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-import bench.runner as runner
+import bench.plan as plan
 from bench.models import build_model
-from bench.train import Engine, FitContext
+from bench.loop import FitContext
+from bench.train import Engine
 from tests.test_methods import method_config, one_thread, tiny_data  # noqa: F401  (fixtures)
 
 
@@ -21,13 +22,13 @@ def _fit(method: str, checkpoint, stop_after: int | None = None):
     Interrupt once ``stop_after`` epochs are reported. Returns (state dict, losses)."""
     cfg = method_config(method, epochs=4, iterations=2)
     cfg["train"]["checkpoint"] = True
-    session = runner.prepare(cfg, log=lambda m: None)
+    session = plan.prepare(cfg, log=lambda m: None)
     fold = session.folds[0]
     torch.manual_seed(0)
     model, _ = build_model(cfg["model"], log=lambda m: None)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
-    ts = runner._train_set(session, fold)
-    subsets = runner._subset_provider(session, ts, cfg, lambda m: None)
+    ts = plan.train_set_from(session, fold.train)
+    subsets = plan.subset_provider(session, ts, cfg, lambda m: None)
     losses: list[float] = []
 
     def epoch_done(epoch, loss):

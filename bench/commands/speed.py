@@ -53,9 +53,7 @@ def build_config(args) -> dict:
             overrides[key] = value
     if args.compile:
         overrides["engine.compile"] = True
-    cfg = resolve(args.profile, overrides, args.set, dataset_names())
-    cfg["method"] = args.method
-    return cfg
+    return resolve(args.profile, overrides, args.set, dataset_names(), method=args.method)
 
 
 def cpu_threads(requested, configured: int, default: int, load: float,
