@@ -113,7 +113,7 @@ CORE_SCHEMA: dict[str, S] = {
     "save_model": S(kind="bool"),
     "data.root": S(kind="str", nullable=True),
     "data.paths": S(kind="map", item="str"),
-    "data.size": S(kind="int", low=8, high=4096),
+    "data.size": S(kind="int", low=1, high=4096),
     "data.crop": S(kind="int", low=1, high=4096),
     "data.flip": S(kind="bool"),
     # it names a folder of the cache: a plain non-negative integer, nothing else
