@@ -236,3 +236,10 @@ def test_changed_data_is_a_new_run_not_done_already(release, tmp_path, capsys):
     assert len(folders) == 2
     second = next(p for p in folders if p != first)
     assert json.loads((second / "metrics.json").read_text())["n"] == n_before + 1
+
+
+def test_a_run_restores_torch_threads_and_determinism(release, tmp_path):
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(False)
+    assert run_cli(release, tmp_path / "out", folds="A") == 0    # smoke: 1 thread, deterministic
+    assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
