@@ -110,6 +110,14 @@ def schema_of(dotted: str) -> Setting | None:
     return CORE_SCHEMA.get(dotted)
 
 
+def _valid_keys(cfg: dict) -> list[str]:
+    """Every settable dotted key of ``cfg``, the method's settings included."""
+    full = copy.deepcopy(cfg)
+    if isinstance(full.get("method"), str):
+        full[METHOD_SECTION] = {k: None for k in method_table(full["method"])}
+    return leaf_keys(full)
+
+
 def set_key(cfg: dict, dotted: str, value: Any, dataset_names: Iterable[str] = ()) -> None:
     """Set ``cfg[dotted]`` in place after checking ``value`` against the key's declaration;
     UsageError if the key is not in the tree or the value is not allowed."""
@@ -122,7 +130,7 @@ def set_key(cfg: dict, dotted: str, value: Any, dataset_names: Iterable[str] = (
     for i, part in enumerate(parts[:-1]):
         sub = ".".join(parts[: i + 1])
         if not isinstance(node, dict) or part not in node:
-            raise unknown_choice("--set key", dotted, leaf_keys(cfg))
+            raise unknown_choice("--set key", dotted, _valid_keys(cfg))
         node = node[part]
         if sub in OPEN_TREES:
             tree = {**node, ".".join(parts[i + 1:]): value}
@@ -133,7 +141,7 @@ def set_key(cfg: dict, dotted: str, value: Any, dataset_names: Iterable[str] = (
     last = parts[-1]
     if not isinstance(node, dict) or last not in node or (
             isinstance(node[last], dict) and ".".join(parts) not in OPEN_TREES):
-        raise unknown_choice("--set key", dotted, leaf_keys(cfg))
+        raise unknown_choice("--set key", dotted, _valid_keys(cfg))
     rule = schema_of(".".join(parts))
     node[last] = rule.check(dotted, value) if rule else value
 
