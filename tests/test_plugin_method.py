@@ -60,6 +60,7 @@ from bench.data.synthetic import suite
 from tests.test_run import NAME, load_release
 dataset_names()
 DATASETS[NAME] = DatasetSpec(NAME, load_release, kind="synthetic", synthetic=False)
+DATASETS[NAME + "2"] = DatasetSpec(NAME + "2", load_release, kind="synthetic", synthetic=False)
 def no_suite(*a, **k):
     raise SystemExit("the synthetic suite must not be generated")
 suite.ensure_suite = no_suite
@@ -98,3 +99,32 @@ def test_entry_point_plugin_runs_end_to_end_with_its_own_setting(release, tmp_pa
                           "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=300)
     assert bad.returncode == 2 and "method.lr_scale" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_entry_point_plugin_runs_under_cross_and_finetune(release, tmp_path):
+    """The same plug-in under the other two protocols: cross-dataset (train on one release,
+    test on another) and fine-tune (its pretrained model artifact shared by two splits)."""
+    site = tmp_path / "site"
+    install_plugin(site)
+    other = tmp_path / "release2"
+    shutil.copytree(release, other)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]),
+           "BENCH_CACHE": str(tmp_path / "cache")}
+    common = ["--method", "plug-erm", "--profile", "smoke", "--device", "cpu",
+              "--train", NAME, "--targets", NAME + "2", "--set", f"data.{NAME}={release}",
+              "--set", f"data.{NAME}2={other}", "--set", "method.lr_scale=0.5", "--quiet"]
+    for protocol, extra in (("cross", []), ("finetune", ["--splits", "2", "--train-ratio", "0.5"])):
+        out = tmp_path / protocol
+        proc = subprocess.run([sys.executable, "-c", DRIVER, "run", "--protocol", protocol,
+                               *common, *extra, "--out", str(out)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        records = [json.loads(p.read_text()) for p in out.glob("*/metrics.json")]
+        assert records and all(r["method"] == "plug-erm" and r["protocol"] == protocol
+                               for r in records)
+        assert all(json.loads((p.parent / "config.json").read_text())["method_settings"]
+                   == {"lr_scale": 0.5} for p in out.glob("*/metrics.json"))
+    # fine-tune: two splits, one pretrained model artifact (kind 'model') reused by the second
+    assert len(list((tmp_path / "finetune").glob("*/metrics.json"))) == 2
+    models = list((tmp_path / "finetune" / "models").glob("*/metrics.json"))
+    assert len(models) == 1 and json.loads(models[0].read_text())["kind"] == "model"
