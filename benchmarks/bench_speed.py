@@ -53,8 +53,7 @@ def _why(torch_threads):
 
 
 def run_case(benchmark, method: str) -> dict:
-    cfg = resolve(PROFILE, {"device": DEVICE})
-    cfg["method"] = method
+    cfg = resolve(PROFILE, {"device": DEVICE}, method=method)
     benchmark.group = f"bench speed, {PROFILE} profile on {DEVICE}"
     result = benchmark.pedantic(lambda: measure(cfg, STEPS, REPEATS, DATA, log=lambda m: None),
                                 rounds=1, iterations=1)
