@@ -4,9 +4,12 @@ ints), so checkpoints load with ``torch.load(weights_only=True)``."""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .train import TrainSet
 
 
 class BatchSampler:

@@ -20,7 +20,8 @@ import pytest
 import torch
 
 from bench.config import resolve
-from bench.speed import format_report, measure
+from bench.speed import measure
+from bench.speed_report import format_report
 
 DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
 PROFILE = os.environ.get("BENCH_PROFILE", "quick")

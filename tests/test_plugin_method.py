@@ -13,8 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from bench.registry import METHODS
 from tests.test_run import NAME, release, run_cli, run_folders  # noqa: F401  (fixture)
 

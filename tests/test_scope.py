@@ -34,7 +34,6 @@ def test_run_scope_sets_then_restores_threads_determinism_and_warnings(known_sta
 
 
 def test_run_scope_restores_after_an_exception(known_state):
-    with pytest.raises(RuntimeError):
-        with run_scope(threads=1, deterministic=True):
-            raise RuntimeError("a fold failed")
+    with pytest.raises(RuntimeError), run_scope(threads=1, deterministic=True):
+        raise RuntimeError("a fold failed")
     assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()

@@ -81,7 +81,8 @@ def main(args) -> int:
 
     from ..errors import UsageError
     from ..runner import resolve_device
-    from ..speed import format_report, measure
+    from ..speed import measure
+    from ..speed_report import format_report
 
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be at least 1")
