@@ -45,7 +45,10 @@ def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
     """Check every config value, load the records of the protocol's datasets (and the
     method's extra training sets) and list the folds, each with ``info['data_fingerprint']``;
     no image is decoded (``bank`` is None until :func:`prepare`)."""
+    from .models import check_model_config
+
     validate(cfg)
+    check_model_config(cfg["model"])
     protocol = PROTOCOLS.get(cfg["protocol"]["name"])()
     method_cls = METHODS.get(cfg["method"])
     data = cfg["data"]

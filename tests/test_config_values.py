@@ -47,6 +47,9 @@ BAD = [
     (["--set", "train.betas=[0.9]"], "train.betas", "[0.9]", "a list of 2 floats"),
     (["--set", "train.subset_batch.kadid10k=0"], "train.subset_batch.kadid10k", "", "a map"),
     (["--set", "data.crop=64", "--set", "data.size=40"], "data.crop", "64", "larger than data.size"),
+    (["--set", "model.dropout=abc"], "model.dropout", "abc", "a number in [0, 0.99]"),
+    (["--set", "finetune.select=val"], "finetune.select", "val", "valid choices"),
+    (["--set", "model.backbone=resnet9"], "backbone", "resnet9", "valid choices"),
 ]
 
 
