@@ -25,6 +25,8 @@ from .settings import Setting
 
 # Keys that change how a run is executed or where its data lives, but not what it
 # computes: left out of the hash, so a run started on one machine is recognised on another.
+# data.root and data.paths may stay out only because every fold's config carries the
+# fingerprint of the records it trains and tests on (bench.plan.fold_config).
 # engine.amp is NOT here: the autocast dtype changes the numbers a run produces.
 NON_IDENTITY_KEYS = ("device", "save_model", "data.root", "data.paths", "train.checkpoint",
                      "data.placement", "engine.compile", "engine.channels_last", "engine.fused",
