@@ -124,7 +124,9 @@ def _resume(ctx: FitContext, state: dict) -> int:
     if path is None or not path.is_file():
         return 0
     try:
-        ck = torch.load(path, map_location=ctx.engine.device, weights_only=True)
+        # on the CPU: the torch generator's state must stay a CPU tensor, and load_state_dict
+        # copies model and optimizer tensors to their parameters' device
+        ck = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(ck, dict) or set(ck.get("state", {})) != set(state):
             raise ValueError("it was written for another method or schedule")
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is discarded
