@@ -243,3 +243,36 @@ def test_a_run_restores_torch_threads_and_determinism(release, tmp_path):
     torch.use_deterministic_algorithms(False)
     assert run_cli(release, tmp_path / "out", folds="A") == 0    # smoke: 1 thread, deterministic
     assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
+
+
+def test_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(release, tmp_path,
+                                                                         monkeypatch, capsys):
+    """Ctrl-C after epoch 1 of 3 (train.checkpoint=true): the folder keeps its checkpoint
+    (and config), the rerun resumes from it and ends exactly as an uninterrupted run."""
+    import bench.runner
+
+    args = ("--set", "train.checkpoint=true", "--set", "train.epochs=3")
+    assert run_cli(release, tmp_path / "whole", *args, folds="A") == 0
+    whole = run_folders(tmp_path / "whole")["A"]
+    real = bench.runner._progress
+
+    def interrupting(desc, epochs):
+        bar, history, epoch_done = real(desc, epochs)
+
+        def done(epoch, loss):
+            if epoch == 1:
+                raise KeyboardInterrupt
+            epoch_done(epoch, loss)
+
+        return bar, history, done
+
+    out = tmp_path / "cut"
+    monkeypatch.setattr(bench.runner, "_progress", interrupting)
+    assert run_cli(release, out, *args, folds="A") == 130
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    assert (folder / "checkpoint.pt").is_file() and not (folder / "done").exists()
+    monkeypatch.setattr(bench.runner, "_progress", real)
+    assert run_cli(release, out, *args, folds="A") == 0
+    assert not (folder / "checkpoint.pt").exists()
+    assert metrics_without_timing(folder) == metrics_without_timing(whole)
+    assert (folder / "predictions.csv").read_text() == (whole / "predictions.csv").read_text()
