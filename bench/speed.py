@@ -185,6 +185,19 @@ class BareLoop:
         return loss.item()
 
 
+def precut_engine(cfg: dict, model, device, rng, pre: list):
+    """An Engine whose batch for positions ``pos`` is pre-cut batch ``pos[0] % len(pre)``
+    (uint8 crops on the device, converted to float there): its step without the cutting."""
+    from .train import Engine
+
+    class PreCutEngine(Engine):
+        def batch(self, ts, pos):
+            crops, y = pre[int(pos[0]) % len(pre)]
+            return self.to_float(crops), y
+
+    return PreCutEngine(cfg, model, device, rng)
+
+
 class MethodBlock:
     """Runs the method's training step through its hooks (``setup`` once, then ``update``)
     and records the batch size of every ``Engine.step`` it makes (an engine step
@@ -260,10 +273,8 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
         p = rng.choice(len(ts), bs, replace=False)
         pre.append((erm.crops(ts.bank, ts.index[p]), torch.from_numpy(ts.mos[p]).to(device)))
     # the harness's step fed those pre-cut crops: its machinery without the cutting
-    precut = Engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 6]))
+    precut = precut_engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 6]), pre)
     precut_opt = precut.adam(precut.model.parameters(), cfg["train"]["lr"])
-    precut.batch = lambda _ts, pos: (precut.to_float(pre[int(pos[0]) % len(pre)][0]),
-                                     pre[int(pos[0]) % len(pre)][1])
     matched = Engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 3]))
     matched_opt = matched.adam(matched.model.parameters(), cfg["train"]["lr"])
     matched_samplers: dict[int, BatchSampler] = {}
