@@ -58,7 +58,8 @@ class Setting:
         if self.kind == "list":
             what = f"a list of {self.length or ''} {self.item}s".replace("  ", " ")
         elif self.kind == "map":
-            what = f"a map of names to {self.item}s"
+            what = f"a map of names to {self.item}s" + ("" if self.item == "str" else
+                                                         f" (or one {self.item} for all)")
         else:
             what = {"int": "an integer", "float": "a number", "bool": "true or false",
                     "str": "a string"}[self.kind]
@@ -91,8 +92,10 @@ class Setting:
         if self.kind == "list":
             return (isinstance(value, list) and (self.length is None or len(value) == self.length)
                     and all(_scalar_fits(self.item, v, self.low, self.high) for v in value))
-        if self.kind == "map":
-            return isinstance(value, dict) and all(
+        if self.kind == "map":  # or one value for every name
+            if not isinstance(value, dict):
+                return self.item != "str" and _scalar_fits(self.item, value, self.low, self.high)
+            return all(
                 isinstance(k, str) and _scalar_fits(self.item, v, self.low, self.high)
                 for k, v in value.items())
         return _scalar_fits(self.kind, value, self.low, self.high)
