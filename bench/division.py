@@ -9,7 +9,6 @@ weighted w[r, i] / sum of w[., i] over the subset (Eq. 6), so a subset's weights
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -100,7 +99,10 @@ def cluster_probabilities(features: np.ndarray, clusters: int, tsne_dims: int = 
     if clusters <= 1:
         return np.ones((r, 1))
     if r < clusters:
-        raise ValueError(f"{r} references cannot form {clusters} content clusters")
+        from .errors import UsageError
+
+        raise UsageError(f"method.clusters={clusters}: {r} references cannot form {clusters} "
+                         f"content clusters; use at most {r}")
     from sklearn.manifold import TSNE
     from sklearn.mixture import GaussianMixture
 
@@ -143,8 +145,3 @@ def build_subsets(types: list, refs: list, w_ref: dict, clusters: int,
                 continue  # no image of this type belongs to cluster i at all
             subsets.append(Subset(g + (i,), items, col / total))
     return subsets
-
-
-def reference_key(images_digest: list[str]) -> str:
-    """Hash naming a set of references (for caching their features)."""
-    return hashlib.sha256("\n".join(images_digest).encode()).hexdigest()[:16]

@@ -113,6 +113,15 @@ class IQANet(nn.Module):
 _SAID: set = set()
 
 
+def check_model_config(model_cfg: dict) -> None:
+    """UsageError for an unknown backbone or a missing --weights file (checked before any
+    data is read; :func:`build_model` checks again)."""
+    if model_cfg["backbone"] not in BACKBONES:
+        raise unknown_choice("backbone", model_cfg["backbone"], BACKBONES)
+    if model_cfg.get("weights") and not Path(model_cfg["weights"]).expanduser().is_file():
+        raise UsageError(f"--weights {model_cfg['weights']}: no such file")
+
+
 def build_model(model_cfg: dict, log: Callable[[str], None] = print) -> tuple[IQANet, str]:
     """Build the network of ``model_cfg`` (the config's ``model`` tree).
 

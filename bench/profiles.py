@@ -3,11 +3,16 @@
 ``paper`` is exactly the paper's settings (DESIGN.md section 4). ``quick`` is sized so the
 README's main command (25 LODO folds on the synthetic suite) runs in minutes on 2 CPU
 cores; ``smoke`` is for tests (seconds). Every leaf can be overridden with
-``--set key=value``; keys not in the tree are usage errors.
+``--set key=value``; keys not in the tree are usage errors, and every value is checked
+against ``CORE_SCHEMA`` (type, range, choices). A method's own settings (the Reptile meta
+step, the counterfactual division, MetaIQA's tasks) are declared on the method's class and
+live under ``method_settings`` (see bench/method.py).
 """
 from __future__ import annotations
 
 import copy
+
+from .settings import Setting as S
 
 BASE: dict = {
     "profile": "quick",
@@ -51,25 +56,8 @@ BASE: dict = {
         "weight_decay": 0.0,
         "checkpoint": False,   # checkpoint every epoch and resume from it (paper profile)
     },
-    "meta": {
-        "optimizer": "adam",   # adam | sgd: meta step fed (theta - phi) as theta's gradient
-        "lr": 1e-2,            # beta
-        "betas": [0.9, 0.9999],
-    },
-    "division": {
-        "clusters": 2,         # c (q in the paper's notation)
-        "feature": "auto",     # auto: imagenet-resnet18 if weights present, else pixelstats
-        "tsne_dims": 10,
-        "perplexity": 30.0,
-        "covariance": "diag",  # GMM covariance type (the paper does not say)
-    },
-    "metaiqa": {
-        "support_frac": 0.8,   # per task 80/20 support/query split, seeded
-        "head_lr": 1e-2,       # Adam lr of the head (backbone: train.lr)
-        "loss": "mse",
-    },
     "test": {"batch_size": 64},
-    "finetune": {"epochs": 3, "lr": 1e-3, "batch_size": 32, "select": "last"},
+    "finetune": {"epochs": 3, "lr": 1e-3, "batch_size": 32},  # the last epoch is the model
 }
 
 PROFILES: dict[str, dict] = {
@@ -94,7 +82,6 @@ PROFILES: dict[str, dict] = {
             "subset_batch": {"tid2013": 32, "kadid10k": 102, "default": 32},
             "lr": 1e-4, "checkpoint": True,
         },
-        "metaiqa": {"head_lr": 1e-2},
         "finetune": {"epochs": 30, "lr": 1e-4, "batch_size": 64},
     },
 }
@@ -114,3 +101,47 @@ def deep_merge(base: dict, update: dict) -> dict:
 def profile_config(name: str) -> dict:
     """The full config tree of profile ``name`` (KeyError if unknown)."""
     return deep_merge(BASE, PROFILES[name])
+
+
+# Type and range of every core value (defaults: the trees above). Checked where a value is
+# parsed (--set, options) and once more on the whole config before any data is read.
+CORE_SCHEMA: dict[str, S] = {
+    "profile": S(kind="str"),
+    "seed": S(kind="int", low=0, high=2**32 - 1),
+    "device": S(kind="str"),
+    "deterministic": S(kind="bool"),
+    "save_model": S(kind="bool"),
+    "data.root": S(kind="str", nullable=True),
+    "data.paths": S(kind="map", item="str"),
+    "data.size": S(kind="int", low=1, high=4096),
+    "data.crop": S(kind="int", low=1, high=4096),
+    "data.flip": S(kind="bool"),
+    # it names a folder of the cache: a plain non-negative integer, nothing else
+    "data.synthetic_seed": S(kind="int", low=0, high=2**32 - 1),
+    "data.placement": S(kind="str", choices=("auto", "device", "host")),
+    "engine.amp": S(kind="str", choices=("auto", "bf16", "off")),
+    "engine.compile": S(kind="str", choices=(True, False)),  # true or a backend name
+    "engine.channels_last": S(kind="bool", choices=("auto",)),
+    "engine.fused": S(kind="bool", choices=("auto",)),
+    "engine.threads": S(kind="int", low=0, high=1024),
+    "model.backbone": S(kind="str"),
+    "model.weights": S(kind="str", nullable=True),
+    "model.pretrained": S(kind="bool", choices=("auto",)),
+    "model.head_dims": S(kind="list", item="int", low=1),
+    "model.dropout": S(kind="float", low=0, high=0.99),
+    "train.epochs": S(kind="int", low=1),
+    "train.iterations_per_epoch": S(kind="int", low=1, nullable=True),
+    "train.batch_size": S(kind="int", low=1),
+    "train.subset_batch": S(kind="map", item="int", low=1),
+    "train.lr": S(kind="float", low=0),
+    "train.betas": S(kind="list", item="float", low=0, high=0.999999, length=2),
+    "train.lr_decay": S(kind="float", low=0),
+    "train.lr_step_epochs": S(kind="int", low=1),
+    "train.loss": S(kind="str", choices=("l1", "mse")),
+    "train.weight_decay": S(kind="float", low=0),
+    "train.checkpoint": S(kind="bool"),
+    "test.batch_size": S(kind="int", low=1),
+    "finetune.epochs": S(kind="int", low=1),
+    "finetune.lr": S(kind="float", low=0),
+    "finetune.batch_size": S(kind="int", low=1),
+}

@@ -15,10 +15,11 @@ measures slows both sides of every ratio alike:
   alternate step by step, in rotating order; ``harness_over_bare`` is the ratio of their
   median step times, bare / ERM: ERM images/s over bare images/s (>= 0.95 wanted);
   ``harness_step_over_bare`` the same for the pre-cut engine;
-* ``method``: the method's own training step: meta-iterations for the subset methods
-  (CIS, CIP and their ablations: ``iteration``), a capped ``fit`` for the others
-  (MetaIQA, ERM, plugins). Each of its inner ``Engine.step`` calls is followed by an ERM
-  step of the same batch size on another engine (``erm_matched``), timed apart and taken
+* ``method``: the method's own training step, through the hooks the engine's loop calls
+  (``setup`` once, then ``update``: a meta-iteration for CIS, CIP and MetaIQA, a step
+  for ERM; any plug-in alike). Each of its inner ``Engine.step`` calls is followed (through
+  the engine's ``step_observers``) by an ERM step of the same batch size on another engine
+  (``erm_matched``), timed apart and taken
   out of the method's time; ``method_over_erm`` is the median over repeats of method time
   / matched ERM time: a meta-iteration against the same number of ERM steps on the same
   batch sizes (<= 1.10 wanted). ``method_over_erm_per_image`` compares the method's time
@@ -53,7 +54,7 @@ class SpeedData:
     """A training set for the measurement and where it came from."""
 
     train: object                     # bench.train.TrainSet
-    subsets: Callable[..., list]      # subsets(clusters=None, levels=False)
+    subsets: Callable[..., list]      # subsets(clusters, levels=False, **division settings)
     kind: str                         # 'suite' | 'real' | 'random'
     description: str
     extra: dict = field(default_factory=dict)
@@ -82,8 +83,8 @@ def standin_data(cfg: dict, types: int = STANDIN_SHAPE["types"], levels: int = S
     keys = ts.type_keys()
     w_cache: dict = {}
 
-    def subsets(clusters: Optional[int] = None, levels: bool = False) -> list:
-        q = cfg["division"]["clusters"] if clusters is None else clusters
+    def subsets(clusters: int, levels: bool = False, **division) -> list:
+        q = clusters  # the division settings do not apply: random soft clusters stand in
         if q not in w_cache:
             wr = np.random.default_rng([seed, q])
             w_cache[q] = {r: (wr.dirichlet(np.ones(q)) if q > 1 else np.ones(1)) for r in set(ref_of)}
@@ -105,7 +106,7 @@ def fold_data(cfg: dict, dataset: str, log: Callable[[str], None]) -> SpeedData:
     """The first LODO fold of ``dataset`` through the runner (records, decoded cache,
     training set with the method's extra sets, the division)."""
     from .registry import PROTOCOLS
-    from .runner import _subset_provider, prepare, train_set_from, with_extra
+    from .plan import prepare, subset_provider, train_set_from, with_extra
 
     real = bool(cfg["data"]["root"]) or bool(cfg["data"]["paths"])
     c = copy.deepcopy(cfg)
@@ -113,7 +114,7 @@ def fold_data(cfg: dict, dataset: str, log: Callable[[str], None]) -> SpeedData:
     session = prepare(c, log)
     fold = session.folds[0]
     ts = train_set_from(session, with_extra(session, fold.train))
-    provider = _subset_provider(session, ts, c, log)
+    provider = subset_provider(session, ts, c, log)
     return SpeedData(ts, provider, "real" if real else "suite",
                      f"{dataset} LODO fold '{fold.name}' ({len(ts)} training images at "
                      f"{cfg['data']['size']} px{', with ' + '+'.join(session.extra) if session.extra else ''})",
@@ -184,54 +185,48 @@ class BareLoop:
         return loss.item()
 
 
+def precut_engine(cfg: dict, model, device, rng, pre: list):
+    """An Engine whose batch for positions ``pos`` is pre-cut batch ``pos[0] % len(pre)``
+    (uint8 crops on the device, converted to float there): its step without the cutting."""
+    from .train import Engine
+
+    class PreCutEngine(Engine):
+        def batch(self, ts, pos):
+            crops, y = pre[int(pos[0]) % len(pre)]
+            return self.to_float(crops), y
+
+    return PreCutEngine(cfg, model, device, rng)
+
+
 class MethodBlock:
-    """Runs the method's training step and records the batch size of every
-    ``Engine.step`` call it makes. With a ``shadow`` set, every such call is followed by
-    ``shadow(batch_size)`` (an ERM step of that size, timed by the caller): the method and
-    its matched ERM steps then alternate step by step, so both see the same machine."""
+    """Runs the method's training step through its hooks (``setup`` once, then ``update``)
+    and records the batch size of every ``Engine.step`` it makes (an engine step
+    observer). With a ``shadow`` set, every such step is followed by ``shadow(batch_size)``
+    (an ERM step of that size, timed by the caller): the method and its matched ERM steps
+    then alternate step by step, so both see the same machine."""
 
     def __init__(self, method_cls, cfg: dict, engine, data: SpeedData):
-        from .train import FitContext
+        from .loop import FitContext
 
-        self.cfg, self.engine, self.data, self.method_cls = cfg, engine, data, method_cls
         self.sizes: list[int] = []
         self.shadow: Optional[Callable[[int], None]] = None
-        real_step = engine.step
-
-        def recording_step(opt, ts, pos, *args, **kwargs):
-            self.sizes.append(len(pos))
-            loss = real_step(opt, ts, pos, *args, **kwargs)
-            if self.shadow is not None:
-                self.shadow(len(pos))
-            return loss
-
-        engine.step = recording_step
+        engine.step_observers.append(self._observe)
         self.method = method_cls(cfg)
-        self.iterative = callable(getattr(self.method, "setup", None)) and callable(
-            getattr(self.method, "iteration", None))
-        if self.iterative:
-            self.ctx = FitContext(engine, data.train, cfg, data.subsets, lambda e, loss: None)
-            self.state = self.method.setup(self.ctx)
-            self.unit = "meta-iteration"
-        else:
-            self.unit = "capped fit() iteration"
+        self.ctx = FitContext(engine, data.train, cfg, data.subsets, lambda e, loss: None)
+        self.method.setup(self.ctx)
+        self.unit = "update"
+        self.n_subsets = len(getattr(self.method, "subsets", None) or []) or None
+
+    def _observe(self, batch_size: int) -> None:
+        self.sizes.append(batch_size)
+        if self.shadow is not None:
+            self.shadow(batch_size)
 
     def run(self, n_iter: int) -> int:
-        """``n_iter`` iterations; returns the number of inner steps they took."""
-        from .train import FitContext
-
+        """``n_iter`` updates; returns the number of inner steps they took."""
         before = len(self.sizes)
-        if self.iterative:
-            subsets, batches, opt, _sched, meta = self.state
-            for _ in range(n_iter):
-                self.method.iteration(self.ctx, subsets, batches, opt, meta)
-        else:
-            cfg = copy.deepcopy(self.cfg)
-            cfg["train"]["epochs"] = 1
-            cfg["train"]["iterations_per_epoch"] = n_iter
-            method = self.method_cls(cfg)
-            method.fit(FitContext(self.engine, self.data.train, cfg, self.data.subsets,
-                                  lambda e, loss: None))
+        for _ in range(n_iter):
+            self.method.update(self.ctx)
         return len(self.sizes) - before
 
 
@@ -250,7 +245,8 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
     from .models import build_model
     from .registry import METHODS
     from .runner import resolve_device
-    from .train import BatchSampler, Engine
+    from .samplers import BatchSampler
+    from .train import Engine
 
     method_cls = METHODS.get(cfg["method"])
     device = resolve_device(cfg["device"])
@@ -277,10 +273,8 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
         p = rng.choice(len(ts), bs, replace=False)
         pre.append((erm.crops(ts.bank, ts.index[p]), torch.from_numpy(ts.mos[p]).to(device)))
     # the harness's step fed those pre-cut crops: its machinery without the cutting
-    precut = Engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 6]))
+    precut = precut_engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 6]), pre)
     precut_opt = precut.adam(precut.model.parameters(), cfg["train"]["lr"])
-    precut.batch = lambda _ts, pos: (precut.to_float(pre[int(pos[0]) % len(pre)][0]),
-                                     pre[int(pos[0]) % len(pre)][1])
     matched = Engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 3]))
     matched_opt = matched.adam(matched.model.parameters(), cfg["train"]["lr"])
     matched_samplers: dict[int, BatchSampler] = {}
@@ -385,7 +379,7 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
         "torch_threads": torch.get_num_threads(), "load_avg": [round(x, 2) for x in os.getloadavg()],
         "engine": {**erm.describe(), "placement": erm.placement_of(ts.bank)},
         "data": sd.kind, "data_description": sd.description, "n_train": len(ts),
-        "n_subsets": len(block.state[0]) if block.iterative else None,
+        "n_subsets": block.n_subsets,
         "batch_size": bs, "method_batches": {"unit": block.unit, "iterations_per_block": n_iter,
                                              "steps_per_block": n_steps,
                                              "images_per_block": n_images,
@@ -434,46 +428,3 @@ def device_name(device) -> str:
     except OSError:
         pass
     return f"{model or 'CPU'} ({os.cpu_count()} cores)"
-
-
-# --------------------------------------------------------------------------- report
-def format_report(r: dict) -> str:
-    """The human-readable report of :func:`measure`'s dict."""
-    e = r["engine"]
-    mb = r["method_batches"]
-    lines = [
-        f"bench speed: method {r['method']}, profile {r['profile']} ({r['backbone']}, "
-        f"{r['crop']} px crops, ERM batch {r['batch_size']})",
-        f"device: {r['device']} - {r['device_name']}; {r['torch_threads']} torch threads"
-        + (f" ({r['torch_threads_why']})" if r.get("torch_threads_why") else "")
-        + f"; load average {' '.join(str(x) for x in r['load_avg'])}",
-        f"engine: amp {e['amp']}, channels_last {e['channels_last']}, Adam {e['adam']}, "
-        f"compile {e['compile']}, crops cut on the {e['placement']}",
-        f"data: {r['data_description']}",
-        f"method block: {mb['iterations_per_block']} {mb['unit']}(s) = {mb['steps_per_block']} inner "
-        f"steps, {mb['images_per_block']} images (batch sizes {mb['batch_sizes']})"
-        + (f", {r['n_subsets']} subsets" if r.get("n_subsets") else ""),
-        "",
-        f"{'':<34}{'images/s':>12}{'ms/step':>10}",
-        f"{'bare PyTorch loop (pre-cut crops)':<34}{r['bare_img_s']:>12.0f}{r['ms_per_step']['bare']:>10.2f}",
-        f"{'ERM, Engine.step (with its data)':<34}{r['erm_img_s']:>12.0f}{r['ms_per_step']['erm']:>10.2f}",
-        f"{'Engine.step on pre-cut crops':<34}{r['erm_precut_img_s']:>12.0f}"
-        f"{1e3 * r['batch_size'] / r['erm_precut_img_s']:>10.2f}",
-        f"{r['method'] + ' training step':<34}{r['method_img_s']:>12.0f}{r['ms_per_step']['method']:>10.2f}",
-        f"{'ERM on the method batch sizes':<34}{r['erm_matched_img_s']:>12.0f}"
-        f"{r['ms_per_step']['erm_matched']:>10.2f}",
-        f"{'data pipeline (Engine.batch)':<34}{r['data_crops_s']:>12.0f}  crops/s",
-        f"{'host crop cutting (uint8)':<34}{r['host_crops_s']:>12.0f}  crops/s",
-        "",
-        f"harness/bare = {r['harness_over_bare']:.3f}   (target >= 0.95: "
-        f"{'met' if r['meets_targets']['harness_over_bare'] else 'MISSED'}; the harness cutting "
-        f"its crops; fed the bare loop's pre-cut crops: {r['harness_step_over_bare']:.3f})",
-        f"{r['method']}/ERM per step, same batches = {r['method_over_erm']:.3f}   (target <= 1.10: "
-        f"{'met' if r['meets_targets']['method_over_erm'] else 'MISSED'})",
-        f"{r['method']}/ERM per image (ERM at batch {r['batch_size']}) = {r['method_over_erm_per_image']:.3f}",
-        f"peak memory: host {r['peak_host_mb']:.0f} MB"
-        + (f", device {r['peak_device_mb']:.0f} MB" if "peak_device_mb" in r else ""),
-        f"({r['repeats']} repeats of {r['steps']} bare/ERM/pre-cut step triples and one method block with "
-        "its matched ERM steps interleaved step by step; medians)",
-    ]
-    return "\n".join(lines)

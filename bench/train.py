@@ -1,16 +1,15 @@
-"""The training machinery methods build on: the training set view, batches on the device,
-the inner optimizer and its schedule, weighted losses, NaN checks, prediction.
+"""The engine's step machinery: the training set view, batches on the device, the inner
+optimizer and its schedule, weighted losses, NaN checks, prediction.
 
-A method's ``fit(ctx)`` receives a :class:`FitContext` and calls :meth:`Engine.step` (one
-optimizer step on a batch) and the helpers here; nothing in this module knows any
-particular method.
+A method's ``update`` calls :meth:`Engine.step` (one optimizer step on a batch); the epoch
+loop around it is :func:`bench.loop.train`. Nothing in this module knows any particular
+method.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -154,6 +153,8 @@ class Engine:
         self._kept: dict = {}    # batch buffers step() reuses from step to step
         self._reuse = False      # True while step() cuts its batch
         self.images_seen = 0
+        # called with the batch size after every step (bench speed's matched ERM steps)
+        self.step_observers: list[Callable[[int], None]] = []
 
     def describe(self) -> dict:
         """How this engine runs (for the run record): amp, memory format, Adam, compile,
@@ -218,10 +219,6 @@ class Engine:
             self._kept[key] = buf
         return buf[:shape[0]]
 
-    def to_device(self, crops: np.ndarray) -> torch.Tensor:
-        """B x H x W x 3 uint8 (numpy) -> B x 3 x H x W float in [0, 1] on the device."""
-        return self.to_float(torch.from_numpy(crops).to(self.device, non_blocking=True))
-
     def batch(self, ts: TrainSet, pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(images, targets) for training positions ``pos``: random crops and flips."""
         x = self.to_float(self.crops(ts.bank, ts.index[pos]))
@@ -262,7 +259,10 @@ class Engine:
         loss.backward()
         opt.step()
         self.images_seen += len(pos)
-        return self.check(loss)
+        value = self.check(loss)
+        for observe in self.step_observers:
+            observe(len(pos))
+        return value
 
     @staticmethod
     def check(loss: torch.Tensor) -> float:
@@ -284,155 +284,3 @@ class Engine:
             out.append(self.net(x).float().cpu().numpy())
         self.model.train()
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
-
-
-class BatchSampler:
-    """Endless minibatches of positions from ``items``: a fresh permutation per pass, so
-    every item is visited once per pass. Deterministic in ``rng``."""
-
-    def __init__(self, items: np.ndarray, batch: int, rng: np.random.Generator):
-        self.items = np.asarray(items)
-        self.batch = max(1, min(int(batch), len(self.items)))
-        self.rng = rng
-        self._perm = np.empty(0, dtype=np.int64)
-        self._at = 0
-
-    @property
-    def batches_per_pass(self) -> int:
-        return math.ceil(len(self.items) / self.batch)
-
-    def next(self) -> np.ndarray:
-        """Positions (into ``items``' index space) of the next batch; B = self.batch."""
-        if self._at + self.batch > len(self._perm):
-            rest = self._perm[self._at:]
-            self._perm = np.concatenate([rest, self.rng.permutation(len(self.items))])
-            self._at = 0
-        sel = self._perm[self._at:self._at + self.batch]
-        self._at += self.batch
-        return sel
-
-    def state_dict(self) -> dict:
-        """Where the sampler is in its permutation (for checkpoints)."""
-        return {"perm": self._perm.copy(), "at": self._at}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._perm, self._at = np.asarray(state["perm"]), int(state["at"])
-
-
-@dataclass
-class FitContext:
-    """What a method's ``fit`` gets: the engine, the training set, the config, the
-    division (computed lazily, cached) and a per-epoch progress callback."""
-
-    engine: Engine
-    train: TrainSet
-    cfg: dict
-    subsets: Callable[..., list]  # subsets(clusters=None, levels=None) -> list[Subset]
-    epoch_done: Callable[[int, float], None]
-    checkpoint: Optional[Path] = None  # where epoch_loop keeps its per-epoch checkpoint
-    history: list = field(default_factory=list)
-
-    def __post_init__(self):
-        report = self.epoch_done
-
-        def epoch_done(epoch: int, loss: float) -> None:
-            self.history.append(loss)
-            report(epoch, loss)
-
-        self.epoch_done = epoch_done
-
-    def epoch_loop(self, **state) -> Iterator[int]:
-        """The epochs to run, with a checkpoint after each when ``checkpoint`` is set.
-
-        ``state``: the method's stateful objects (optimizers, schedulers, samplers: anything
-        with state_dict/load_state_dict). On entry an existing checkpoint is restored
-        (model, those objects, the random generators, the loss history) and the loop
-        resumes after its epoch, so an interrupted run ends exactly as an uninterrupted one.
-        The method reports each epoch's loss with ``epoch_done`` as before.
-        """
-        import torch
-
-        from .data.atomic import write_bytes_atomic
-
-        e = self.engine
-        start = 0
-        if self.checkpoint is not None and self.checkpoint.is_file():
-            # Our own file, written below: it holds numpy arrays, hence weights_only=False.
-            ck = torch.load(self.checkpoint, map_location=e.device, weights_only=False)
-            e.model.load_state_dict(ck["model"])
-            for name, obj in state.items():
-                obj.load_state_dict(ck["state"][name])
-            e.rng.bit_generator.state = ck["numpy_rng"]
-            torch.set_rng_state(ck["torch_rng"])
-            e.images_seen = ck["images_seen"]
-            for epoch, loss in enumerate(ck["history"]):
-                self.epoch_done(epoch, loss)
-            start = ck["epoch"] + 1
-        for epoch in range(start, self.epochs):
-            n_before = len(self.history)
-            yield epoch
-            if self.checkpoint is not None and epoch + 1 < self.epochs:
-                import io
-
-                buf = io.BytesIO()
-                torch.save({"epoch": epoch, "model": e.model.state_dict(),
-                            "state": {k: v.state_dict() for k, v in state.items()},
-                            "numpy_rng": e.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                            "images_seen": e.images_seen, "history": list(self.history)}, buf)
-                write_bytes_atomic(self.checkpoint, buf.getvalue())
-            assert len(self.history) > n_before, "a method must call epoch_done once per epoch"
-
-    @property
-    def epochs(self) -> int:
-        return int(self.cfg["train"]["epochs"])
-
-    def iterations(self, natural: int) -> int:
-        """Iterations in an epoch: ``natural`` (every image once) unless
-        train.iterations_per_epoch caps it (the smoke profile)."""
-        cap = self.cfg["train"].get("iterations_per_epoch")
-        return natural if not cap else min(int(cap), natural)
-
-    def subset_batch(self, dataset: str) -> int:
-        """Per-subset batch size for items of ``dataset`` (train.subset_batch)."""
-        sb = self.cfg["train"]["subset_batch"]
-        if isinstance(sb, int):
-            return sb
-        return int(sb.get(dataset, sb.get("default", 16)))
-
-
-class SubsetBatches:
-    """Per-subset minibatches for the subset-based paradigms (CIS, CIP, MetaIQA tasks).
-
-    For subset s it returns training positions and their Eq. 6 weights renormalised over
-    the batch (so they sum to 1): the batch estimate of the subset loss of Eq. 6.
-    Batch sizes come from ``batch_of(dataset)``.
-    """
-
-    def __init__(self, subsets: list, train: TrainSet, batch_of: Callable[[str], int],
-                 rng: np.random.Generator):
-        self.subsets = subsets
-        self.samplers = []
-        for s in subsets:
-            dataset = train.dataset[int(s.items[0])]
-            self.samplers.append(BatchSampler(np.arange(len(s.items)), batch_of(dataset), rng))
-
-    @property
-    def iterations_per_epoch(self) -> int:
-        """Meta-iterations per epoch: enough for the largest subset to be seen once."""
-        return max(s.batches_per_pass for s in self.samplers)
-
-    def next(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(positions into the training set, weights summing to 1) for subset ``k``."""
-        sel = self.samplers[k].next()
-        s = self.subsets[k]
-        w = s.weights[sel]
-        total = w.sum()
-        w = w / total if total > 0 else np.full(len(sel), 1.0 / len(sel))
-        return s.items[sel], w
-
-    def state_dict(self) -> dict:
-        return {"samplers": [sp.state_dict() for sp in self.samplers]}
-
-    def load_state_dict(self, state: dict) -> None:
-        for sp, st in zip(self.samplers, state["samplers"]):
-            sp.load_state_dict(st)

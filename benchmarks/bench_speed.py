@@ -20,7 +20,8 @@ import pytest
 import torch
 
 from bench.config import resolve
-from bench.speed import format_report, measure
+from bench.speed import measure
+from bench.speed_report import format_report
 
 DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
 PROFILE = os.environ.get("BENCH_PROFILE", "quick")
@@ -53,8 +54,7 @@ def _why(torch_threads):
 
 
 def run_case(benchmark, method: str) -> dict:
-    cfg = resolve(PROFILE, {"device": DEVICE})
-    cfg["method"] = method
+    cfg = resolve(PROFILE, {"device": DEVICE}, method=method)
     benchmark.group = f"bench speed, {PROFILE} profile on {DEVICE}"
     result = benchmark.pedantic(lambda: measure(cfg, STEPS, REPEATS, DATA, log=lambda m: None),
                                 rounds=1, iterations=1)

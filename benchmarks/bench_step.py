@@ -34,10 +34,11 @@ import torch
 from bench.config import resolve
 from bench.data.bank import ImageBank
 from bench.division import build_subsets
-from bench.meta import ReptileMeta
+from bench.loop import FitContext
 from bench.models import build_model
-from bench.train import BatchSampler, Engine, FitContext, SubsetBatches, TrainSet
-from methods.cis import CIS
+from bench.samplers import BatchSampler
+from bench.train import Engine, TrainSet
+from methods.causal.cis import CIS
 
 DEVICE = torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "41"))
@@ -155,18 +156,15 @@ def make_rig() -> Rig:
     subsets = build_subsets(types, refs, w_ref, N_CLUSTERS)
     assert len(subsets) == N_TYPES * N_CLUSTERS
     cis_engine = Engine(cfg, dev(), DEVICE, np.random.default_rng(4))
-    cis_opt = cis_engine.adam(cis_engine.model.parameters(), cfg["train"]["lr"])
-    m = cfg["meta"]
-    meta = ReptileMeta(cis_engine.model.parameters(), m["optimizer"], m["lr"], m["betas"])
-    sub_batches = SubsetBatches(subsets, ts, lambda d: sb, cis_engine.rng)
     ctx = FitContext(cis_engine, ts, cfg, lambda **kw: subsets, lambda e, loss: None)
     method = CIS(cfg)
+    method.setup(ctx)             # the hooks the engine's loop calls: setup, then update
     erm_engine = Engine(cfg, dev(), DEVICE, np.random.default_rng(5))
     erm_opt = erm_engine.adam(erm_engine.model.parameters(), cfg["train"]["lr"])
     sampler = BatchSampler(np.arange(n), sb, erm_engine.rng)
 
     def cis() -> list:
-        return method.iteration(ctx, subsets, sub_batches, cis_opt, meta)
+        return method.update(ctx)
 
     def erm() -> list:
         return [erm_engine.step(erm_opt, ts, sampler.next()) for _ in range(len(subsets))]

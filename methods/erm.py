@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.method import Method
+from bench.method import FitContext, Method
 from bench.registry import METHODS
-from bench.train import BatchSampler, FitContext
+from bench.samplers import BatchSampler
 
 
 @METHODS.register("erm")
@@ -14,13 +14,15 @@ class ERM(Method):
     """Empirical risk minimisation with the inner Adam and its step schedule."""
 
     display = "Baseline"
+    stateful = ("optimizer", "sampler")
 
-    def fit(self, ctx: FitContext) -> None:
+    def setup(self, ctx: FitContext) -> None:
         e, t = ctx.engine, self.cfg["train"]
-        opt = e.adam(e.model.parameters(), t["lr"])
-        sched = e.scheduler(opt)
-        sampler = BatchSampler(np.arange(len(ctx.train)), t["batch_size"], e.rng)
-        for epoch in ctx.epoch_loop(opt=opt, sched=sched, sampler=sampler):
-            losses = [e.step(opt, ctx.train, sampler.next()) for _ in range(ctx.iterations(sampler.batches_per_pass))]
-            sched.step()
-            ctx.epoch_done(epoch, float(np.mean(losses)))
+        self.optimizer = e.adam(e.model.parameters(), t["lr"])
+        self.sampler = BatchSampler(np.arange(len(ctx.train)), t["batch_size"], e.rng)
+
+    def iterations_per_epoch(self) -> int:
+        return self.sampler.batches_per_pass
+
+    def update(self, ctx: FitContext) -> float:
+        return ctx.engine.step(self.optimizer, ctx.train, self.sampler.next())

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bench.division import build_subsets, cluster_probabilities, pixel_stat_features
+from bench.errors import UsageError
 
 
 def toy_items(datasets=("d1",), types=("GB", "JPEG", "WN"), levels=(1, 2, 3), refs=4,
@@ -111,7 +112,7 @@ def test_cluster_probabilities_shapes_and_limits():
     assert w3.shape == (10, 3)
     np.testing.assert_allclose(w3.sum(axis=1), 1.0)
     np.testing.assert_array_equal(cluster_probabilities(feats, 1), np.ones((10, 1)))
-    with pytest.raises(ValueError, match="cannot form"):
+    with pytest.raises(UsageError, match="cannot form"):
         cluster_probabilities(feats[:2], 3)
 
 

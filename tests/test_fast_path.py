@@ -26,7 +26,8 @@ from bench.errors import UsageError
 from bench.metrics import all_metrics
 from bench.models import build_model
 from bench.registry import METHODS
-from bench.train import AmpForward, Engine, FitContext, TrainSet, resolve_amp
+from bench.loop import FitContext
+from bench.train import AmpForward, Engine, TrainSet, resolve_amp
 
 CPU = torch.device("cpu")
 

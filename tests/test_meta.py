@@ -20,10 +20,13 @@ from torch import nn
 from bench.config import resolve
 from bench.data.bank import ImageBank
 from bench.division import Subset, build_subsets
-from bench.meta import ReptileMeta
-from bench.train import Engine, FitContext, SubsetBatches, TrainSet
-from methods.cip import CIP, parallel_batch
-from methods.cis import CIS, serial_meta_iteration
+from bench.errors import UsageError
+from bench.loop import FitContext
+from bench.samplers import SubsetBatches
+from bench.train import Engine, TrainSet
+from methods.causal.cip import CIP, parallel_batch
+from methods.causal.cis import CIS, serial_meta_iteration
+from methods.causal.reptile import ReptileMeta
 
 
 def tiny_linear() -> nn.Linear:
@@ -100,11 +103,19 @@ def test_reptile_adam_is_fed_theta_minus_phi():
 
 
 def test_reptile_rejects_unknown_optimizer():
-    with pytest.raises(ValueError, match="adam or sgd"):
+    with pytest.raises(UsageError, match="adam or sgd"):
         ReptileMeta(tiny_linear().parameters(), "rmsprop")
 
 
 # --------------------------------------------------------------------------- CIS
+def armed(cls, cfg, subsets, batches, opt, meta):
+    """A method object in the state its ``setup`` leaves (the given subsets, batches,
+    inner optimizer and meta step), for calling ``update`` directly."""
+    method = cls(cfg)
+    method.subsets, method.batches, method.optimizer, method.meta = subsets, batches, opt, meta
+    return method
+
+
 def test_serial_meta_iteration_matches_hand_computed_quadratic():
     """L_k(w) = 0.5 ||w - c_k||^2, inner SGD rate 0.5, meta SGD rate 0.5, order [2, 0, 1]."""
     w = nn.Parameter(torch.zeros(2))
@@ -168,11 +179,11 @@ def test_cis_visits_every_subset_once_per_meta_iteration_in_fresh_orders():
     engine = _StubEngine(seed=3)
     ctx = FitContext(engine, None, {}, lambda **kw: [], lambda e, l: None)
     meta = _CountingMeta(engine)
-    method = CIS(resolve("smoke"))
+    method = armed(CIS, resolve("smoke"), [None] * n_subsets, _StubBatches(), None, meta)
     orders = []
     for _ in range(n_iter):
         before = len(engine.steps)
-        method.iteration(ctx, [None] * n_subsets, _StubBatches(), None, meta)
+        method.update(ctx)
         orders.append(engine.steps[before:])
     for order in orders:
         assert sorted(order) == list(range(n_subsets))      # each subset exactly once
@@ -256,7 +267,7 @@ def test_cip_inner_step_is_sgd_on_mean_subset_loss(meta_lr):
     meta = ReptileMeta(model.parameters(), "sgd", lr=meta_lr)
     ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
 
-    CIP(cfg).iteration(ctx, subsets, batches, opt, meta)
+    armed(CIP, cfg, subsets, batches, opt, meta).update(ctx)
 
     # explicit formula: (1/|S|) sum_s sum_{i in batch s} w_si |f(x_i) - y_i| at theta
     assert sorted(k for k, _, _ in drawn) == list(range(len(subsets)))
@@ -290,6 +301,7 @@ def test_cis_iteration_reuses_theta_buffers_and_never_copies_the_model(monkeypat
     batches = SubsetBatches(subsets, ts, lambda d: 3, engine.rng)
     ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
     buffers = [t.data_ptr() for t in meta.theta]
+    method = armed(CIS, cfg, subsets, batches, opt, meta)
 
     def no_copy(*a, **k):
         raise AssertionError("a meta-iteration deep-copied something")
@@ -297,7 +309,7 @@ def test_cis_iteration_reuses_theta_buffers_and_never_copies_the_model(monkeypat
     monkeypatch.setattr(copy, "deepcopy", no_copy)
     before = [p.detach().clone() for p in model.parameters()]
     for _ in range(3):
-        losses = CIS(cfg).iteration(ctx, subsets, batches, opt, meta)
+        losses = method.update(ctx)
         assert len(losses) == len(subsets)
     assert [t.data_ptr() for t in meta.theta] == buffers
     assert engine.images_seen == 3 * 3 * len(subsets)

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench import runner
-from bench.config import resolve
+from bench import plan
+from bench.config import resolve, with_method_settings
 from bench.data.records import Dataset, Record
 from bench.models import build_model
 from bench.registry import METHODS
-from bench.train import Engine, FitContext
+from bench.loop import FitContext
+from bench.train import Engine
 
 SIZE = 40                       # the smoke profile's data.size (crop 32)
 TYPES = ("A", "B", "C", "D")    # LODO holds out A: the fold trains on B, C, D
@@ -78,8 +79,8 @@ def tiny_data(monkeypatch):
         opened.append(name)
         return sets[name][0]
 
-    monkeypatch.setattr(runner, "open_dataset", fake_open)
-    monkeypatch.setattr(runner, "decoded_array", lambda ds, size, log=print: sets[ds.name][1])
+    monkeypatch.setattr(plan, "open_dataset", fake_open)
+    monkeypatch.setattr(plan, "decoded_array", lambda ds, size, log=print: sets[ds.name][1])
     return opened
 
 
@@ -100,7 +101,7 @@ def method_config(method: str, epochs: int = 12, iterations: int = 4) -> dict:
                             "train.lr": 3e-3, "device": "cpu"})
     cfg["protocol"] = {"name": "lodo", "dataset": "tiny"}
     cfg["method"] = method
-    return cfg
+    return with_method_settings(cfg)
 
 
 def fit(method: str, seed: int = 0, **kw) -> dict:
@@ -109,14 +110,14 @@ def fit(method: str, seed: int = 0, **kw) -> dict:
     the subsets returned), the training set and the session."""
     cfg = method_config(method, **kw)
     cfg["seed"] = seed
-    session = runner.prepare(cfg, log=lambda m: None)
+    session = plan.prepare(cfg, log=lambda m: None)
     fold = session.folds[0]
     assert fold.name == "A"
     torch.manual_seed(seed)
     model, _ = build_model(cfg["model"], log=lambda m: None)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(seed))
-    ts = runner._train_set(session, fold)
-    provider = runner._subset_provider(session, ts, cfg, lambda m: None)
+    ts = plan.train_set_from(session, plan.with_extra(session, fold.train))
+    provider = plan.subset_provider(session, ts, cfg, lambda m: None)
     requests = []
 
     def subsets(**kwargs):
@@ -152,8 +153,8 @@ def _train_types(ts) -> set:
 def test_causal_methods_use_the_configured_clusters(tiny_data):
     out = fit("cis", epochs=1, iterations=1)
     (kwargs, subsets), = out["requests"]
-    assert kwargs == {"clusters": None, "levels": False}
-    assert out["cfg"]["division"]["clusters"] == 2
+    assert kwargs["clusters"] == 2 and kwargs["levels"] is False
+    assert out["cfg"]["method_settings"]["clusters"] == 2
     assert {s.key[-1] for s in subsets} == {0, 1}
     assert len(subsets) == 3 * 2                          # types B, C, D x 2 clusters
     assert {s.key[0] for s in subsets} == {("tiny", t) for t in ("B", "C", "D")}
@@ -173,7 +174,7 @@ def test_no_content_ablation_uses_one_cluster(tiny_data, method):
 def test_levels_ablation_requests_levels(tiny_data, method):
     out = fit(method, epochs=1, iterations=1)
     (kwargs, subsets), = out["requests"]
-    assert kwargs["levels"] is True and kwargs["clusters"] is None
+    assert kwargs["levels"] is True and kwargs["clusters"] == 2
     assert len(subsets) == 3 * len(LEVELS) * 2           # types x levels x clusters
     assert {s.key[:2] for s in subsets} == {(("tiny", t), lv) for t in "BCD" for lv in LEVELS}
 

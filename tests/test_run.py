@@ -5,6 +5,7 @@ and no done marker. The synthetic suite is never generated (it is patched to fai
 from __future__ import annotations
 
 import csv
+import shutil
 import json
 from pathlib import Path
 
@@ -193,8 +194,85 @@ def test_nan_loss_stops_with_one_line_and_no_done_marker(release, tmp_path, caps
     errors = [line for line in err.splitlines() if line.startswith("bench: error:")]
     assert len(errors) == 1
     assert "training loss became nan" in errors[0] and "without a done marker" in errors[0]
-    folders = list(out.iterdir())
-    assert len(folders) == 1
-    assert (folders[0] / "config.json").is_file()                     # the run had started
-    assert not (folders[0] / "done").exists()
-    assert not (folders[0] / "metrics.json").exists()
+    # the failed run leaves no config-only folder behind (issue 11 item 10)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_done_folder_that_fails_validation_is_redone(release, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_cli(release, out, folds="A") == 0
+    folder = run_folders(out)["A"]
+    good = metrics_without_timing(folder)
+    (folder / "predictions.csv").unlink()                 # 'done' but incomplete
+    capsys.readouterr()
+    assert run_cli(release, out, folds="A") == 0
+    assert "no predictions.csv" in capsys.readouterr().err
+    assert (folder / "predictions.csv").is_file()
+    assert metrics_without_timing(folder) == good
+
+
+def test_changed_data_is_a_new_run_not_done_already(release, tmp_path, capsys):
+    """Run identity covers the data: the same command on a release with one more image
+    of the held-out type trains and tests again (data.root/paths stay out of the hash
+    only because the records' fingerprint is in it)."""
+    out = tmp_path / "out"
+    assert run_cli(release, out, folds="A") == 0
+    first = run_folders(out)["A"]
+    n_before = json.loads((first / "metrics.json").read_text())["n"]
+    bigger = tmp_path / "release2"
+    shutil.copytree(release, bigger)
+    with open(bigger / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    extra = dict(next(r for r in rows if r["type"] == "A"), image="extra_A.png")
+    shutil.copy(bigger / rows[0]["image"], bigger / "extra_A.png")
+    with open(bigger / "labels.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows + [extra])
+    capsys.readouterr()
+    assert run_cli(bigger, out, folds="A") == 0
+    assert "done already" not in capsys.readouterr().err
+    folders = sorted(p for p in out.iterdir() if p.is_dir())
+    assert len(folders) == 2
+    second = next(p for p in folders if p != first)
+    assert json.loads((second / "metrics.json").read_text())["n"] == n_before + 1
+
+
+def test_a_run_restores_torch_threads_and_determinism(release, tmp_path):
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(False)
+    assert run_cli(release, tmp_path / "out", folds="A") == 0    # smoke: 1 thread, deterministic
+    assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
+
+
+def test_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(release, tmp_path,
+                                                                         monkeypatch, capsys):
+    """Ctrl-C after epoch 1 of 3 (train.checkpoint=true): the folder keeps its checkpoint
+    (and config), the rerun resumes from it and ends exactly as an uninterrupted run."""
+    import bench.runner
+
+    args = ("--set", "train.checkpoint=true", "--set", "train.epochs=3")
+    assert run_cli(release, tmp_path / "whole", *args, folds="A") == 0
+    whole = run_folders(tmp_path / "whole")["A"]
+    real = bench.runner._progress
+
+    def interrupting(desc, epochs):
+        bar, history, epoch_done = real(desc, epochs)
+
+        def done(epoch, loss):
+            if epoch == 1:
+                raise KeyboardInterrupt
+            epoch_done(epoch, loss)
+
+        return bar, history, done
+
+    out = tmp_path / "cut"
+    monkeypatch.setattr(bench.runner, "_progress", interrupting)
+    assert run_cli(release, out, *args, folds="A") == 130
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    assert (folder / "checkpoint.pt").is_file() and not (folder / "done").exists()
+    monkeypatch.setattr(bench.runner, "_progress", real)
+    assert run_cli(release, out, *args, folds="A") == 0
+    assert not (folder / "checkpoint.pt").exists()
+    assert metrics_without_timing(folder) == metrics_without_timing(whole)
+    assert (folder / "predictions.csv").read_text() == (whole / "predictions.csv").read_text()

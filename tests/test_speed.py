@@ -58,7 +58,7 @@ def test_json_report_for_cis(monkeypatch, capsys):
         assert np.isfinite(r[key]) and r[key] > 0, key
     # one CIS meta-iteration visits every subset once: 4 types x 2 clusters, batch 4 each
     mb = r["method_batches"]
-    assert r["n_subsets"] == 8 and mb["unit"] == "meta-iteration"
+    assert r["n_subsets"] == 8 and mb["unit"] == "update"
     assert mb["iterations_per_block"] == 1 and mb["steps_per_block"] == 8
     assert mb["batch_sizes"] == [4] and mb["images_per_block"] == 32
     assert r["batch_size"] == 16 and r["torch_threads"] == 1
@@ -79,7 +79,7 @@ def test_table_names_device_ratios_and_data(monkeypatch, capsys):
         assert text in out, text
 
 
-def test_parallel_and_fit_based_method_blocks(monkeypatch, capsys):
+def test_parallel_and_meta_method_blocks(monkeypatch, capsys):
     small_standin(monkeypatch)
     cip = run_json(capsys, "--method", "cip")
     # CIP: ONE inner step per meta-iteration on a batch holding every subset's minibatch;
@@ -88,9 +88,9 @@ def test_parallel_and_fit_based_method_blocks(monkeypatch, capsys):
     assert cip["method_batches"]["iterations_per_block"] == 1
     assert cip["method_batches"]["steps_per_block"] == 1
     meta = run_json(capsys, "--method", "metaiqa")
-    # MetaIQA has no iteration(): timed through fit() capped at the block's iterations;
-    # per task one support and one query step
-    assert meta["method_batches"]["unit"] == "capped fit() iteration"
+    # MetaIQA is timed through the same hooks (setup, then update): per task one support
+    # and one query step per update
+    assert meta["method_batches"]["unit"] == "update"
     assert meta["method_batches"]["steps_per_block"] % 8 == 0 and meta["n_subsets"] is None
     assert meta["method_over_erm"] > 0
 
@@ -100,10 +100,10 @@ def test_standin_subsets_are_shaped_like_a_lodo_fold():
     sd = speed.standin_data(cfg, types=5, levels=3, refs=4)
     assert len(sd.train) == 60 and sd.kind == "random"
     assert sd.train.bank.arrays[0].shape == (60, 40, 40, 3)
-    assert len(sd.subsets()) == 10                               # 5 types x 2 clusters
+    assert len(sd.subsets(clusters=2)) == 10                     # 5 types x 2 clusters
     assert len(sd.subsets(clusters=1)) == 5
-    assert len(sd.subsets(levels=True)) == 30
-    for s in sd.subsets():
+    assert len(sd.subsets(clusters=2, levels=True)) == 30
+    for s in sd.subsets(clusters=2):
         assert s.weights.sum() == pytest.approx(1.0)
 
 

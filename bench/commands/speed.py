@@ -53,9 +53,7 @@ def build_config(args) -> dict:
             overrides[key] = value
     if args.compile:
         overrides["engine.compile"] = True
-    cfg = resolve(args.profile, overrides, args.set, dataset_names())
-    cfg["method"] = args.method
-    return cfg
+    return resolve(args.profile, overrides, args.set, dataset_names(), method=args.method)
 
 
 def cpu_threads(requested, configured: int, default: int, load: float,
@@ -83,7 +81,8 @@ def main(args) -> int:
 
     from ..errors import UsageError
     from ..runner import resolve_device
-    from ..speed import format_report, measure
+    from ..speed import measure
+    from ..speed_report import format_report
 
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be at least 1")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cis import SubsetMetaMethod, register_with_ablations
+from bench.method import FitContext
+
+from .base import CausalMethod, register_with_ablations
 
 
 def parallel_batch(batches, n_subsets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -20,16 +22,16 @@ def parallel_batch(batches, n_subsets: int) -> tuple[np.ndarray, np.ndarray]:
     return pos, w
 
 
-class CIP(SubsetMetaMethod):
+class CIP(CausalMethod):
     """Algorithm 2 (parallel)."""
 
     display = "CIP"
 
-    def iteration(self, ctx, subsets, batches, opt, meta):
-        meta.begin()
-        pos, w = parallel_batch(batches, len(subsets))
-        loss = ctx.engine.step(opt, ctx.train, pos, w)
-        meta.end()
+    def update(self, ctx: FitContext) -> list[float]:
+        self.meta.begin()
+        pos, w = parallel_batch(self.batches, len(self.subsets))
+        loss = ctx.engine.step(self.optimizer, ctx.train, pos, w)
+        self.meta.end()
         return [loss]
 
 

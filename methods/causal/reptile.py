@@ -12,7 +12,8 @@ import torch
 
 
 class ReptileMeta:
-    """Meta updater over ``params`` (a list of tensors that require grad)."""
+    """Meta updater over ``params`` (a list of tensors that require grad); ``optimizer``
+    adam (with ``betas``) or sgd, learning rate ``lr`` (beta)."""
 
     def __init__(self, params, optimizer: str = "adam", lr: float = 1e-2,
                  betas=(0.9, 0.9999)):
@@ -23,7 +24,9 @@ class ReptileMeta:
         elif optimizer == "sgd":
             self.opt = torch.optim.SGD(self.params, lr=lr, foreach=True)
         else:
-            raise ValueError(f"meta optimizer must be adam or sgd, not {optimizer!r}")
+            from bench.errors import UsageError
+
+            raise UsageError(f"method.meta_optimizer must be adam or sgd, not {optimizer!r}")
 
     @torch.no_grad()
     def begin(self) -> None:

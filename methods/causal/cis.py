@@ -1,0 +1,42 @@
+"""Causal-IQA serial (CIS, paper Algorithm 1) and its ablations CIS\\C, CIS+L, CIS+M.
+
+One meta-iteration: phi <- theta; for every subset of S, in a fresh random order, one
+inner optimizer step on a minibatch of that subset (Eq. 6 weighted); then the meta step
+theta <- theta + beta (phi - theta) (DESIGN.md s.4).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from bench.method import FitContext
+
+from .base import CausalMethod, register_with_ablations
+from .reptile import ReptileMeta
+
+
+def serial_meta_iteration(meta: ReptileMeta, order: Sequence[int],
+                          inner_step: Callable[[int], float]) -> list[float]:
+    """One CIS meta-iteration: snapshot theta, one ``inner_step(k)`` per subset k in
+    ``order``, meta step. Returns the inner losses in visiting order."""
+    meta.begin()
+    losses = [inner_step(k) for k in order]
+    meta.end()
+    return losses
+
+
+class CIS(CausalMethod):
+    """Algorithm 1 (serial)."""
+
+    display = "CIS"
+
+    def update(self, ctx: FitContext) -> list[float]:
+        e = ctx.engine
+
+        def inner(k: int) -> float:
+            pos, w = self.batches.next(k)
+            return e.step(self.optimizer, ctx.train, pos, w)
+
+        return serial_meta_iteration(self.meta, e.rng.permutation(len(self.subsets)), inner)
+
+
+register_with_ablations("cis", CIS)
