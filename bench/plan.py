@@ -41,14 +41,21 @@ class Session:
     digests: dict = field(default_factory=dict)  # dataset -> per-record content digests
 
 
-def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
-    """Check every config value, load the records of the protocol's datasets (and the
-    method's extra training sets) and list the folds, each with ``info['data_fingerprint']``;
-    no image is decoded (``bank`` is None until :func:`prepare`)."""
+def check_config(cfg: dict) -> dict:
+    """Every config value and the model's settings checked (UsageError naming the first bad
+    one), before any file is touched; ``cfg`` returned with the method's settings filled."""
     from .models import check_model_config
 
     validate(cfg)
     check_model_config(cfg["model"])
+    return cfg
+
+
+def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
+    """Check every config value, load the records of the protocol's datasets (and the
+    method's extra training sets) and list the folds, each with ``info['data_fingerprint']``;
+    no image is decoded (``bank`` is None until :func:`prepare`)."""
+    check_config(cfg)
     protocol = PROTOCOLS.get(cfg["protocol"]["name"])()
     method_cls = METHODS.get(cfg["method"])
     data = cfg["data"]

@@ -150,11 +150,16 @@ def expand(args: argparse.Namespace) -> list[list[str]]:
     names = split_list(getattr(args, "protocol", None) or "lodo")
     real = bool(getattr(args, "data_root", None))
     accepts = {name: set(PROTOCOLS.get(name).defaults(real)) for name in names}
+    from .config import method_table
+
     out: list[list[str]] = []
     for combo in itertools.product(*axes):
         protocol = next((tokens[1] for dest, tokens in combo if dest == "protocol"), names[0])
+        method = next((tokens[1] for dest, tokens in list(combo) + fixed if dest == "method"), None)
         argv: list[str] = []
         for dest, tokens in list(combo) + fixed:
+            if dest == "clusters" and method and "clusters" not in method_table(method):
+                continue  # e.g. --clusters in the erm runs of an erm,cis sweep
             key = keys.get(dest)
             if (key is not None and key not in accepts[protocol]
                     and any(key in keys for keys in accepts.values())):

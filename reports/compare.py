@@ -23,7 +23,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 
-IGNORED_KEYS = ("method", "device", "code_version", "submission")
+IGNORED_KEYS = ("method", "method_settings", "device", "code_version", "submission")
 METRICS = ("srocc", "plcc", "krcc", "plcc_logistic")
 MATCH_MODES = ("config", "images")
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.config import with_method_settings
+from bench.registry import METHODS
 from bench.config import config_hash
 from bench.metrics import all_metrics
 from bench.profiles import profile_config
@@ -50,6 +52,8 @@ def make_run(root: Path, protocol: str = "lodo", method: str = "cis", dataset: s
             p.update(train_ratio=train_ratio or 0.8, splits=10)
     cfg["protocol"] = p
     cfg["method"] = method
+    if method in METHODS:            # registered: its declared settings, as `run` resolves them
+        with_method_settings(cfg)
     cfg["fold"] = fold
     cfg["code_version"] = "0.1.0"
     for key, value in cfg_changes.items():
@@ -64,7 +68,7 @@ def make_run(root: Path, protocol: str = "lodo", method: str = "cis", dataset: s
     rng = np.random.default_rng(_key(method, seed, fold, split))
     pred = mos + rng.normal(0, noise, n)
     m = all_metrics(pred, mos)
-    facts = {"extra_train": [], "clusters": cfg["division"]["clusters"]}
+    facts = {"extra_train": [], "clusters": cfg.get("method_settings", {}).get("clusters")}
     if split is not None:
         facts.update(split=split, train_ratio=train_ratio or 0.8)
     if fold_count is not None:

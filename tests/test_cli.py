@@ -36,8 +36,8 @@ CASES = [
     (["--method", "nosuch"], "method", "nosuch", ["cis", "cip", "erm", "metaiqa", "cis-c", "cip+m"]),
     (["--protocol", "nosuch"], "protocol", "nosuch", ["lodo"]),
     (["--dataset", "nosuch"], "dataset", "nosuch", ["syn-kadid", "kadid10k", "tid2013", "syn-mlive"]),
-    (["--set", "train.nosuch=1"], "--set key", "train.nosuch", ["train.lr", "train.epochs", "division.clusters"]),
-    (["--set", "nosuch.lr=1"], "--set key", "nosuch.lr", ["train.lr", "meta.lr"]),
+    (["--set", "train.nosuch=1"], "--set key", "train.nosuch", ["train.lr", "train.epochs", "method.clusters"]),
+    (["--set", "nosuch.lr=1"], "--set key", "nosuch.lr", ["train.lr", "method.meta_lr"]),
     (["--profile", "nosuch"], "profile", "nosuch", ["smoke", "quick", "paper"]),
 ]
 

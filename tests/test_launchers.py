@@ -161,8 +161,16 @@ def fake(tmp_path: Path, name: str, code: str) -> FakeUnit:
                                   f"f.mkdir(parents=True, exist_ok=True)\n{code}")
 
 
+# A unit that finishes its folder as a run does: a valid record through bench.record.
+FINISH = ("from bench.record import RunFolder, RunRecord\n"
+          "m = {'srocc': 0.5, 'plcc': 0.5, 'krcc': 0.4, 'plcc_logistic': 0.5, 'n': 1}\n"
+          "rec = RunRecord('lodo', 1, f.name, 'erm', 'ERM', 'd', 0, 'smoke', 'smallcnn', {'d': m})\n"
+          "RunFolder(f).begin({}); RunFolder(f).finish(rec, [{'target': 'd', 'image': 'x', "
+          "'mos': 0.5, 'prediction': 0.5}])")
+
+
 def test_local_failure_is_reported_and_the_others_go_on(tmp_path):
-    ok = "(f / 'done').write_text('')"
+    ok = FINISH
     units = [fake(tmp_path, "boom", "print('something broke here'); sys.exit(3)"),
              fake(tmp_path, "a", ok), fake(tmp_path, "b", ok)]
     lines: list[str] = []
@@ -203,7 +211,7 @@ def test_local_gives_each_slot_its_own_gpu(tmp_path, monkeypatch):
     code = ("import os\n(f / 'env').write_text(os.environ['CUDA_VISIBLE_DEVICES'] + ' ' + "
             "os.environ['OMP_NUM_THREADS'])\n"
             "while len(list(f.parent.glob('*/env'))) < 2: time.sleep(0.01)\n"
-            "(f / 'done').write_text('')")
+            + FINISH)
     units = [fake(tmp_path, f"u{k}", code) for k in range(2)]
     report = LocalLauncher(argparse.Namespace(jobs=None)).launch(units, lambda m: None)
     assert [r.status for r in report.results] == ["done", "done"]  # jobs defaulted to 2 GPUs

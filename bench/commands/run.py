@@ -124,12 +124,14 @@ def _preflight(cfg: dict, out: Path) -> None:
 def main(args) -> int:
     """Run the folds (each in its run folder), then print the table."""
     from ..config import dumps
+    from ..plan import check_config
     from ..runner import prepare, run_fold
     from ..tools.environment import estimate_run_bytes, free_space
 
     cfg = resolve_run_config(args)
     out = Path(args.out)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    check_config(cfg)              # bad values are usage errors before any folder is made
     _preflight(cfg, out)
     if args.print_config:
         log("resolved config:\n" + dumps(cfg))
