@@ -37,19 +37,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from ...errors import BenchError
 from ..atomic import file_lock, write_text_atomic
 from ..cleanup import remove_owned, sweep_suite_leftovers
 from ..distortion_types import KADID10K_TYPES, abbreviations
 from ..paths import cache_root, check_seed, owned_path
 from ..progress import Progress
 from ..registry import DATASETS, Expected, register_dataset
-from ...errors import BenchError
 
 DOMAIN_VERSION = 1
 #: KADID-10k type ids used by every domain set: GB, JP2K, JPEG, WN, IN, DENOISE, PIXELATE,
