@@ -57,12 +57,14 @@ def remove_owned(root: Path, *parts: str) -> bool:
         return False
 
 
-def sweep_suite_leftovers(synthetic: Path, log: Callable[[str], None] = print) -> list[str]:
-    """Remove ``.v<V>-seed<S>.tmp`` folders under ``synthetic`` (the cache's suite folder)
-    left by an interrupted generation, each only while its suite's lock is free.
-    Returns the names removed."""
+def sweep_suite_leftovers(synthetic: Path, log: Callable[[str], None] = print,
+                          pattern: str = ".v*-seed*.tmp") -> list[str]:
+    """Remove ``.v<V>-seed<S>.tmp`` folders (or others matching the glob ``pattern``,
+    each ``.<name>.tmp`` guarded by the lock ``.<name>.lock``) under ``synthetic`` (the
+    cache's suite folder) left by an interrupted generation, each only while its suite's
+    lock is free. Returns the names removed."""
     removed = []
-    for tmp in sorted(Path(synthetic).glob(".v*-seed*.tmp")):
+    for tmp in sorted(Path(synthetic).glob(pattern)):
         name = tmp.name[1:-len(".tmp")]
         with try_lock(owned_path(synthetic, f".{name}.lock")) as free:
             if free and remove_owned(synthetic, tmp.name):

@@ -38,12 +38,23 @@ def open_dataset(name: str, data_root: Optional[str] = None, paths: Optional[dic
     """Load dataset ``name`` (records only; images are decoded later by the cache)."""
     spec = get_spec(name)
     if spec.synthetic:
+        from .synthetic.domains import ensure_domain_set, is_domain_set
         from .synthetic.suite import ensure_suite
 
-        root = ensure_suite(synthetic_seed, log=log) / name
+        if is_domain_set(name):  # generated apart, only when asked for
+            root = ensure_domain_set(name, synthetic_seed, log=log)
+        else:
+            root = ensure_suite(synthetic_seed, log=log) / name
     else:
         root = release_folder(name, data_root, paths or {})
     ds = spec.load(root)
     if not ds.records:
         raise DataError(f"dataset '{name}' at {root} has no images listed in its score file")
     return ds
+
+
+def label_source(name: str) -> tuple[str, ...]:
+    """The full-reference metrics (pyiqa names) dataset ``name``'s scores were computed
+    from: ('gmsd', 'nlpd', 'fsim') for the synthetic sets (their pseudo-MOS), () for human
+    scores. Nothing is generated or read from disk."""
+    return tuple(get_spec(name).extra.get("label_source", ()))

@@ -37,6 +37,9 @@ class Dataset:
 
     kind: 'synthetic' (types and levels labelled), 'authentic' or 'multiply'.
     type_names: the dataset's distortion type abbreviations in id order (empty if none).
+    label_source: names (pyiqa's) of the full-reference metrics the scores were computed
+        from, for a set whose MOS is a pseudo-MOS (the synthetic sets); empty for human
+        scores. A metric named here is not an independent judge of this set.
     """
 
     name: str
@@ -45,6 +48,7 @@ class Dataset:
     kind: str
     type_names: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    label_source: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.records)

@@ -16,6 +16,9 @@ import numpy as np
 # (pyiqa metric name, side in px the metric is computed at)
 MEMBERS: list[tuple[str, int]] = [("gmsd", 192), ("nlpd", 96), ("fsim", 96)]
 LOGISTIC_SLOPE = 1.5
+#: The metrics a synthetic set's pseudo-MOS is made of: its "label source" (circular to
+#: evaluate them, or metrics strongly correlated with them, on the set).
+LABEL_SOURCE: tuple[str, ...] = tuple(name for name, _ in MEMBERS)
 
 
 def _resize(batch, side: int):

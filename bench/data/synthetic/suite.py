@@ -31,7 +31,7 @@ from ..distortion_types import KADID10K_TYPES, MLIVE_TYPES, abbreviations
 from ..paths import cache_root, check_seed, owned_path
 from ..progress import Progress
 from ..records import Dataset, Record
-from ..registry import Expected, register_dataset
+from ..registry import DATASETS, Expected, register_dataset
 from ...errors import BenchError, DataError
 
 SUITE_VERSION = 1
@@ -293,6 +293,10 @@ def _opt_int(text: str):
 
 
 def _load_set(name: str, kind: str, type_names: list[str]):
+    """The loader of synthetic set ``name``: its labels.csv as a Dataset whose
+    label_source names the pseudo-MOS members."""
+    from .pseudo_mos import LABEL_SOURCE
+
     def load(root: Path) -> Dataset:
         labels = Path(root) / "labels.csv"
         if not labels.is_file():
@@ -309,7 +313,7 @@ def _load_set(name: str, kind: str, type_names: list[str]):
                 ref=row["ref"] or None, ref_image=row["ref_image"] or None,
                 dist_type=row.get("dist_type") or None, dist_id=_opt_int(row.get("dist_id")),
                 level=_opt_int(row.get("level"))))
-        return Dataset(name, Path(root), records, kind, type_names)
+        return Dataset(name, Path(root), records, kind, type_names, label_source=LABEL_SOURCE)
 
     return load
 
@@ -326,3 +330,18 @@ register_dataset("syn-mlive", synthetic=True, kind="multiply",
                  expected=Expected(MLIVE_REFS * 18, MLIVE_REFS, 2),
                  description="blur+JPEG and blur+noise, as MLIVE")(
     _load_set("syn-mlive", "multiply", abbreviations(MLIVE_TYPES)))
+
+
+def mark_label_source(name: str) -> None:
+    """Record on dataset ``name``'s spec (``extra["label_source"]``) the metrics its
+    pseudo-MOS comes from, so reports can mark them without generating the set."""
+    from .pseudo_mos import LABEL_SOURCE
+
+    DATASETS[name].extra["label_source"] = LABEL_SOURCE
+
+
+for _name in SET_NAMES:
+    mark_label_source(_name)
+
+# The cross-domain sets register themselves (generated only when one is asked for).
+from . import domains  # noqa: F401
