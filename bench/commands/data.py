@@ -71,6 +71,10 @@ def _list(args) -> int:
         agree = ", ".join(f"{k} {v:.3f}" for k, v in info["agreement_srocc"].items())
         print(f"  {name:<10} {info['images']:>5} images, {info['refs']:>3} refs, {info['types']:>2} types"
               f"  {spec.description}  [pseudo-MOS SROCC vs {agree}]")
+    from ..data.synthetic.domains import describe_domain_sets
+
+    print("cross-domain synthetic sets (generated on first use):")
+    print("\n".join(describe_domain_sets(args.seed)))
     real = _real_folders(args)
     print("real releases:" + ("" if real or args.data_root else
                               " none (give --data-root DIR to look for them)"))
