@@ -56,7 +56,10 @@ BASE: dict = {
         "weight_decay": 0.0,
         "checkpoint": False,   # checkpoint every epoch and resume from it (paper profile)
     },
-    "test": {"batch_size": 64},
+    # view: what a test image is, 'resize' (the whole image resized to data.crop x
+    # data.crop; the paper's and MetaIQA's test input) or 'center' (a central crop of the
+    # cached data.size image, the input before issue 10)
+    "test": {"batch_size": 64, "view": "resize"},
     "finetune": {"epochs": 3, "lr": 1e-3, "batch_size": 32},  # the last epoch is the model
 }
 
@@ -141,6 +144,7 @@ CORE_SCHEMA: dict[str, S] = {
     "train.weight_decay": S(kind="float", low=0),
     "train.checkpoint": S(kind="bool"),
     "test.batch_size": S(kind="int", low=1),
+    "test.view": S(kind="str", choices=("resize", "center")),
     "finetune.epochs": S(kind="int", low=1),
     "finetune.lr": S(kind="float", low=0),
     "finetune.batch_size": S(kind="int", low=1),
