@@ -38,6 +38,7 @@ BASE: dict = {
     },
     "model": {
         "backbone": "smallcnn",
+        "width": 16,           # smallcnn only: channels of its first stage (x2 per stage)
         "weights": None,       # a torchvision state-dict file for the backbone
         "pretrained": "auto",  # auto: ImageNet weights when in the torch cache
         "head_dims": [128, 64],
@@ -128,6 +129,7 @@ CORE_SCHEMA: dict[str, S] = {
     "engine.fused": S(kind="bool", choices=("auto",)),
     "engine.threads": S(kind="int", low=0, high=1024),
     "model.backbone": S(kind="str"),
+    "model.width": S(kind="int", low=1, high=1024),
     "model.weights": S(kind="str", nullable=True),
     "model.pretrained": S(kind="bool", choices=("auto",)),
     "model.head_dims": S(kind="list", item="int", low=1),

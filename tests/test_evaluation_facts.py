@@ -119,3 +119,14 @@ def test_training_fit_rises_when_the_model_learns_its_training_set():
         e.step(opt, ts, rng.choice(48, 16, replace=False))
     after = training_fit(e, ts, e.cfg)["train_srocc"]
     assert after > 0.8 and after > before + 0.3
+
+
+def test_model_width_sets_the_small_cnns_channels():
+    narrow, _ = build_model(resolve("smoke", {"model.width": 8})["model"], lambda m: None)
+    wide, _ = build_model(resolve("smoke", {"model.width": 24})["model"], lambda m: None)
+    assert narrow.backbone.features[0].out_channels == 8 and narrow.backbone.out_features == 64
+    assert wide.backbone.features[0].out_channels == 24 and wide.backbone.out_features == 192
+    x = torch.rand(2, 3, 32, 32)
+    assert narrow.eval()(x).shape == wide.eval()(x).shape == (2,)
+    with pytest.raises(UsageError, match="model.width"):
+        resolve("smoke", {"model.width": 0})
