@@ -131,7 +131,8 @@ def build_model(model_cfg: dict, log: Callable[[str], None] = print) -> tuple[IQ
     name = model_cfg["backbone"]
     if name not in BACKBONES:
         raise unknown_choice("backbone", name, BACKBONES)
-    backbone = BACKBONES[name]()
+    # model.width: the small CNN's first-stage channels (the ResNets have their own widths)
+    backbone = SmallCNN(int(model_cfg.get("width", 16))) if name == "smallcnn" else BACKBONES[name]()
     init = "random"
     if model_cfg.get("weights"):
         path = Path(model_cfg["weights"]).expanduser()

@@ -1,9 +1,10 @@
 """The three profiles of DESIGN.md section 6, as plain nested dicts.
 
-``paper`` is exactly the paper's settings (DESIGN.md section 4). ``quick`` is sized so the
-README's main command (25 LODO folds on the synthetic suite) runs in minutes on 2 CPU
-cores; ``smoke`` is for tests (seconds). Every leaf can be overridden with
-``--set key=value``; keys not in the tree are usage errors, and every value is checked
+``paper`` is exactly the paper's settings (DESIGN.md section 4), testing on the whole
+image resized (MetaIQA's reading). ``quick`` is sized so the README's main command (25
+LODO folds on the synthetic suite) runs in minutes on 2 CPU cores, and chosen by ERM's
+fit on LODO validation folds (see PROFILES); ``smoke`` is for tests (seconds). Every
+leaf can be overridden with ``--set key=value``; keys not in the tree are usage errors, and every value is checked
 against ``CORE_SCHEMA`` (type, range, choices). A method's own settings (the Reptile meta
 step, the counterfactual division, MetaIQA's tasks) are declared on the method's class and
 live under ``method_settings`` (see bench/method.py).
@@ -38,6 +39,7 @@ BASE: dict = {
     },
     "model": {
         "backbone": "smallcnn",
+        "width": 16,           # smallcnn only: channels of its first stage (x2 per stage)
         "weights": None,       # a torchvision state-dict file for the backbone
         "pretrained": "auto",  # auto: ImageNet weights when in the torch cache
         "head_dims": [128, 64],
@@ -56,7 +58,13 @@ BASE: dict = {
         "weight_decay": 0.0,
         "checkpoint": False,   # checkpoint every epoch and resume from it (paper profile)
     },
-    "test": {"batch_size": 64},
+    # view: what a test image is, 'resize' (the whole image resized to data.crop x
+    # data.crop; the paper's and MetaIQA's test input, the paper profile's) or 'center' (a
+    # central crop of the cached image, at the scale the model trained on). quick and
+    # smoke keep 'center': on LODO validation folds it scored higher for 13 of 18 trained
+    # ERM models, +0.04 SROCC on average (resize shrinks the pixel-level distortions the
+    # model learned at training scale; see the README's readings of the paper)
+    "test": {"batch_size": 64, "view": "center"},
     "finetune": {"epochs": 3, "lr": 1e-3, "batch_size": 32},  # the last epoch is the model
 }
 
@@ -72,7 +80,16 @@ PROFILES: dict[str, dict] = {
     },
     # One CPU thread: the small CNN's ops are too small to gain from a second one, and a
     # second intra-op thread collapses when other processes share the cores.
-    "quick": {"engine": {"threads": 1}},
+    # Sized by ERM's fit on LODO *validation* folds (--validation true; never a held-out
+    # type), issue 10: the 72 px cache of the 192 px suite blurred away much of the
+    # pixel-level distortions, dropout 0.5 in a 128-64 head and 6 epochs left ERM's
+    # training-set SROCC at 0.49-0.57. 96 px cache (same 64 px crops, so the same cost per
+    # image), no dropout, twice the epochs with a stepped lr: 0.58-0.63 on the training
+    # set, validation SROCC 0.14 -> 0.46 and 0.59 -> 0.66 (README, readings of the paper).
+    "quick": {"engine": {"threads": 1},
+              "data": {"size": 96},
+              "model": {"dropout": 0.0},
+              "train": {"epochs": 12, "lr": 2e-3, "lr_step_epochs": 4, "lr_decay": 0.5}},
     "paper": {
         "profile": "paper",
         "data": {"size": 256, "crop": 224},
@@ -82,6 +99,7 @@ PROFILES: dict[str, dict] = {
             "subset_batch": {"tid2013": 32, "kadid10k": 102, "default": 32},
             "lr": 1e-4, "checkpoint": True,
         },
+        "test": {"view": "resize"},
         "finetune": {"epochs": 30, "lr": 1e-4, "batch_size": 64},
     },
 }
@@ -125,6 +143,7 @@ CORE_SCHEMA: dict[str, S] = {
     "engine.fused": S(kind="bool", choices=("auto",)),
     "engine.threads": S(kind="int", low=0, high=1024),
     "model.backbone": S(kind="str"),
+    "model.width": S(kind="int", low=1, high=1024),
     "model.weights": S(kind="str", nullable=True),
     "model.pretrained": S(kind="bool", choices=("auto",)),
     "model.head_dims": S(kind="list", item="int", low=1),
@@ -141,6 +160,7 @@ CORE_SCHEMA: dict[str, S] = {
     "train.weight_decay": S(kind="float", low=0),
     "train.checkpoint": S(kind="bool"),
     "test.batch_size": S(kind="int", low=1),
+    "test.view": S(kind="str", choices=("resize", "center")),
     "finetune.epochs": S(kind="int", low=1),
     "finetune.lr": S(kind="float", low=0),
     "finetune.batch_size": S(kind="int", low=1),

@@ -18,7 +18,7 @@ from . import __version__
 from .config import config_hash
 from .errors import UsageError
 from .loop import CheckpointDiscarded, FitContext
-from .metrics import all_metrics
+from .metrics import DEFAULT_LOGISTIC, all_metrics, count_failed_fits
 from .plan import (Session, fold_config, load_plan, parts_fingerprint, prepare,  # noqa: F401
                    print_config, run_folder, subset_provider, train_set_from, with_extra)
 from .protocol import Fold
@@ -81,8 +81,9 @@ def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
         bar, history, epoch_done = _progress(desc, cfg["train"]["epochs"])
         t0 = time.time()
         ck = checkpoint if cfg["train"].get("checkpoint") else None
+        method = s.method_cls(cfg)
         try:
-            s.method_cls(cfg).fit(FitContext(engine, ts, cfg, subsets, epoch_done, ck, log))
+            method.fit(FitContext(engine, ts, cfg, subsets, epoch_done, ck, log))
             break
         except CheckpointDiscarded:
             continue
@@ -90,8 +91,28 @@ def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
             bar.close()
     facts = {"n_train": len(ts), "train_seconds": round(time.time() - t0, 2),
              "loss_history": history, "images_seen": engine.images_seen,
-             "content_feature": subsets.cache.get("feature"), "engine": engine.describe()}
+             "optimizer_steps": engine.optimizer_steps,
+             "content_feature": subsets.cache.get("feature"), "engine": engine.describe(),
+             **training_fit(engine, ts, cfg)}
+    describe = getattr(method, "describe", None)
+    if callable(describe):
+        facts["method_facts"] = describe()
     return engine, init, facts
+
+
+TRAIN_FIT_IMAGES = 300  # training images the training fit is measured on, at most
+
+
+def training_fit(engine, ts, cfg: dict, limit: int = TRAIN_FIT_IMAGES) -> dict:
+    """How well the trained model fits its own training set, so underfitting is visible:
+    {'train_srocc', 'train_plcc', 'train_fit_n'} on at most ``limit`` training images
+    (a subsample drawn from the run's seed alone, the same for every method), predicted in
+    the test view. It draws from its own generator: training is not perturbed."""
+    rng = np.random.default_rng([int(cfg["seed"]), 0x7F17])
+    pos = np.sort(rng.choice(len(ts), size=min(limit, len(ts)), replace=False))
+    pred = engine.predict(ts.bank, ts.index[pos], cfg["test"]["batch_size"])
+    got = all_metrics(pred, ts.mos[pos].astype(np.float64))
+    return {"train_srocc": got["srocc"], "train_plcc": got["plcc"], "train_fit_n": int(len(pos))}
 
 
 def pretrain_identity(cfg: dict, parts: list, fingerprint: Optional[str] = None) -> dict:
@@ -195,8 +216,13 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
         if fold.train:
             _seed(cfg, fold.name)
             ts = train_set_from(s, fold.train)
-            facts = {**facts, "finetune_loss_history": finetune(engine, ts, cfg, f"{desc} finetune"),
-                     "n_finetune": len(ts)}
+            steps = engine.optimizer_steps
+            history = finetune(engine, ts, cfg, f"{desc} finetune")
+            # the fit that matters is the fine-tuned model's on its fine-tuning set
+            pre = {f"pretrain_{k}": facts[k] for k in ("train_srocc", "train_plcc") if k in facts}
+            facts = {**facts, **pre, "finetune_loss_history": history, "n_finetune": len(ts),
+                     "finetune_optimizer_steps": engine.optimizer_steps - steps,
+                     **training_fit(engine, ts, cfg)}
     else:
         engine, init, facts = _fit(s, cfg, with_extra(s, fold.train), fold.name, desc, log,
                                    folder.path / "checkpoint.pt")
@@ -211,7 +237,9 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
                  for i, m, p in zip(idx, mos, pred)]
     settings = cfg.get("method_settings") or {}
     facts = {"extra_train": s.extra, "clusters": settings.get("clusters"), **fold.info,
-             "backbone_init": init, **facts, **_environment(engine)}
+             "backbone_init": init, **facts, "test_view": engine.test_view,
+             "logistic": DEFAULT_LOGISTIC, "failed_logistic_fits": count_failed_fits(per_target.values()),
+             **_environment(engine)}
     record = RunRecord(**_header(s, cfg, fold), targets=per_target, facts=facts)
     state = engine.model.state_dict() if cfg.get("save_model", True) else None
     folder.finish(record, rows, state)

@@ -53,6 +53,18 @@ LOSSES: dict[str, Callable] = {
 ENGINE_DEFAULTS = {"amp": "auto", "compile": False, "channels_last": "auto", "fused": "auto"}
 
 
+TEST_VIEWS = ("resize", "center")
+
+
+def resolve_test_view(cfg: dict) -> str:
+    """The config's test view (test.view; 'center' for a hand-built config without it,
+    the view runs had before the option existed)."""
+    view = (cfg.get("test") or {}).get("view", "center")
+    if view not in TEST_VIEWS:
+        raise UsageError(f"test.view must be resize or center, not {view!r}")
+    return view
+
+
 def engine_options(cfg: dict) -> dict:
     """The config's ``engine`` tree, with defaults for keys a hand-built config lacks."""
     return {**ENGINE_DEFAULTS, **(cfg.get("engine") or {})}
@@ -152,7 +164,9 @@ class Engine:
         self._placed: dict = {}  # id(bank) -> (bank, 'device' | 'host')
         self._kept: dict = {}    # batch buffers step() reuses from step to step
         self._reuse = False      # True while step() cuts its batch
-        self.images_seen = 0
+        self.test_view = resolve_test_view(cfg)
+        self.images_seen = 0       # training images the steps have taken, all steps
+        self.optimizer_steps = 0   # calls of step(): one optimizer update each
         # called with the batch size after every step (bench speed's matched ERM steps)
         self.step_observers: list[Callable[[int], None]] = []
 
@@ -186,6 +200,17 @@ class Engine:
         if self._reuse and self.device.type == "cpu":
             out = self._buffer("crops", (len(idx), self.crop, self.crop, 3), torch.uint8).numpy()
         return self._stager.random_crops(bank, idx, self.crop, self.rng, self.flip, out=out)
+
+    def test_images(self, bank: ImageBank, idx: np.ndarray) -> torch.Tensor:
+        """The test view of images ``idx`` (test.view): B x crop x crop x 3 uint8 on the
+        device, the whole image resized ('resize') or its central crop ('center')."""
+        if self.test_view == "center":
+            return self.center_crops(bank, idx)
+        if self.placement_of(bank) == "device":
+            from .data.device_bank import DeviceBank
+
+            return DeviceBank.of(bank, self.device).resized_images(idx, self.crop)
+        return self._stager.resized_images(bank, idx, self.crop)
 
     def center_crops(self, bank: ImageBank, idx: np.ndarray) -> torch.Tensor:
         """Central test crops of ``idx``: B x H x W x 3 uint8 on the device."""
@@ -259,6 +284,7 @@ class Engine:
         loss.backward()
         opt.step()
         self.images_seen += len(pos)
+        self.optimizer_steps += 1
         value = self.check(loss)
         for observe in self.step_observers:
             observe(len(pos))
@@ -276,11 +302,12 @@ class Engine:
     # ------------------------------------------------------------------ prediction
     @torch.no_grad()
     def predict(self, bank: ImageBank, index: np.ndarray, batch_size: int) -> np.ndarray:
-        """Predicted scores (float64, length N) of images ``index`` (centre crops)."""
+        """Predicted scores (float64, length N) of images ``index``, each seen in the test
+        view (test.view: the whole image resized to data.crop, or its centre crop)."""
         self.model.eval()
         out = []
         for i in range(0, len(index), batch_size):
-            x = self.to_float(self.center_crops(bank, index[i:i + batch_size]))
+            x = self.to_float(self.test_images(bank, index[i:i + batch_size]))
             out.append(self.net(x).float().cpu().numpy())
         self.model.train()
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
