@@ -31,7 +31,7 @@ from .brisque import Extracted, brisque_features
 from .codebook import Codebook
 from .codebook import fit_codebook as _fit_codebook
 from .niqe import PristineModel, fit_pristine, niqe_scores
-from .regress import Regressor, fit_regressor, predict_regressor
+from .regress import CV_FOLDS, Regressor, fit_regressor, predict_regressor
 
 FEATURE_VERSION = 1
 METHODS = ("brisque", "cornia", "hosa", "bliinds2")
@@ -81,11 +81,14 @@ def extract(name: str, images, codebook: Codebook | None = None, on_nan: str = "
     return fn(codebook, images, on_nan)
 
 
-def fit(name: str, train_feats, train_mos, seed: int, groups=None) -> Regressor:
+def fit(name: str, train_feats, train_mos, seed: int, groups=None, grid: dict | None = None,
+        cv_folds: int | None = None) -> Regressor:
     """The regressor of ``name`` fitted on training features N x F and MOS (N), its
-    hyperparameters chosen by cross-validation inside these rows (grouped by ``groups``)."""
+    hyperparameters chosen by cross-validation inside these rows (grouped by ``groups``);
+    ``grid``/``cv_folds`` override the full search (see :mod:`.regress`)."""
     _check(name, METHODS)
-    return fit_regressor(KERNEL[name], train_feats, train_mos, seed, groups)
+    return fit_regressor(KERNEL[name], train_feats, train_mos, seed, groups, grid,
+                         CV_FOLDS if cv_folds is None else cv_folds)
 
 
 def predict(model: Regressor, feats):
