@@ -41,9 +41,14 @@ GRIDS = {
 REGRESSOR_SETTINGS = {
     "grid": S("full", "str", "SVR hyperparameter grid searched by CV inside the training part",
               choices=("full", "small", "tiny"), per_profile={"quick": "small", "smoke": "tiny"}),
-    "cv_folds": S(5, "int", "cross-validation folds (grouped by reference) of the search",
-                  low=2, high=20, per_profile={"quick": 3, "smoke": 2}),
+    "cv_folds": S(5, "int", "cross-validation folds of the search", low=2, high=20,
+                  per_profile={"quick": 3, "smoke": 2}),
+    "cv_groups": S("reference", "str", "what no CV split shares: the reference (content), the "
+                   "distortion type (mimics LODO inside the training part), or nothing",
+                   choices=("reference", "type", "none")),
 }
+CV_GROUPS = {"reference": lambda ts: [str(r) for r in ts.ref],
+             "type": lambda ts: [str(t) for t in ts.type_keys()], "none": lambda ts: None}
 
 
 def _seed(cfg: dict) -> int:
@@ -71,7 +76,7 @@ class Classical(Method):
         t1 = time.time()
         kernel_grid = GRIDS[api.KERNEL[self.feature]][self.hp["grid"]]
         self.model = api.fit(self.feature, x, ts.mos, _seed(self.cfg),
-                             groups=[str(r) for r in ts.ref], grid=kernel_grid,
+                             groups=CV_GROUPS[self.hp["cv_groups"]](ts), grid=kernel_grid,
                              cv_folds=self.hp["cv_folds"])
         self.facts.update({"n_imputed_train": self.model.n_imputed, "svr_params": self.model.params,
                            "cv_mse": self.model.cv_mse, "feature_seconds": round(t1 - t0, 2),
