@@ -1,4 +1,5 @@
-"""The one entry point for classical NR quality methods (to be wired into the harness).
+"""The one entry point for classical NR quality features and regressors (the harness methods
+built on it are in :mod:`.registered`).
 
 Trained methods (features, then a regressor fitted on the fold's training part):
 
@@ -21,7 +22,10 @@ Images are uint8 arrays N x H x W x 3 (RGB). Features and codebooks depend only 
 images given (and the seed), so they can be cached per dataset, file list, size and
 :data:`FEATURE_VERSION`.
 
-Not implemented (reason in the README text): IL-NIQE.
+Not implemented: IL-NIQE fitted on the fold (not attempted in this round; its cost was not
+measured). pyiqa's own IL-NIQE runs zero-shot as ``--method pyiqa:ilniqe`` once its
+pristine model ``ILNIQE_templateModel.mat`` is placed in pyiqa's cache folder (without it
+the run stops with the one-line weights message).
 """
 from __future__ import annotations
 
