@@ -111,7 +111,7 @@ class Classical(Method):
 
 @METHODS.register("brisque")
 class Brisque(Classical):
-    """BRISQUE: 36 MSCN statistics at two scales + RBF SVR (see :mod:`.brisque`)."""
+    """36 MSCN statistics at two scales + RBF SVR, trained on the fold (classical/brisque.py)."""
 
     display = "BRISQUE"
     feature = "brisque"
@@ -119,8 +119,8 @@ class Brisque(Classical):
 
 @METHODS.register("bliinds2")
 class Bliinds2(Classical):
-    """BLIINDS-II: 24 DCT-domain statistics at three scales + RBF SVR (see :mod:`.bliinds2`;
-    needs data.size >= 40)."""
+    """24 DCT-domain statistics at three scales + RBF SVR, trained on the fold
+    (classical/bliinds2.py; needs data.size >= 40)."""
 
     display = "BLIINDS-II"
     feature = "bliinds2"
@@ -164,7 +164,7 @@ class CodebookMethod(Classical):
 
 @METHODS.register("cornia")
 class Cornia(CodebookMethod):
-    """CORNIA: soft-encoded codebook responses, max pooled + linear SVR (see :mod:`.cornia`)."""
+    """Codebook soft-encoding, max pooled + linear SVR, trained on the fold (classical/cornia.py)."""
 
     display = "CORNIA"
     feature = "cornia"
@@ -172,7 +172,7 @@ class Cornia(CodebookMethod):
 
 @METHODS.register("hosa")
 class Hosa(CodebookMethod):
-    """HOSA: high-order statistics on a codebook + linear SVR (see :mod:`.hosa`)."""
+    """High-order statistics on a codebook + linear SVR, trained on the fold (classical/hosa.py)."""
 
     display = "HOSA"
     feature = "hosa"
@@ -180,7 +180,7 @@ class Hosa(CodebookMethod):
 
 @METHODS.register("niqe")
 class Niqe(Method):
-    """NIQE, opinion-unaware (see :mod:`.niqe`): the pristine model fitted on the fold's
+    """Opinion-unaware (classical/niqe.py): the pristine model fitted on the fold's
     training references (no MOS read); prediction = minus the distance to it. A test image
     without a finite distance (a flat image) is rated like the worst test image (counted in
     ``n_test_fallback``)."""
