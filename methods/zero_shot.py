@@ -38,9 +38,9 @@ def offline(label: str):
     """Build pyiqa metrics inside this block: downloads become :class:`MissingWeights`,
     network connections a BenchError, ``torch.load`` weights-only. ``label`` names the
     method in the messages."""
+    import pyiqa.utils.download_util as dl
     import torch
     import torch.hub
-    import pyiqa.utils.download_util as dl
 
     raised: list[BenchError] = []
 
@@ -63,7 +63,7 @@ def offline(label: str):
         kwargs["weights_only"] = True
         try:
             return real_load(f, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - any refusal is reported by file
+        except Exception as exc:
             if isinstance(exc, BenchError):
                 raise
             raised.append(BenchError(f"{label}: {f} does not load as plain weights "

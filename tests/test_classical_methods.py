@@ -9,8 +9,9 @@ import json
 
 import numpy as np
 import pytest
+import test_run
 import torch
-from scipy import stats
+from test_run import NAME, load_release, run_cli, run_folders
 
 from bench import plan
 from bench.config import resolve
@@ -20,7 +21,8 @@ from bench.models import build_model
 from bench.registry import METHODS
 from bench.train import Engine
 from methods.classical import cache
-from test_run import NAME, load_release, release, run_cli, run_folders  # noqa: F401  (fixture)
+
+release = test_run.release   # the tiny on-disk release fixture
 
 CLASSICAL = ("brisque", "niqe", "cornia", "hosa", "bliinds2")
 DISPLAY = {"brisque": "BRISQUE", "niqe": "NIQE", "cornia": "CORNIA", "hosa": "HOSA",
@@ -92,14 +94,14 @@ def test_niqe_rates_stronger_noise_and_quantisation_worse_without_reading_mos(re
 
 
 def test_feature_cache_is_written_once_and_read_back(release, monkeypatch):
-    obj, ts, engine = _fit(release, "brisque")
+    _, ts, engine = _fit(release, "brisque")
     files = sorted((cache.cache_root() / cache.FOLDER).glob("brisque-v*.npz"))
     assert len(files) == 1 and NAME in files[0].name      # keyed by the decoded array's name
     first = engine.predict(ts.bank, ts.index, 64)
     cache.clear_memo()
     monkeypatch.setattr("methods.classical.api.extract",
                         lambda *a, **k: pytest.fail("features recomputed despite the cache"))
-    obj2, _, engine2 = _fit(release, "brisque")
+    _, _, engine2 = _fit(release, "brisque")
     np.testing.assert_array_equal(engine2.predict(ts.bank, ts.index, 64), first)
 
 

@@ -3,9 +3,9 @@ beside the published ones; other methods' runs stay out."""
 from __future__ import annotations
 
 import pandas as pd
+from fake_runs import make_run
 
 from bench.results import load_results
-from fake_runs import make_run
 from reports.grid import build_grid
 from reports.measured import method_matches
 from reports.tables import SPECS

@@ -7,10 +7,13 @@ import json
 
 import numpy as np
 import pytest
+import test_run
+from test_run import run_cli, run_folders
 
 from bench.errors import UsageError
 from bench.registry import METHODS, Registry
-from test_run import NAME, release, run_cli, run_folders  # noqa: F401  (fixture)
+
+release = test_run.release   # the tiny on-disk release fixture
 
 
 def test_registry_family_resolves_prefixed_names_once():

@@ -19,8 +19,8 @@ import io
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .brisque import Extracted
 
 FOLDER = "features"
 CHUNK = 64           # images per extraction call (progress granularity)
-_MEMO: "OrderedDict[str, Extracted]" = OrderedDict()
+_MEMO: OrderedDict[str, Extracted] = OrderedDict()
 MEMO_ENTRIES = 8     # in-process copies kept (HOSA: 1,500 x 4,704 float64 = 56 MB each)
 
 

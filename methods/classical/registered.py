@@ -129,7 +129,7 @@ class Bliinds2(Classical):
 class CodebookMethod(Classical):
     """CORNIA/HOSA: a codebook fitted on the training references or images, then encoding."""
 
-    settings = {**REGRESSOR_SETTINGS,
+    settings = {**REGRESSOR_SETTINGS,  # noqa: RUF012 - the Method contract's class table
                 "codebook": S("training", "str", "images the unsupervised codebook is fitted "
                               "on: the fold's training images, or only its references",
                               choices=("training", "references"),
@@ -187,7 +187,7 @@ class Niqe(Method):
 
     display = "NIQE"
     stateful = ()
-    settings = {
+    settings = {  # noqa: RUF012 - the Method contract's class table
         "patch": S(32, "int", "patch side, px (the paper's 96 px fits <= 4 patches in 256 px)",
                    low=4, high=512, per_profile={"quick": 16, "smoke": 8}),
         "sharpness": S(0.75, "float", "patches kept for the pristine fit: sharpness >= this x "
