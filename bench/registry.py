@@ -8,6 +8,11 @@ package (``methods``, ``protocols``, ``bench.launchers``) and loads the entry po
 its group (``bench.methods``, ``bench.protocols``, ``bench.launchers``) of any installed
 package, so nothing in ``bench`` imports a specific method or protocol.
 
+A *family* resolves prefixed names on demand: ``METHODS.register_family("pyiqa", factory)``
+makes ``get("pyiqa:piqe")`` return ``factory("piqe")`` (made once, then kept), for plug-ins
+whose names are open-ended (any pyiqa metric); the factory raises a UsageError for a name it
+cannot make.
+
 A plug-in that fails to import (a module raising on import, an entry point naming a
 missing object) is reported once with a one-line warning naming it, and skipped: every
 other plug-in still works. A misspelt name gets a "did you mean" suggestion.
@@ -43,6 +48,8 @@ class Registry(Generic[T]):
         self._discovering = False
         self._lock = threading.RLock()
         self.failures: Dict[str, str] = {}
+        self._families: Dict[str, Callable[[str], T]] = {}
+        self._made: Dict[str, T] = {}
 
     def register(self, name: str, *aliases: str, override: bool = False) -> Callable[[T], T]:
         """Decorator recording ``obj`` under ``name`` (and optional aliases). Registering a
@@ -58,6 +65,26 @@ class Registry(Generic[T]):
             return obj
 
         return deco
+
+    def register_family(self, prefix: str, factory: Callable[[str], T], override: bool = False) -> None:
+        """Resolve names ``<prefix>:<rest>`` by ``factory(rest)`` (see the module docstring)."""
+        if prefix in self._families and self._families[prefix] is not factory and not override:
+            raise ValueError(f"{self.kind} family '{prefix}:' is registered twice")
+        self._families[prefix] = factory
+
+    def families(self) -> list[str]:
+        """The registered prefixes, shown as '<prefix>:NAME', sorted."""
+        self.discover()
+        return sorted(f"{p}:NAME" for p in self._families)
+
+    def _family_member(self, name: str):
+        prefix, sep, rest = name.partition(":")
+        if not sep or prefix not in self._families:
+            return None
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = self._families[prefix](rest)
+            return self._made[name]
 
     def add(self, name: str, obj: T, override: bool = False) -> T:
         """Register ``obj`` under ``name`` without a decorator."""
@@ -115,9 +142,12 @@ class Registry(Generic[T]):
         """The object registered as ``name``; a UsageError with a suggestion and the valid
         choices otherwise."""
         self.discover()
-        if name not in self._items:
-            raise unknown_choice(self.kind, name, self._items)
-        return self._items[name]
+        if name in self._items:
+            return self._items[name]
+        made = self._family_member(name)
+        if made is None:
+            raise unknown_choice(self.kind, name, [*self._items, *(f"{p}:NAME" for p in self._families)])
+        return made
 
     def names(self) -> list[str]:
         """All registered names (aliases included), sorted."""
@@ -126,7 +156,12 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         self.discover()
-        return name in self._items
+        if name in self._items:
+            return True
+        try:
+            return self._family_member(name) is not None
+        except Exception:  # noqa: BLE001 - a name the family cannot make is not contained
+            return False
 
     def items(self) -> Iterable[tuple[str, T]]:
         """(name, object) pairs, sorted by name."""

@@ -92,3 +92,63 @@ def test_brisque_regressor_fit_lodo_size(benchmark):
     benchmark.pedantic(api.fit, args=("brisque", x, y, 0), rounds=1, iterations=1)
     print(f"\nbrisque RBF SVR fit with CV on 1,440 x 36: {benchmark.stats.stats.median:.1f} s "
           f"(load {os.getloadavg()[0]:.1f})")
+
+
+# --------------------------------------------------------------------------- LODO fold time
+def _lodo_session(method: str):
+    """The quick profile's LODO session of ``method`` on syn-kadid (the synthetic suite and
+    the decoded cache are made once in BENCH_CACHE, minutes the first time)."""
+    from bench import plan
+    from bench.config import resolve
+
+    cfg = resolve("quick", {"device": "cpu"}, method=method)
+    cfg["protocol"] = {"name": "lodo", "dataset": "syn-kadid"}
+    return plan.prepare(cfg, log=lambda m: None)
+
+
+def _fold_seconds(session, fold) -> float:
+    """Wall seconds of one fold as the runner does it: fit on the training part, predict the
+    test images (the network the runner builds is not part of it)."""
+    import time
+
+    from bench import plan
+    from bench.loop import FitContext
+    from bench.models import build_model
+    from bench.train import Engine
+
+    cfg = plan.fold_config(session.cfg, fold)
+    model, _ = build_model(cfg["model"], log=lambda m: None)
+    engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
+    t0 = time.perf_counter()
+    ts = plan.train_set_from(session, fold.train)
+    session.method_cls(cfg).fit(FitContext(engine, ts, cfg, None, lambda e, loss: None,
+                                           log=lambda m: None))
+    for name, idx in fold.tests.values():
+        engine.predict(session.bank, session.offsets[name] + np.asarray(idx), 64)
+    return time.perf_counter() - t0
+
+
+def test_brisque_warm_cache_lodo(benchmark):
+    """Warm-cache LODO of ``brisque`` (quick profile: small SVR grid, 3 grouped CV folds) on
+    syn-kadid. BENCH_CLASSICAL_FOLDS: how many of the 25 folds are timed (default 3; the
+    25-fold time is then extrapolated as 25 x their mean, and the printout says so; 'all'
+    times every fold). The feature cache is filled before timing (untimed warm-up fold)."""
+    benchmark.group = "LODO, warm feature cache"
+    session = _lodo_session("brisque")
+    _fold_seconds(session, session.folds[0])             # warm-up: features into the cache
+    want = os.environ.get("BENCH_CLASSICAL_FOLDS", "3")
+    folds = session.folds if want == "all" else session.folds[1:1 + int(want)]
+    times = []
+
+    def sweep():
+        times.clear()
+        times.extend(_fold_seconds(session, f) for f in folds)
+
+    benchmark.pedantic(sweep, rounds=1, iterations=1)
+    per_fold = float(np.mean(times))
+    total = sum(times) if want == "all" else 25 * per_fold
+    how = "measured" if want == "all" else f"extrapolated from {len(folds)} folds"
+    benchmark.extra_info.update({"fold_s": round(per_fold, 2), "lodo_25_s": round(total, 1),
+                                 "how": how})
+    print(f"\nbrisque warm-cache LODO fold: {per_fold:.1f} s (folds {', '.join(f.name for f in folds)}); "
+          f"25 folds: {total:.0f} s ({how}; load {os.getloadavg()[0]:.1f})")

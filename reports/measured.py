@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .tables import ALL_METHODS, TableSpec
+from .tables import ALL_METHODS, CLASSICAL_METHODS, TableSpec
 
 METRIC_LABELS = {"plcc": "PLCC", "srocc": "SROCC", "krcc": "KRCC", "plcc_logistic": "PLCC (logistic)"}
 BACKBONE_LABELS = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50",
@@ -88,9 +88,20 @@ def select_runs(spec: TableSpec, results: pd.DataFrame, paper_methods: list[str]
     for col, val in spec.where.items():
         df = df[_equal(df[col], val)]
     methods = spec.methods if spec.methods is not None else paper_methods
-    df = df[df["method"].isin(methods)]
+    df = df[method_matches(df["method"], methods)]
     entity = [spec.layout_spec.measured_entity, "dataset"]
     return _prefer(df, entity, dict(spec.prefer)).reset_index(drop=True)
+
+
+def method_matches(names: pd.Series, methods) -> pd.Series:
+    """Which ``names`` a spec's ``methods`` select: exact names, or 'prefix*' patterns
+    (e.g. 'pyiqa:*' for every zero-shot pyiqa metric)."""
+    exact = [m for m in methods if not m.endswith("*")]
+    hit = names.isin(exact)
+    for m in methods:
+        if m.endswith("*"):
+            hit |= names.astype(str).str.startswith(m[:-1])
+    return hit
 
 
 def _fmt_variant(fld: str, val: object) -> str:
@@ -105,7 +116,7 @@ def _fmt_variant(fld: str, val: object) -> str:
 def entity_order(spec: TableSpec, paper_methods: list[str]):
     """Sort key for measured entities: the paper's method order, then the registry order."""
     field_ = spec.layout_spec.measured_entity
-    order = {"method": list(dict.fromkeys([*paper_methods, *ALL_METHODS])),
+    order = {"method": list(dict.fromkeys([*paper_methods, *ALL_METHODS, *CLASSICAL_METHODS])),
              "backbone": list(BACKBONE_ORDER)}[field_]
 
     def key(name: str):

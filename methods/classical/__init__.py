@@ -1,7 +1,9 @@
-"""Classical no-reference quality features and their regressors (issue 12 groundwork).
+"""Classical no-reference quality methods: the feature API (:mod:`.api`: ``extract``,
+``fit_codebook``, ``fit``, ``predict``, ``fit_pristine``, ``score``), the per-dataset feature
+cache (:mod:`.cache`), and the harness methods registered from them (:mod:`.registered`:
+brisque, niqe, cornia, hosa, bliinds2).
 
-Independent of the harness's method contract: nothing here registers a method. The API is
-in :mod:`methods.classical.api` (``extract``, ``fit_codebook``, ``fit``, ``predict``,
-``fit_pristine``, ``score``); this package file imports nothing, so the method registry's
-discovery of ``methods.*`` stays cheap.
+Importing this package registers the methods; the heavy imports (pyiqa, scikit-learn) wait
+until a method is used, so the method registry's discovery of ``methods.*`` stays cheap.
 """
+from . import registered  # noqa: F401  (registers the methods)

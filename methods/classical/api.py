@@ -1,4 +1,5 @@
-"""The one entry point for classical NR quality methods (to be wired into the harness).
+"""The one entry point for classical NR quality features and regressors (the harness methods
+built on it are in :mod:`.registered`).
 
 Trained methods (features, then a regressor fitted on the fold's training part):
 
@@ -21,7 +22,10 @@ Images are uint8 arrays N x H x W x 3 (RGB). Features and codebooks depend only 
 images given (and the seed), so they can be cached per dataset, file list, size and
 :data:`FEATURE_VERSION`.
 
-Not implemented (reason in the README text): IL-NIQE.
+Not implemented: IL-NIQE fitted on the fold (not attempted in this round; its cost was not
+measured). pyiqa's own IL-NIQE runs zero-shot as ``--method pyiqa:ilniqe`` once its
+pristine model ``ILNIQE_templateModel.mat`` is placed in pyiqa's cache folder (without it
+the run stops with the one-line weights message).
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ from .brisque import Extracted, brisque_features
 from .codebook import Codebook
 from .codebook import fit_codebook as _fit_codebook
 from .niqe import PristineModel, fit_pristine, niqe_scores
-from .regress import Regressor, fit_regressor, predict_regressor
+from .regress import CV_FOLDS, Regressor, fit_regressor, predict_regressor
 
 FEATURE_VERSION = 1
 METHODS = ("brisque", "cornia", "hosa", "bliinds2")
@@ -81,11 +85,14 @@ def extract(name: str, images, codebook: Codebook | None = None, on_nan: str = "
     return fn(codebook, images, on_nan)
 
 
-def fit(name: str, train_feats, train_mos, seed: int, groups=None) -> Regressor:
+def fit(name: str, train_feats, train_mos, seed: int, groups=None, grid: dict | None = None,
+        cv_folds: int | None = None) -> Regressor:
     """The regressor of ``name`` fitted on training features N x F and MOS (N), its
-    hyperparameters chosen by cross-validation inside these rows (grouped by ``groups``)."""
+    hyperparameters chosen by cross-validation inside these rows (grouped by ``groups``);
+    ``grid``/``cv_folds`` override the full search (see :mod:`.regress`)."""
     _check(name, METHODS)
-    return fit_regressor(KERNEL[name], train_feats, train_mos, seed, groups)
+    return fit_regressor(KERNEL[name], train_feats, train_mos, seed, groups, grid,
+                         CV_FOLDS if cv_folds is None else cv_folds)
 
 
 def predict(model: Regressor, feats):

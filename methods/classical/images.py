@@ -32,7 +32,10 @@ def luma(images: np.ndarray) -> torch.Tensor:
     MATLAB releases of BRISQUE and NIQE use up to rounding)."""
     from pyiqa.utils.color_util import to_y_channel
 
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(torch.float64) / 255.0
+    arr = np.ascontiguousarray(images)
+    if not arr.flags.writeable:  # a read-only cache memmap: torch wants a writable buffer
+        arr = arr.copy()
+    x = torch.from_numpy(arr).permute(0, 3, 1, 2).to(torch.float64) / 255.0
     return to_y_channel(x, 255.0)
 
 

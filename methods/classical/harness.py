@@ -1,0 +1,85 @@
+"""How a method that trains no network plugs into the harness's runner, and the fold's
+images it works from.
+
+Such a method overrides :meth:`bench.method.Method.fit` entirely and provides
+``predict_images(bank, index, batch_size)`` (float64 N, higher = better) and ``facts``
+(a dict for the run record). The runner today calls ``method.fit(ctx)`` and then
+``ctx.engine.predict(bank, index, batch)`` and records ``ctx.engine.describe()``; until it
+asks the method itself, :func:`attach` points those two at the method (facts land under
+``facts['engine']['method_facts']``; the dict is the method's own, so counts added while
+predicting are in the record). It also swaps the engine's unused network for an empty
+module, so ``model.pt`` holds no untrained weights.
+
+Only protocols without a pretraining stage are accepted (:data:`PROTOCOLS`): a pretrained
+model artifact is reloaded as a network by the runner, which would lose the method.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.errors import UsageError
+
+PROTOCOLS = ("lodo",)
+
+
+def check_protocol(cfg: dict, method: str) -> None:
+    """UsageError unless the run's protocol is one a non-network method can run under."""
+    name = (cfg.get("protocol") or {}).get("name")
+    if name not in PROTOCOLS:
+        raise UsageError(f"--method {method} runs under --protocol {', '.join(PROTOCOLS)} only "
+                         f"(not {name}): the runner's pretrain/fine-tune stages train a network")
+
+
+def attach(ctx, method) -> None:
+    """Make the runner predict with ``method.predict_images`` and record ``method.facts``
+    (see the module docstring)."""
+    import torch
+
+    engine = ctx.engine
+    base = engine.describe
+    engine.predict = method.predict_images
+    engine.describe = lambda: {**base(), "method_facts": method.facts}
+    engine.model = torch.nn.Module()
+
+
+def gather(bank, index: np.ndarray, table) -> np.ndarray:
+    """Rows of per-array tables for global ``index`` (N) of ``bank``: ``table(k)`` gives the
+    N_k x F values of the bank's array k; returns float64 N x F."""
+    index = np.asarray(index, dtype=np.int64)
+    which, local = bank.which[index], bank.local[index]
+    out = None
+    for k in np.unique(which):
+        sel = which == k
+        values = table(int(k))
+        if out is None:
+            out = np.empty((len(index), values.shape[1]))
+        out[sel] = values[local[sel]]
+    return out if out is not None else np.zeros((0, 1))
+
+
+def images(bank, index: np.ndarray) -> np.ndarray:
+    """The whole decoded images of global ``index``: uint8 N x S x S x 3."""
+    return np.stack([bank.image(int(g)) for g in index]) if len(index) else \
+        np.zeros((0, bank.size, bank.size, 3), np.uint8)
+
+
+def reference_images(ts, size: int) -> tuple[np.ndarray, int]:
+    """The training set's reference images (uint8 R x size x size x 3, one per reference key,
+    sorted) and how many of them had no reference file, so that their first training image
+    stood in (authentic images are their own reference; as the counterfactual division)."""
+    from bench.data.cache import decode_image
+
+    first = {}
+    for pos, key in enumerate(ts.ref):
+        first.setdefault(key, pos)
+    out, standins = [], 0
+    for key in sorted(ts.ref_images, key=str):
+        ds, rec = ts.ref_images[key]
+        if rec.ref_image:
+            out.append(decode_image(Path(ds.root) / rec.ref_image, size))
+        else:
+            standins += 1
+            out.append(ts.bank.image(int(ts.index[first[key]])))
+    return np.stack(out), standins

@@ -1,0 +1,179 @@
+"""Any pyiqa no-reference metric as a zero-shot entry: ``--method pyiqa:NAME`` (e.g.
+``pyiqa:piqe``, ``pyiqa:musiq``).
+
+Nothing is trained: ``pyiqa.create_metric(NAME, as_loss=False, device=cpu)`` scores each
+fold's test images (the whole decoded image at the profile's ``data.size``, RGB in [0, 1]).
+Metrics pyiqa marks ``lower_better`` are negated, so every prediction is higher = better and
+SROCC/PLCC compare with the trained methods' (the record says which: ``lower_better``).
+
+Offline by construction: while the metric is built, a download pyiqa (or torch.hub) would
+start is stopped with one line naming the weights file and the folder it must be placed in
+(pyiqa's cache, ``<torch hub dir>/pyiqa``), any other network connection is refused, and
+every ``torch.load`` runs with ``weights_only=True`` (a checkpoint that needs arbitrary
+unpickling is refused by name). A test image whose score is not finite is rated like the
+worst test image, counted in ``n_test_fallback``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+
+import numpy as np
+
+from bench.errors import BenchError, UsageError, suggest
+from bench.method import FitContext, Method
+from bench.registry import METHODS
+
+# pyiqa's NR list holds distribution metrics that score folders, not images
+NOT_PER_IMAGE = ("fid", "fid_dinov2", "inception_score")
+
+
+class MissingWeights(BenchError):
+    """A pyiqa metric's weights are not in the local cache (the harness never downloads)."""
+
+
+@contextlib.contextmanager
+def offline(label: str):
+    """Build pyiqa metrics inside this block: downloads become :class:`MissingWeights`,
+    network connections a BenchError, ``torch.load`` weights-only. ``label`` names the
+    method in the messages."""
+    import pyiqa.utils.download_util as dl
+    import torch
+    import torch.hub
+
+    raised: list[BenchError] = []
+
+    def no_download(url, dst, *args, **kwargs):
+        folder, name = os.path.split(os.path.abspath(dst))
+        raised.append(MissingWeights(
+            f"{label}: weights file {name} is not in {folder}; this harness never downloads: "
+            f"copy it there from a machine with network access ({url})"))
+        raise raised[-1]
+
+    def no_connect(sock, address, *args, **kwargs):
+        raised.append(BenchError(f"{label}: pyiqa tried to reach the network ({address}); its "
+                                 "weights are not all in the local cache (pyiqa: "
+                                 f"{dl.DEFAULT_CACHE_DIR}, torch: {torch.hub.get_dir()})"))
+        raise raised[-1]
+
+    real_load = torch.load
+
+    def weights_only_load(f, *args, **kwargs):
+        kwargs["weights_only"] = True
+        try:
+            return real_load(f, *args, **kwargs)
+        except Exception as exc:
+            if isinstance(exc, BenchError):
+                raise
+            raised.append(BenchError(f"{label}: {f} does not load as plain weights "
+                                     f"(torch.load weights_only=True: {str(exc).splitlines()[0][:100]}); "
+                                     "the harness never unpickles arbitrary objects"))
+            raise raised[-1] from None
+
+    saved_env = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    patches = [(dl, "download_url_to_file", no_download),
+               (torch.hub, "download_url_to_file", no_download),
+               (socket.socket, "connect", no_connect),
+               (torch, "load", weights_only_load)]
+    originals = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
+    try:
+        os.environ.update({k: "1" for k in saved_env})
+        for obj, attr, fn in patches:
+            setattr(obj, attr, fn)
+        try:
+            yield
+        except BenchError:
+            raise
+        except Exception:
+            if raised:  # pyiqa wrapped our refusal in its own exception
+                raise raised[0] from None
+            raise
+        if raised:      # pyiqa swallowed it and went on: still refuse
+            raise raised[0]
+    finally:
+        for obj, attr, fn in originals:
+            setattr(obj, attr, fn)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def create_offline(name: str):
+    """``pyiqa.create_metric(name, as_loss=False, device=cpu)`` built inside :func:`offline`;
+    pyiqa's own printout is passed on less its 'Downloading: ...' line (nothing is)."""
+    import io
+    import sys
+
+    import pyiqa
+
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf), offline(f"pyiqa:{name}"):
+            return pyiqa.create_metric(name, as_loss=False, device="cpu")
+    finally:
+        shown = [ln for ln in buf.getvalue().splitlines() if ln.strip()
+                 and not ln.startswith("Downloading:")]
+        if shown:
+            print("\n".join(shown), file=sys.stderr)
+
+
+class ZeroShot(Method):
+    """A pyiqa NR metric applied to the test images; ``metric_name`` is set per subclass."""
+
+    metric_name = ""
+    stateful = ()
+
+    def fit(self, ctx: FitContext) -> list[float]:
+        from methods.classical import harness
+
+        harness.check_protocol(ctx.cfg, self.cfg["method"])
+        self.metric = create_offline(self.metric_name)
+        self.lower_better = bool(getattr(self.metric, "lower_better", False))
+        self.facts = {"pyiqa_metric": self.metric_name, "lower_better": self.lower_better,
+                      "trained": False, "input": f"whole image, {ctx.train.bank.size} px"}
+        harness.attach(ctx, self)
+        return []
+
+    def predict_images(self, bank, index: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """Scores (float64 N, higher = better) of bank images ``index``."""
+        import torch
+
+        from methods.classical.harness import images
+
+        index = np.asarray(index, dtype=np.int64)
+        out = []
+        with torch.no_grad():
+            for a in range(0, len(index), max(1, batch_size)):
+                x = torch.from_numpy(images(bank, index[a:a + batch_size])).permute(0, 3, 1, 2)
+                score = self.metric(x.float() / 255.0)
+                out.append(np.asarray(score.detach().cpu().float(), dtype=np.float64).reshape(-1))
+        s = np.concatenate(out) if out else np.zeros(0)
+        s = -s if self.lower_better else s
+        bad = ~np.isfinite(s)
+        if bad.all() and len(s):
+            raise BenchError(f"pyiqa:{self.metric_name}: no test image got a finite score")
+        self.facts["n_test_fallback"] = self.facts.get("n_test_fallback", 0) + int(bad.sum())
+        return np.where(bad, np.min(s[~bad]) if len(s) else 0.0, s)
+
+
+def pyiqa_method(name: str) -> type:
+    """The method class of pyiqa NR metric ``name``; UsageError naming the choices when pyiqa
+    has no such NR metric (or it scores folders, not images)."""
+    import pyiqa
+
+    names = pyiqa.list_models(metric_mode="NR")
+    if name not in names or name in NOT_PER_IMAGE:
+        ok = [n for n in names if n not in NOT_PER_IMAGE]
+        hint = suggest(name, ok)
+        raise UsageError(f"pyiqa has no per-image no-reference metric '{name}'"
+                         + (f"; did you mean 'pyiqa:{hint}'?" if hint else "")
+                         + f"; NR metrics: {', '.join(ok)}")
+    return type(f"PyIQA[{name}]", (ZeroShot,), {
+        "metric_name": name, "display": f"{name.upper()} (pyiqa, zero-shot)",
+        "__doc__": f"pyiqa's '{name}' metric, zero-shot (no training)."})
+
+
+METHODS.register_family("pyiqa", pyiqa_method)
