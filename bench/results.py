@@ -26,7 +26,7 @@ COLUMNS = ["protocol", "protocol_version", "method", "method_display", "dataset"
            "srocc", "plcc", "krcc", "plcc_logistic", "run_dir", "predictions", "kind",
            "setting", "setting_label", "record", "config"]
 #: Config keys that vary within one setting (what a summary aggregates over).
-WITHIN_SETTING = ("seed", "fold", "protocol.split")
+WITHIN_SETTING = ("seed", "fold", "protocol.split", "data_fingerprint")  # per fold, not a setting
 
 
 def _flatten(tree, prefix: str = "") -> dict:

@@ -16,8 +16,10 @@ def methods_lines() -> list[str]:
 
     items = list(METHODS.items())
     width = max((len(n) for n, _ in items), default=4) + 2
-    return [f"  {name:<{width}}{getattr(cls, 'display', name)}: {_first_line(cls)}"
-            for name, cls in items]
+    return ([f"  {name:<{width}}{getattr(cls, 'display', name)}: {_first_line(cls)}"
+             for name, cls in items]
+            + [f"  {family:<{width}}a family: any NAME its provider knows (e.g. pyiqa:piqe)"
+               for family in METHODS.families()])
 
 
 def protocols_lines() -> list[str]:
