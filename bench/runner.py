@@ -84,6 +84,7 @@ def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
         method = s.method_cls(cfg)
         try:
             method.fit(FitContext(engine, ts, cfg, subsets, epoch_done, ck, log))
+            engine.predictor = getattr(method, "predict_images", None)
             break
         except CheckpointDiscarded:
             continue
@@ -241,7 +242,8 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
              "logistic": DEFAULT_LOGISTIC, "failed_logistic_fits": count_failed_fits(per_target.values()),
              **_environment(engine)}
     record = RunRecord(**_header(s, cfg, fold), targets=per_target, facts=facts)
-    state = engine.model.state_dict() if cfg.get("save_model", True) else None
+    network = getattr(s.method_cls, "trains_network", True)
+    state = engine.model.state_dict() if cfg.get("save_model", True) and network else None
     folder.finish(record, rows, state)
     (folder.path / "checkpoint.pt").unlink(missing_ok=True)
     return record

@@ -166,6 +166,9 @@ class Engine:
         self._reuse = False      # True while step() cuts its batch
         self.test_view = resolve_test_view(cfg)
         self.images_seen = 0       # training images the steps have taken, all steps
+        # what predicts when the method trains no network (its ``predict_images``): set by
+        # the runner after fit; None: the model predicts
+        self.predictor: Optional[Callable[[ImageBank, np.ndarray, int], np.ndarray]] = None
         self.optimizer_steps = 0   # calls of step(): one optimizer update each
         # called with the batch size after every step (bench speed's matched ERM steps)
         self.step_observers: list[Callable[[int], None]] = []
@@ -303,7 +306,10 @@ class Engine:
     @torch.no_grad()
     def predict(self, bank: ImageBank, index: np.ndarray, batch_size: int) -> np.ndarray:
         """Predicted scores (float64, length N) of images ``index``, each seen in the test
-        view (test.view: the whole image resized to data.crop, or its centre crop)."""
+        view (test.view: the whole image resized to data.crop, or its centre crop); by the
+        method's own ``predict_images`` when it trains no network (``self.predictor``)."""
+        if self.predictor is not None:
+            return np.asarray(self.predictor(bank, index, batch_size), dtype=np.float64)
         self.model.eval()
         out = []
         for i in range(0, len(index), batch_size):

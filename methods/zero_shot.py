@@ -11,7 +11,7 @@ start is stopped with one line naming the weights file and the folder it must be
 (pyiqa's cache, ``<torch hub dir>/pyiqa``), any other network connection is refused, and
 every ``torch.load`` runs with ``weights_only=True`` (a checkpoint that needs arbitrary
 unpickling is refused by name). A test image whose score is not finite is rated like the
-worst test image, counted in ``n_test_fallback``.
+worst test image, counted in ``n_predict_fallback``.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import numpy as np
 from bench.errors import BenchError, UsageError, suggest
 from bench.method import FitContext, Method
 from bench.registry import METHODS
+from methods.classical import harness
 
 # pyiqa's NR list holds distribution metrics that score folders, not images
 NOT_PER_IMAGE = ("fid", "fid_dinov2", "inception_score")
@@ -120,21 +121,18 @@ def create_offline(name: str):
             print("\n".join(shown), file=sys.stderr)
 
 
-class ZeroShot(Method):
+class ZeroShot(harness.NoNetwork, Method):
     """A pyiqa NR metric applied to the test images; ``metric_name`` is set per subclass."""
 
     metric_name = ""
     stateful = ()
 
     def fit(self, ctx: FitContext) -> list[float]:
-        from methods.classical import harness
-
         harness.check_protocol(ctx.cfg, self.cfg["method"])
         self.metric = create_offline(self.metric_name)
         self.lower_better = bool(getattr(self.metric, "lower_better", False))
         self.facts = {"pyiqa_metric": self.metric_name, "lower_better": self.lower_better,
                       "trained": False, "input": f"whole image, {ctx.train.bank.size} px"}
-        harness.attach(ctx, self)
         return []
 
     def predict_images(self, bank, index: np.ndarray, batch_size: int = 16) -> np.ndarray:
@@ -155,7 +153,7 @@ class ZeroShot(Method):
         bad = ~np.isfinite(s)
         if bad.all() and len(s):
             raise BenchError(f"pyiqa:{self.metric_name}: no test image got a finite score")
-        self.facts["n_test_fallback"] = self.facts.get("n_test_fallback", 0) + int(bad.sum())
+        self.facts["n_predict_fallback"] = self.facts.get("n_predict_fallback", 0) + int(bad.sum())
         return np.where(bad, np.min(s[~bad]) if len(s) else 0.0, s)
 
 

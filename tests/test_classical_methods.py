@@ -43,6 +43,7 @@ def _fit(release_root, method: str, **settings):
     ts = plan.train_set_from(session, fold.train)
     obj = session.method_cls(cfg)
     obj.fit(FitContext(engine, ts, cfg, None, lambda e, loss: None, log=lambda m: None))
+    engine.predictor = obj.predict_images          # as the runner does after fit
     return obj, ts, engine
 
 
@@ -110,13 +111,13 @@ def test_lodo_run_records_predictions_and_fallback_counts(release, tmp_path):
     assert run_cli(release, out, method="brisque", folds="A") == 0
     folder = run_folders(out)["A"]
     m = json.loads((folder / "metrics.json").read_text())
-    facts = m["engine"]["method_facts"]
+    facts = m["method_facts"]
     assert m["method_display"] == "BRISQUE" and m["n"] == 8
-    assert facts["n_train_fallback"] == 0 and facts["n_test_fallback"] == 0
+    assert facts["n_train_fallback"] == 0 and facts["n_predict_fallback"] == 0
     assert set(facts["svr_params"]) == {"svr__C", "svr__gamma"}
     rows = (folder / "predictions.csv").read_text().splitlines()[1:]
     assert len(rows) == 8 and all(np.isfinite(float(r.split(",")[-1])) for r in rows)
-    assert torch.load(folder / "model.pt", weights_only=True) == {}   # no untrained network
+    assert not (folder / "model.pt").exists()           # no network, so no model.pt
 
 
 def test_flat_images_are_counted_fallbacks(release):

@@ -45,7 +45,7 @@ def test_piqe_end_to_end_offline(release, tmp_path):
     assert run_cli(release, out, method="pyiqa:piqe", folds="A") == 0
     folder = run_folders(out)["A"]
     m = json.loads((folder / "metrics.json").read_text())
-    facts = m["engine"]["method_facts"]
+    facts = m["method_facts"]
     assert m["method"] == "pyiqa:piqe" and m["method_display"] == "PIQE (pyiqa, zero-shot)"
     assert facts["lower_better"] is True and facts["trained"] is False and m["n"] == 8
     pred = [float(r.split(",")[-1]) for r in (folder / "predictions.csv").read_text().splitlines()[1:]]

@@ -1,14 +1,12 @@
 """How a method that trains no network plugs into the harness's runner, and the fold's
 images it works from.
 
-Such a method overrides :meth:`bench.method.Method.fit` entirely and provides
-``predict_images(bank, index, batch_size)`` (float64 N, higher = better) and ``facts``
-(a dict for the run record). The runner today calls ``method.fit(ctx)`` and then
-``ctx.engine.predict(bank, index, batch)`` and records ``ctx.engine.describe()``; until it
-asks the method itself, :func:`attach` points those two at the method (facts land under
-``facts['engine']['method_facts']``; the dict is the method's own, so counts added while
-predicting are in the record). It also swaps the engine's unused network for an empty
-module, so ``model.pt`` holds no untrained weights.
+Such a method (:class:`NoNetwork`) overrides :meth:`bench.method.Method.fit` entirely and
+provides ``predict_images(bank, index, batch_size)`` (float64 N, higher = better) and
+``facts`` (a dict for the run record). After ``fit`` the runner predicts every image
+through ``predict_images`` (the engine's ``predictor``), records ``describe()`` (the facts
+dict itself, so counts added while predicting are in the record) under ``method_facts``,
+and writes no ``model.pt`` (``trains_network = False``).
 
 Only protocols without a pretraining stage are accepted (:data:`PROTOCOLS`): a pretrained
 model artifact is reloaded as a network by the runner, which would lose the method.
@@ -32,16 +30,16 @@ def check_protocol(cfg: dict, method: str) -> None:
                          f"(not {name}): the runner's pretrain/fine-tune stages train a network")
 
 
-def attach(ctx, method) -> None:
-    """Make the runner predict with ``method.predict_images`` and record ``method.facts``
-    (see the module docstring)."""
-    import torch
+class NoNetwork:
+    """Mixin of the methods that train no network (see the module docstring)."""
 
-    engine = ctx.engine
-    base = engine.describe
-    engine.predict = method.predict_images
-    engine.describe = lambda: {**base(), "method_facts": method.facts}
-    engine.model = torch.nn.Module()
+    trains_network = False
+    facts: dict = {}
+
+    def describe(self) -> dict:
+        """The run's facts (fallback counts, fitted parameters, timings), recorded as
+        ``method_facts``; the live dict, so counts made while predicting are included."""
+        return self.facts
 
 
 def gather(bank, index: np.ndarray, table) -> np.ndarray:

@@ -8,7 +8,7 @@ chosen by cross-validation grouped by reference inside them. ``niqe`` is opinion
 its pristine model is fitted on the fold's training references, no MOS is read. Test images
 are predicted from the same cached features.
 
-Counted, never silent (in the run record under ``facts['engine']['method_facts']``, see
+Counted, never silent (in the run record under ``method_facts``, see
 :mod:`.harness`): images whose features took the NaN fallback (flat images), training and
 test; training rows imputed by the regressor's median imputation (the test rows with NaN
 are imputed the same way); NIQE images rated like the worst test image; references
@@ -55,7 +55,7 @@ def _seed(cfg: dict) -> int:
     return int(cfg.get("seed", 0))
 
 
-class Classical(Method):
+class Classical(harness.NoNetwork, Method):
     """Shared flow of the feature + SVR methods (``feature`` names the api feature)."""
 
     feature = ""
@@ -81,7 +81,6 @@ class Classical(Method):
         self.facts.update({"n_imputed_train": self.model.n_imputed, "svr_params": self.model.params,
                            "cv_mse": self.model.cv_mse, "feature_seconds": round(t1 - t0, 2),
                            "regressor_seconds": round(time.time() - t1, 2)})
-        harness.attach(ctx, self)
         return []
 
     def prepare(self, ctx: FitContext) -> None:
@@ -104,7 +103,7 @@ class Classical(Method):
         from . import api
 
         x = self.features(bank, np.asarray(index, dtype=np.int64))
-        self.facts["n_test_fallback"] = self.facts.get("n_test_fallback", 0) + \
+        self.facts["n_predict_fallback"] = self.facts.get("n_predict_fallback", 0) + \
             int((~np.all(np.isfinite(x), axis=1)).sum())
         return api.predict(self.model, x)
 
@@ -179,11 +178,11 @@ class Hosa(CodebookMethod):
 
 
 @METHODS.register("niqe")
-class Niqe(Method):
+class Niqe(harness.NoNetwork, Method):
     """Opinion-unaware (classical/niqe.py): the pristine model fitted on the fold's
     training references (no MOS read); prediction = minus the distance to it. A test image
     without a finite distance (a flat image) is rated like the worst test image (counted in
-    ``n_test_fallback``)."""
+    ``n_predict_fallback``)."""
 
     display = "NIQE"
     stateful = ()
@@ -210,7 +209,6 @@ class Niqe(Method):
                       "n_reference_standins": standins, "pristine_patches": m.n_patches,
                       "pristine_patches_dropped": m.n_dropped,
                       "fit_seconds": round(time.time() - t0, 2)}
-        harness.attach(ctx, self)
         return []
 
     def distances(self, arr: np.ndarray) -> np.ndarray:
@@ -234,5 +232,5 @@ class Niqe(Method):
         bad = ~np.isfinite(d)
         if bad.all() and len(d):
             raise FeatureError(f"niqe: none of the {len(d)} test images has a finite NIQE distance")
-        self.facts["n_test_fallback"] = self.facts.get("n_test_fallback", 0) + int(bad.sum())
+        self.facts["n_predict_fallback"] = self.facts.get("n_predict_fallback", 0) + int(bad.sum())
         return -np.where(bad, np.max(d[~bad]) if len(d) else 0.0, d)
