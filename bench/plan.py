@@ -45,9 +45,11 @@ def check_config(cfg: dict) -> dict:
     """Every config value and the model's settings checked (UsageError naming the first bad
     one), before any file is touched; ``cfg`` returned with the method's settings filled."""
     from .models import check_model_config
+    from .runner import resolve_device
 
     validate(cfg)
     check_model_config(cfg["model"])
+    resolve_device(str(cfg["device"]))   # cpu | cuda[:k] | auto, and CUDA present if asked
     return cfg
 
 

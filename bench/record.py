@@ -158,7 +158,11 @@ class RunFolder:
         (the folder may then be (re)written), False while another worker runs it."""
         import fcntl
 
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise BenchError(f"{self.path} (or a folder above it) is a file in the way of a run "
+                             "folder; move it away or choose another --out") from None
         with open(self.path / ".lock", "a+") as fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -220,6 +224,7 @@ class RunFolder:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BadRunFolder(self.path, f"metrics.json is unreadable ({exc})") from None
         rec = RunRecord.from_json(obj, self.path)
+        self.read_config()            # readers need it too: a run they would skip is not done
         if rec.kind != "model" and not (self.path / "predictions.csv").is_file():
             raise BadRunFolder(self.path, "has a done marker but no predictions.csv")
         return rec

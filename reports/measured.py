@@ -87,7 +87,8 @@ def select_runs(spec: TableSpec, results: pd.DataFrame, paper_methods: list[str]
         df = df[df["dataset"].isin(spec.datasets)]
     for col, val in spec.where.items():
         df = df[_equal(df[col], val)]
-    methods = spec.methods if spec.methods is not None else paper_methods
+    # None: every measured method (the paper's, and any plug-in measured the same way)
+    methods = spec.methods if spec.methods is not None else ("*",)
     df = df[method_matches(df["method"], methods)]
     entity = [spec.layout_spec.measured_entity, "dataset"]
     return _prefer(df, entity, dict(spec.prefer)).reset_index(drop=True)

@@ -75,7 +75,8 @@ ALL_METHODS = ("erm", "metaiqa", "cis-c", "cis", "cip-c", "cip", "cis+l", "cip+l
 # metric run zero-shot ('pyiqa:*' matches every ``pyiqa:NAME`` method; see measured.py).
 CLASSICAL_METHODS = ("bliinds2", "brisque", "niqe", "cornia", "hosa")
 ZERO_SHOT_METHODS = ("pyiqa:*",)
-LODO_METHODS = ALL_METHODS + CLASSICAL_METHODS + ZERO_SHOT_METHODS
+# '*': any other measured method too (a plug-in's runs appear beside the paper's methods)
+LODO_METHODS = ALL_METHODS + CLASSICAL_METHODS + ZERO_SHOT_METHODS + ("*",)
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ class TableSpec:
     """Everything the reporter needs to know about one paper table.
 
     ``protocol``/``datasets``/``where`` select the measured runs that feed the table
-    (``datasets`` None: any training set); ``methods`` the measured methods shown (None: the
-    methods that have a registry name in the published table); ``prefer`` the setting kept
+    (``datasets`` None: any training set); ``methods`` the measured methods shown (None: every
+    measured method); ``prefer`` the setting kept
     when a method has runs at several values of a field; ``bold`` 'row' or 'column'.
     """
 
