@@ -115,7 +115,7 @@ def format_scores(cfg: dict, scores: list[Score]) -> str:
             lines.append(f"{name:<16}{target[:13]:<14}{_num(s['srocc'].value)}"
                          f"{_num(s['plcc'].value)}{_num(s['krcc'].value)}{s.images:>7}")
             if s.units > 1:
-                lines.append(f"{'STD (sample, n=' + str(s['srocc'].n) + ')':<22}{'':<14}{_num(s['srocc'].std)}"
+                lines.append(f"{'STD (sample, n=' + str(s['srocc'].n) + ')':<30}{_num(s['srocc'].std)}"
                              f"{_num(s['plcc'].std)}{_num(s['krcc'].std)}")
     return "\n".join(lines)
 
