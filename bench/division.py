@@ -1,4 +1,4 @@
-"""Counterfactual division (paper Stage 1; DESIGN.md s.4).
+"""Counterfactual division (paper Stage 1; docs/readings.md).
 
 Content C: features of every training reference (ImageNet ResNet-18 global pool, 512-d,
 when the weights are in the torch cache; otherwise a documented pixel-statistics feature),

@@ -1,6 +1,6 @@
-"""The three profiles of DESIGN.md section 6, as plain nested dicts.
+"""The three profiles of docs/design.md, as plain nested dicts.
 
-``paper`` is exactly the paper's settings (DESIGN.md section 4), testing on the whole
+``paper`` is exactly the paper's settings (docs/readings.md), testing on the whole
 image resized (MetaIQA's reading). ``quick`` is sized so the README's main command (25
 LODO folds on the synthetic suite) runs in minutes on 2 CPU cores, and chosen by ERM's
 fit on LODO validation folds (see PROFILES); ``smoke`` is for tests (seconds). Every
@@ -30,7 +30,7 @@ BASE: dict = {
         "synthetic_seed": 0,   # seed of the generated suite
         "placement": "auto",   # where crops are cut: auto | device (arrays on the GPU) | host
     },
-    "engine": {                # how steps run (DESIGN.md s.4 numerics either way)
+    "engine": {                # how steps run (docs/readings.md numerics either way)
         "amp": "auto",         # auto: bf16 autocast on GPUs with bf16, fp32 elsewhere | bf16 | off
         "compile": False,      # torch.compile the model (--compile); or a backend name
         "channels_last": "auto",  # channels-last memory format (auto: on CUDA)

@@ -11,7 +11,7 @@ class Record:
     """One image of a dataset.
 
     image: path relative to the dataset root (also the image's unique id in the dataset).
-    mos: score normalized to [0, 1], higher is better (per-dataset rule, DESIGN.md s.4).
+    mos: score normalized to [0, 1], higher is better (per-dataset rule, docs/readings.md).
     mos_raw: the score as the release gives it (MOS or DMOS on the release's scale).
     ref: reference (content) id, or None for authentic images.
     ref_image: path of the reference image relative to the root, when the release has one.

@@ -1,4 +1,4 @@
-"""Loaders of the public datasets in their official layouts (DESIGN.md section 5).
+"""Loaders of the public datasets in their official layouts (docs/design.md).
 
 Importing this package imports every loader module, and each registers itself with
 :func:`bench.data.registry.register_dataset`. Shared parsing helpers live in

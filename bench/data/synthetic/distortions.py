@@ -1,6 +1,6 @@
 """The 25 KADID-10k distortions at their five official levels, in NumPy/SciPy/Pillow.
 
-Implemented from the facts-only specification ``kadid-distortions.md`` (the official
+Implemented from the facts-only specification ``docs/distortions.md`` (the official
 MATLAB generator's operations and level parameters). Common rules, as there:
 
 * the input is min-max normalised globally (one min and max over all channels) to
