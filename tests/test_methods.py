@@ -126,9 +126,16 @@ def fit(method: str, seed: int = 0, **kw) -> dict:
         return out
 
     history: list[float] = []
+    seen: list[int] = []                         # engine.images_seen after every epoch
+
+    def epoch_done(epoch, loss):
+        history.append(loss)
+        seen.append(engine.images_seen)
+
     method_obj = session.method_cls(cfg)
-    method_obj.fit(FitContext(engine, ts, cfg, subsets, lambda e, loss: history.append(loss)))
-    return {"history": history, "requests": requests, "train": ts, "session": session, "cfg": cfg}
+    method_obj.fit(FitContext(engine, ts, cfg, subsets, epoch_done))
+    return {"history": history, "requests": requests, "train": ts, "session": session,
+            "cfg": cfg, "seen": seen, "method": method_obj}
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)
@@ -206,3 +213,64 @@ def test_plain_methods_train_on_the_fold_only(tiny_data):
     out = fit("cis", epochs=1, iterations=1)
     assert tiny_data == ["tiny"] and out["session"].extra == []
     assert _train_types(out["train"]) == {("tiny", t) for t in "BCD"}
+
+
+def test_equal_image_budgets_per_epoch_on_the_smoke_profile(tiny_data):
+    """ERM, MetaIQA, CIS and CIP see the same images per epoch (the smoke cap: 2 ERM
+    batches of 16), each within one of its own iterations; ERM's steps are unchanged."""
+    per_epoch, iteration = {}, {}
+    for method in ("erm", "metaiqa", "cis", "cip"):
+        out = fit(method, epochs=3, iterations=2)
+        seen = np.diff([0] + out["seen"])
+        assert len(set(seen.tolist())) == 1 or method == "metaiqa", (method, seen)
+        per_epoch[method] = seen
+        m = out["method"]
+        assert m.budget == {"epoch_unit": "images", "epochs": 3, "epoch_images": 32}
+        assert m.describe()["budget"]["epoch_images"] == 32
+        if method in ("cis", "cip"):
+            iteration[method] = m.batches.images_per_round()
+    np.testing.assert_array_equal(per_epoch["erm"], [32, 32, 32])     # 2 steps of 16, as before
+    for method in ("cis", "cip"):
+        assert np.all(per_epoch[method] >= 32) and np.all(per_epoch[method] < 32 + iteration[method])
+    # MetaIQA's meta-batches differ in size (tasks of different sizes): within one of them
+    assert np.all(per_epoch["metaiqa"] >= 32) and np.all(per_epoch["metaiqa"] < 32 + 3 * 2 * 4 * 3)
+
+
+def test_describe_records_the_readings(tiny_data):
+    cis = fit("cis", epochs=1, iterations=1)["method"].describe()
+    assert cis["meta_step"] == "interp" and cis["beta"] == 1.0 and cis["bn_stats"] == "interp"
+    assert cis["sampling"] == "uniform" and cis["meta_steps"] >= 1 and cis["subsets"] == 6
+    cip = fit("cip", epochs=1, iterations=1)["method"].describe()
+    assert cip["forward"] == "per_subset"
+    meta = fit("metaiqa", epochs=1, iterations=1)["method"].describe()
+    assert meta["tasks"] == 3 and meta["meta_steps"] >= 1 and meta["head_lr"] == 1e-2
+
+
+def test_metaiqa_paper_profile_uses_its_own_batches_and_schedule():
+    from bench.config import resolve as _resolve
+
+    cfg = _resolve("paper", method="metaiqa")
+    m = METHODS.get("metaiqa")(cfg)
+    assert (m.hp["support_batch"], m.hp["query_batch"], m.hp["meta_batch"]) == (75, 50, 5)
+    assert m.schedule() == {"epochs": 50, "lr_decay": 0.9, "lr_step_epochs": 2}
+    quick = METHODS.get("metaiqa")(_resolve("quick", method="metaiqa"))
+    assert quick.hp["support_batch"] is None
+    assert quick.schedule()["epochs"] == quick.cfg["train"]["epochs"]
+
+
+def test_metaiqa_lr_decay_does_not_compound(tiny_data):
+    """lr = lr0 * decay ** (epoch // step): the official code's compounding is not kept."""
+    cfg_sets = {"method.lr_decay": 0.5, "method.lr_step_epochs": 2}
+    out = fit("metaiqa", epochs=5, iterations=1)
+    m = out["method"]
+    m.hp.update({"lr_decay": 0.5, "lr_step_epochs": 2})
+    from bench.loop import _scheduler
+
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = _scheduler(opt, m.schedule())
+    lrs = []
+    for _ in range(6):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25] and cfg_sets
