@@ -78,9 +78,10 @@ def train(method, ctx: FitContext) -> list[float]:
 
     An epoch is ``ctx.iterations(method.iterations_per_epoch())`` calls of ``update`` for a
     method whose ``epoch_unit`` is 'iterations'; for 'images' (the harness's methods) it
-    is as many calls as it takes for the engine's ``images_seen`` to grow by
-    ``ctx.epoch_images()`` (so every method sees the same images per epoch, up to the
-    images of its last iteration). ``method.budget`` records the rule."""
+    is as many calls as it takes for the engine's ``images_seen`` to reach (epoch + 1) x
+    ``ctx.epoch_images()`` since the fit began (so every method sees the same images over
+    the fit, up to the images of one of its iterations, whatever its iteration size).
+    ``method.budget`` records the rule."""
     e = ctx.engine
     method.setup(ctx)
     schedule = method.schedule()
@@ -91,12 +92,15 @@ def train(method, ctx: FitContext) -> list[float]:
     state = dict(method.state())
     if method.optimizer is not None:
         state["scheduler"] = _scheduler(method.optimizer, schedule)
+    base = e.images_seen          # the restored count below is relative to the same start
     start = _resume(ctx, state)
     for epoch in range(start, epochs):
         losses: list[float] = []
         if by_images:
-            target, begin = ctx.epoch_images(), e.images_seen
-            while e.images_seen - begin < target:
+            # cumulative: epoch k ends once (k + 1) x epoch_images images are seen, so the
+            # whole fit sees epochs x epoch_images images up to one iteration's images
+            target = (epoch + 1) * ctx.epoch_images()
+            while e.images_seen - base < target or not losses:  # at least one update
                 before = e.images_seen
                 got = method.update(ctx)
                 losses += [got] if isinstance(got, float) else list(got)
