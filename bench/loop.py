@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .errors import TrainingDiverged
+from .errors import BenchError, TrainingDiverged
 from .train import Engine, TrainSet
 
 
@@ -52,6 +52,15 @@ class FitContext:
         cap = self.cfg["train"].get("iterations_per_epoch")
         return natural if not cap else min(int(cap), natural)
 
+    def epoch_images(self) -> int:
+        """The image budget of one epoch for methods that count epochs in images: the
+        training-set size (every image once, on average), capped by
+        train.iterations_per_epoch x train.batch_size (ERM's batches) when the profile caps
+        epochs. ERM's iterations under this rule are exactly those of the cap above."""
+        n = len(self.train)
+        cap = self.cfg["train"].get("iterations_per_epoch")
+        return n if not cap else min(n, int(cap) * int(self.cfg["train"]["batch_size"]))
+
     def subset_batch(self, dataset: str) -> int:
         """Per-subset batch size for items of ``dataset`` (train.subset_batch)."""
         sb = self.cfg["train"]["subset_batch"]
@@ -62,28 +71,64 @@ class FitContext:
 
 def train(method, ctx: FitContext) -> list[float]:
     """Fit ``method`` (a :class:`bench.method.Method`) on ``ctx.train``: its ``setup``, then
-    per epoch ``ctx.iterations(method.iterations_per_epoch())`` calls of ``update``, the
-    inner scheduler step, ``end_epoch`` and ``ctx.epoch_done(epoch, mean loss)``; a
-    checkpoint after every epoch but the last when ``ctx.checkpoint`` is set, resumed from
-    on entry. Returns the per-epoch mean losses."""
+    per epoch the calls of ``update`` (see below), the inner scheduler step, ``end_epoch``
+    and ``ctx.epoch_done(epoch, mean loss)``; a checkpoint after every epoch but the last
+    when ``ctx.checkpoint`` is set, resumed from on entry; ``end_training`` after the last
+    epoch. Returns the per-epoch mean losses.
+
+    An epoch is ``ctx.iterations(method.iterations_per_epoch())`` calls of ``update`` for a
+    method whose ``epoch_unit`` is 'iterations'; for 'images' (the harness's methods) it
+    is as many calls as it takes for the engine's ``images_seen`` to reach (epoch + 1) x
+    ``ctx.epoch_images()`` since the fit began (so every method sees the same images over
+    the fit, up to the images of one of its iterations, whatever its iteration size).
+    ``method.budget`` records the rule."""
     e = ctx.engine
     method.setup(ctx)
+    schedule = method.schedule()
+    epochs = int(schedule["epochs"])
+    by_images = getattr(method, "epoch_unit", "iterations") == "images"
+    method.budget = {"epoch_unit": "images" if by_images else "iterations",
+                     "epochs": epochs, "epoch_images": ctx.epoch_images() if by_images else None}
     state = dict(method.state())
     if method.optimizer is not None:
-        state["scheduler"] = e.scheduler(method.optimizer)
+        state["scheduler"] = _scheduler(method.optimizer, schedule)
+    base = e.images_seen          # the restored count below is relative to the same start
     start = _resume(ctx, state)
-    for epoch in range(start, ctx.epochs):
+    for epoch in range(start, epochs):
         losses: list[float] = []
-        for _ in range(ctx.iterations(method.iterations_per_epoch())):
-            got = method.update(ctx)
-            losses += [got] if isinstance(got, float) else list(got)
+        if by_images:
+            # cumulative: epoch k ends once (k + 1) x epoch_images images are seen, so the
+            # whole fit sees epochs x epoch_images images up to one iteration's images
+            target = (epoch + 1) * ctx.epoch_images()
+            while e.images_seen - base < target or not losses:  # at least one update
+                before = e.images_seen
+                got = method.update(ctx)
+                losses += [got] if isinstance(got, float) else list(got)
+                if e.images_seen == before:
+                    raise BenchError(f"method {type(method).__name__}: an update saw no images, "
+                                     "so an epoch counted in images never ends (set "
+                                     "epoch_unit = 'iterations' or step through Engine.step)")
+        else:
+            for _ in range(ctx.iterations(method.iterations_per_epoch())):
+                got = method.update(ctx)
+                losses += [got] if isinstance(got, float) else list(got)
         if "scheduler" in state:
             state["scheduler"].step()
         method.end_epoch(ctx, epoch)
         _epoch_done(ctx, epoch, float(np.mean(losses)))
-        if ctx.checkpoint is not None and epoch + 1 < ctx.epochs:
+        if ctx.checkpoint is not None and epoch + 1 < epochs:
             _save(ctx, state, epoch)
+    method.end_training(ctx)
     return list(ctx.history)
+
+
+def _scheduler(opt, schedule: dict):
+    """The inner lr x schedule['lr_decay'] every schedule['lr_step_epochs'] epochs (stepped
+    once per epoch, so the decay never compounds)."""
+    import torch
+
+    return torch.optim.lr_scheduler.StepLR(opt, step_size=int(schedule["lr_step_epochs"]),
+                                           gamma=float(schedule["lr_decay"]))
 
 
 def _epoch_done(ctx: FitContext, epoch: int, loss: float) -> None:

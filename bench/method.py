@@ -8,7 +8,16 @@ progress around them (DomainBed's ``update`` contract):
 * ``iterations_per_epoch()``: iterations in a natural epoch (the loop caps it with
   train.iterations_per_epoch);
 * ``update(ctx)``: one iteration on the batches the method asks for; its loss(es);
-* ``end_epoch(ctx, epoch)``: optional.
+* ``end_epoch(ctx, epoch)``: optional; ``end_training(ctx)``: optional, after the last
+  epoch (e.g. recomputing BatchNorm statistics);
+* ``schedule()``: the epochs and inner lr schedule (train.* unless the method has its own);
+* ``describe()``: what the run record should say about how the method trained (its
+  readings, budget and counts), a JSON-able dict the runner stores in the record's facts.
+
+Budgets: a method whose ``epoch_unit`` is 'images' ends an epoch when it has seen
+``ctx.epoch_images()`` images (the training-set size), so methods with different
+iterations see equal images per epoch; 'iterations' (the default, for plug-ins) keeps
+``iterations_per_epoch`` calls of ``update``.
 
 A method declares its own hyperparameters in ``settings`` (name -> :class:`Setting`, with a
 default per profile where they differ); the resolved config holds them under
@@ -38,6 +47,8 @@ class Method:
     settings: Mapping[str, Setting] = {}
     stateful: Sequence[str] = ("optimizer",)
     optimizer = None
+    epoch_unit: str = "iterations"
+    budget: dict = {}
 
     def __init__(self, cfg: dict):
         self.cfg = cfg
@@ -59,6 +70,20 @@ class Method:
 
     def end_epoch(self, ctx: FitContext, epoch: int) -> None:
         """Called after every epoch's scheduler step (nothing by default)."""
+
+    def end_training(self, ctx: FitContext) -> None:
+        """Called once after the last epoch (nothing by default)."""
+
+    def schedule(self) -> dict:
+        """{'epochs', 'lr_decay', 'lr_step_epochs'} of the fit: the config's train.*."""
+        t = self.cfg["train"]
+        return {"epochs": int(t["epochs"]), "lr_decay": float(t["lr_decay"]),
+                "lr_step_epochs": int(t["lr_step_epochs"])}
+
+    def describe(self) -> dict:
+        """How this method trained, for the run record's facts (JSON-able): its resolved
+        settings and the epoch budget rule the loop used. Subclasses add their readings."""
+        return {"settings": dict(self.hp), "budget": dict(self.budget)}
 
     def state(self) -> dict:
         """The objects a checkpoint keeps (``stateful`` attributes), by name."""

@@ -1,5 +1,6 @@
 """Baseline ERM (paper Eq. 4): the same network and schedule trained on the union of the
-training data, minibatches drawn uniformly."""
+training data, minibatches drawn uniformly. An epoch is the training-set size in images
+(every image once), the budget every method gets."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +16,7 @@ class ERM(Method):
 
     display = "Baseline"
     stateful = ("optimizer", "sampler")
+    epoch_unit = "images"
 
     def setup(self, ctx: FitContext) -> None:
         e, t = ctx.engine, self.cfg["train"]

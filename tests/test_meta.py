@@ -1,8 +1,10 @@
 """The meta-learning mathematics of the causal paradigms (DESIGN.md s.4), on toy problems.
 
-* ReptileMeta: with plain SGD of rate beta the meta step is theta + beta (phi - theta),
-  checked to the bit on a tiny linear model with hand-computed numbers; with Adam the
-  gradient it feeds is theta - phi.
+* ReptileMeta: the interp reading is theta + beta (phi - theta), checked to the bit on a
+  tiny linear model with hand-computed numbers and on random tensors (every coordinate on
+  the segment from theta to phi; beta = 1 lands on phi); BatchNorm running statistics take
+  the same step; a meta-batch of tasks resets phi per task and steps with the mean delta;
+  the adam reading feeds theta - phi to Adam.
 * CIS (Algorithm 1): every subset is visited exactly once per meta-iteration, in a fresh
   order, and the final parameters match a hand-computed sequence of SGD inner steps on a
   quadratic loss followed by the meta step.
@@ -46,9 +48,9 @@ def set_params(model: nn.Module, values) -> None:
 
 
 # --------------------------------------------------------------------------- ReptileMeta
-def test_reptile_sgd_is_theta_plus_beta_phi_minus_theta_exactly():
+def test_reptile_interp_is_theta_plus_beta_phi_minus_theta_exactly():
     model = tiny_linear()
-    meta = ReptileMeta(model.parameters(), "sgd", lr=0.25)
+    meta = ReptileMeta(model.parameters(), "interp", beta=0.25)
     meta.begin()                                   # theta: w = [1, 2], b = -1
     set_params(model, [[[3.0, -2.0]], [1.0]])      # phi:   w = [3, -2], b = 1
     meta.end()
@@ -65,11 +67,11 @@ def test_reptile_sgd_is_theta_plus_beta_phi_minus_theta_exactly():
     assert torch.equal(model.bias, torch.tensor([0.5]))
 
 
-def test_reptile_sgd_moves_towards_phi_not_away():
+def test_reptile_interp_moves_towards_phi_not_away():
     """The paper's printed minus sign would move away from phi; the reading is Reptile's."""
     model = tiny_linear()
     theta = [p.detach().clone() for p in model.parameters()]
-    meta = ReptileMeta(model.parameters(), "sgd", lr=0.5)
+    meta = ReptileMeta(model.parameters(), "interp", beta=0.5)
     meta.begin()
     phi = [t + 1.0 for t in theta]
     set_params(model, phi)
@@ -102,9 +104,134 @@ def test_reptile_adam_is_fed_theta_minus_phi():
         torch.testing.assert_close((p.detach() - t).abs(), torch.full_like(t, 1e-2), rtol=1e-4, atol=0)
 
 
-def test_reptile_rejects_unknown_optimizer():
-    with pytest.raises(UsageError, match="adam or sgd"):
+def test_reptile_rejects_unknown_step_and_beta_out_of_range():
+    with pytest.raises(UsageError, match="interp, adam"):
         ReptileMeta(tiny_linear().parameters(), "rmsprop")
+    for beta in (0.0, 1.5):
+        with pytest.raises(UsageError, match="beta"):
+            ReptileMeta(tiny_linear().parameters(), "interp", beta=beta)
+
+
+@pytest.mark.parametrize("beta", [1e-3, 0.3, 0.5, 0.9, 1.0])
+def test_interp_lands_on_the_segment_between_theta_and_phi(beta):
+    """Per coordinate, new theta lies between theta and phi, at the fraction beta."""
+    g = torch.Generator().manual_seed(int(beta * 1000))
+    params = [nn.Parameter(torch.randn(50, 7, generator=g)), nn.Parameter(torch.randn(13, generator=g))]
+    theta = [p.detach().clone() for p in params]
+    meta = ReptileMeta(params, "interp", beta=beta)
+    meta.begin()
+    phi = [t + torch.randn(t.shape, generator=g) * 10 ** torch.empty(t.shape).uniform_(-4, 0, generator=g)
+           for t in theta]
+    set_params_list(params, phi)
+    meta.end()
+    for p, t, f in zip(params, theta, phi):
+        lo, hi = torch.minimum(t, f), torch.maximum(t, f)
+        assert torch.all(p >= lo) and torch.all(p <= hi)
+        torch.testing.assert_close(p.detach(), t + beta * (f - t), rtol=1e-6, atol=1e-7)
+        if beta == 1.0:
+            assert torch.equal(p.detach(), f)           # beta = 1: theta becomes phi exactly
+    assert meta.steps == 1
+
+
+def set_params_list(params, values) -> None:
+    with torch.no_grad():
+        for p, v in zip(params, values):
+            p.copy_(v)
+
+
+class TinyBNNet(nn.Module):
+    """2 -> 4 linear, BatchNorm1d, 4 -> 1 linear: a model whose eval predictions read the
+    BatchNorm running statistics."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.bn, self.fc2 = nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.fc2(self.bn(self.fc1(x))).squeeze(1)
+
+
+def test_interp_moves_batchnorm_statistics_with_the_parameters():
+    from methods.causal.reptile import bn_buffers
+
+    torch.manual_seed(0)
+    model = TinyBNNet()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    beta = 0.25
+    meta = ReptileMeta(model.parameters(), "interp", beta=beta, buffers=bn_buffers(model))
+    for _ in range(3):                                   # theta's statistics are not the init's
+        model(torch.randn(8, 2) * 3 + 1).sum().backward()
+        opt.step()
+    theta_state = {k: v.clone() for k, v in model.state_dict().items()}
+    meta.begin()
+    for _ in range(4):                                   # inner loop: parameters and stats move
+        opt.zero_grad()
+        model((torch.randn(8, 2) - 2) * 5).pow(2).mean().backward()
+        opt.step()
+    phi_state = {k: v.clone() for k, v in model.state_dict().items()}
+    meta.end()
+    for key in ("bn.running_mean", "bn.running_var"):
+        t, f = theta_state[key], phi_state[key]
+        assert not torch.allclose(t, f)
+        torch.testing.assert_close(model.state_dict()[key], t + beta * (f - t))
+    # test predictions are those of the interpolated model, parameters AND statistics:
+    # nothing left over from the inner loop
+    ref = TinyBNNet()
+    ref.load_state_dict({k: (theta_state[k] + beta * (phi_state[k] - theta_state[k])
+                             if v.is_floating_point() else v) for k, v in phi_state.items()})
+    x = torch.randn(16, 2)
+    model.eval(), ref.eval()
+    torch.testing.assert_close(model(x), ref(x))
+
+
+def test_recomputed_statistics_do_not_depend_on_stale_ones():
+    """bn_stats=recompute: after recompute_bn_stats the test predictions are the same
+    whatever running statistics the model carried before."""
+    from methods.causal.reptile import recompute_bn_stats
+
+    size = 4
+    ts, _ = tiny_trainset(size)
+    cfg = resolve("smoke", {"data.size": size, "data.crop": size, "data.flip": False})
+
+    class ConvBN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(3, 2, 3, padding=1), nn.BatchNorm2d(2)
+
+        def forward(self, x):
+            return self.bn(self.conv(x)).mean(dim=(1, 2, 3))
+
+    torch.manual_seed(0)
+    preds = []
+    for stale in (0.0, 50.0):
+        model = ConvBN()
+        with torch.no_grad():
+            model.bn.running_mean.fill_(stale)
+            model.bn.running_var.fill_(1 + stale)
+        engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
+        torch.manual_seed(1)
+        model.conv.reset_parameters()
+        used = recompute_bn_stats(engine, ts, batch=8)
+        assert used == len(ts)
+        preds.append(engine.predict(ts.bank, ts.index, 8))
+    np.testing.assert_allclose(preds[0], preds[1], rtol=1e-6)
+
+
+def test_meta_batch_resets_phi_per_task_and_steps_by_the_mean_delta():
+    """MetaIQA's meta step: every task starts from theta; theta + beta * mean(phi_k - theta)."""
+    w = nn.Parameter(torch.tensor([1.0, -1.0]))
+    meta = ReptileMeta([w], "interp", beta=0.5)
+    meta.begin()
+    starts = []
+    for phi in ([3.0, -1.0], [1.0, 3.0], [-1.0, -1.0]):
+        starts.append(w.detach().clone())
+        set_params_list([w], [torch.tensor(phi)])
+        meta.task_done()
+    assert all(torch.equal(s, torch.tensor([1.0, -1.0])) for s in starts)
+    meta.end_tasks()
+    # deltas [2, 0], [0, 4], [-2, 0]; mean [0, 4/3]; half of it added to theta
+    torch.testing.assert_close(w.detach(), torch.tensor([1.0, -1.0 + 2.0 / 3.0]))
+    assert meta.steps == 1
 
 
 # --------------------------------------------------------------------------- CIS
@@ -121,7 +248,7 @@ def test_serial_meta_iteration_matches_hand_computed_quadratic():
     w = nn.Parameter(torch.zeros(2))
     centres = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
     inner = torch.optim.SGD([w], lr=0.5)
-    meta = ReptileMeta([w], "sgd", lr=0.5)
+    meta = ReptileMeta([w], "interp", beta=0.5)
     visited = []
 
     def inner_step(k: int) -> float:
@@ -264,7 +391,7 @@ def test_cip_inner_step_is_sgd_on_mean_subset_loss(meta_lr):
     batches.next = spy
     theta = [p.detach().clone() for p in model.parameters()]
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    meta = ReptileMeta(model.parameters(), "sgd", lr=meta_lr)
+    meta = ReptileMeta(model.parameters(), "interp", beta=meta_lr)
     ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
 
     armed(CIP, cfg, subsets, batches, opt, meta).update(ctx)
@@ -297,7 +424,7 @@ def test_cis_iteration_reuses_theta_buffers_and_never_copies_the_model(monkeypat
     model = TinyLinearIQA(size)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
     opt = engine.adam(model.parameters(), 1e-2)
-    meta = ReptileMeta(model.parameters(), "adam", 1e-2)
+    meta = ReptileMeta(model.parameters(), "adam", lr=1e-2)
     batches = SubsetBatches(subsets, ts, lambda d: 3, engine.rng)
     ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
     buffers = [t.data_ptr() for t in meta.theta]
@@ -314,3 +441,87 @@ def test_cis_iteration_reuses_theta_buffers_and_never_copies_the_model(monkeypat
     assert [t.data_ptr() for t in meta.theta] == buffers
     assert engine.images_seen == 3 * 3 * len(subsets)
     assert any(not torch.equal(p, b) for p, b in zip(model.parameters(), before))
+
+
+# --------------------------------------------------------------------------- CIP forward pass
+def _cip_after_one_update(forward: str, model: nn.Module, size: int = 4) -> list[torch.Tensor]:
+    """Parameters after one CIP meta-iteration (inner SGD 0.1, beta 1) with ``forward``,
+    from the same theta and the same drawn batches."""
+    ts, subsets = tiny_trainset(size)
+    cfg = resolve("smoke", {"data.size": size, "data.crop": size, "data.flip": False},
+                  sets=[f"method.forward={forward}"], method="cip")
+    engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
+    batches = SubsetBatches(subsets, ts, lambda d: 3, np.random.default_rng(2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    meta = ReptileMeta(model.parameters(), "interp", beta=1.0)
+    ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
+    method = armed(CIP, cfg, subsets, batches, opt, meta)
+    assert method.hp["forward"] == forward
+    method.update(ctx)
+    assert engine.images_seen == 3 * len(subsets)
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_cip_per_subset_passes_equal_the_mixed_batch_without_batchnorm():
+    """Same objective (mean over subsets of the Eq. 6 subset losses), same gradient."""
+    torch.manual_seed(0)
+    init = TinyLinearIQA(4).state_dict()
+    got = {}
+    for forward in ("mixed", "per_subset"):
+        model = TinyLinearIQA(4)
+        model.load_state_dict(init)
+        got[forward] = _cip_after_one_update(forward, model)
+    for a, b, t in zip(got["mixed"], got["per_subset"], init.values()):
+        assert not torch.equal(a, t)                          # the step moved theta
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_cip_forward_passes_differ_with_batchnorm():
+    """With BatchNorm in training mode each pass normalises with its own batch's
+    statistics, so the two forward passes are different objectives (why it is an option)."""
+
+    class BNLinear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc, self.bn, self.out = nn.Linear(48, 4), nn.BatchNorm1d(4), nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.out(self.bn(self.fc(x.flatten(1)))).squeeze(1)
+
+    torch.manual_seed(0)
+    init = BNLinear().state_dict()
+    got = {}
+    for forward in ("mixed", "per_subset"):
+        model = BNLinear()
+        model.load_state_dict(init)
+        got[forward] = _cip_after_one_update(forward, model)
+    assert any(not torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+               for a, b in zip(got["mixed"], got["per_subset"]))
+
+
+# --------------------------------------------------------------------------- sampling
+def test_weighted_sampling_draws_in_proportion_to_eq6_weights():
+    """sampling=weighted: image i of a subset is drawn with probability w_i and each drawn
+    image weighs 1/B, so the batch loss is an unbiased estimate of the subset loss."""
+    ts, subsets = tiny_trainset()
+    batches = SubsetBatches(subsets, ts, lambda d: 4, np.random.default_rng(0), "weighted")
+    s = subsets[0]
+    counts = dict.fromkeys(s.items.tolist(), 0)
+    loss = np.random.default_rng(1).random(len(ts))             # a fixed per-image loss
+    estimates = []
+    for _ in range(4000):
+        pos, w = batches.next(0)
+        np.testing.assert_allclose(w, 0.25)
+        for p in pos:
+            counts[int(p)] += 1
+        estimates.append(float((w * loss[pos]).sum()))
+    freq = np.array([counts[i] for i in s.items.tolist()]) / (4 * 4000)
+    np.testing.assert_allclose(freq, s.weights, atol=0.02)
+    exact = float((s.weights * loss[s.items]).sum())
+    assert abs(np.mean(estimates) - exact) < 4 * np.std(estimates) / np.sqrt(len(estimates))
+
+
+def test_unknown_sampling_rule_is_a_usage_error():
+    ts, subsets = tiny_trainset()
+    with pytest.raises(UsageError, match="method.sampling"):
+        SubsetBatches(subsets, ts, lambda d: 4, np.random.default_rng(0), "stratified")

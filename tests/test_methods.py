@@ -94,14 +94,18 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def method_config(method: str, epochs: int = 12, iterations: int = 4) -> dict:
+def method_config(method: str, epochs: int = 12, iterations: int = 4, sets=()) -> dict:
     """The smoke profile, long enough for the loss to fall (12 epochs of 4 iterations,
-    inner lr 3e-3), with LODO on 'tiny'."""
+    inner lr 3e-3), with LODO on 'tiny'; ``sets``: method settings 'name=value'."""
     cfg = resolve("smoke", {"train.epochs": epochs, "train.iterations_per_epoch": iterations,
                             "train.lr": 3e-3, "device": "cpu"})
     cfg["protocol"] = {"name": "lodo", "dataset": "tiny"}
     cfg["method"] = method
-    return with_method_settings(cfg)
+    cfg = with_method_settings(cfg)
+    for item in sets:
+        key, value = item.split("=", 1)
+        cfg["method_settings"][key] = type(cfg["method_settings"][key])(value)
+    return cfg
 
 
 def fit(method: str, seed: int = 0, **kw) -> dict:
@@ -126,9 +130,16 @@ def fit(method: str, seed: int = 0, **kw) -> dict:
         return out
 
     history: list[float] = []
+    seen: list[int] = []                         # engine.images_seen after every epoch
+
+    def epoch_done(epoch, loss):
+        history.append(loss)
+        seen.append(engine.images_seen)
+
     method_obj = session.method_cls(cfg)
-    method_obj.fit(FitContext(engine, ts, cfg, subsets, lambda e, loss: history.append(loss)))
-    return {"history": history, "requests": requests, "train": ts, "session": session, "cfg": cfg}
+    method_obj.fit(FitContext(engine, ts, cfg, subsets, epoch_done))
+    return {"history": history, "requests": requests, "train": ts, "session": session,
+            "cfg": cfg, "seen": seen, "method": method_obj}
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)
@@ -206,3 +217,68 @@ def test_plain_methods_train_on_the_fold_only(tiny_data):
     out = fit("cis", epochs=1, iterations=1)
     assert tiny_data == ["tiny"] and out["session"].extra == []
     assert _train_types(out["train"]) == {("tiny", t) for t in "BCD"}
+
+
+def test_equal_image_budgets_per_epoch_on_the_smoke_profile(tiny_data):
+    """ERM, MetaIQA, CIS and CIP see the same images (the smoke cap: 2 ERM batches of 16
+    per epoch): after epoch k each has seen (k + 1) x 32 images, up to the images of one of
+    its own iterations; ERM's steps are those of the earlier iteration cap."""
+    seen, iteration = {}, {}
+    for method in ("erm", "metaiqa", "cis", "cip"):
+        # one task per meta step: the tiny set's 3 tasks (54 images) exceed a 32-image epoch
+        sets = ["meta_batch=1"] if method == "metaiqa" else []
+        out = fit(method, epochs=3, iterations=2, sets=sets)
+        seen[method] = np.asarray(out["seen"])
+        m = out["method"]
+        assert m.budget == {"epoch_unit": "images", "epochs": 3, "epoch_images": 32}
+        assert m.describe()["budget"]["epoch_images"] == 32
+        if method in ("cis", "cip"):
+            iteration[method] = m.batches.images_per_round()
+        if method == "metaiqa":     # the largest meta-batch: every task's support pass
+            iteration[method] = sum(sp.batches_per_pass * (sp.batch + sq.batch) for sp, sq
+                                    in zip(m.support.samplers, m.query.samplers))
+    targets = 32 * np.arange(1, 4)
+    np.testing.assert_array_equal(seen["erm"], targets)         # 2 steps of 16 per epoch
+    for method in ("metaiqa", "cis", "cip"):
+        over = seen[method] - targets
+        assert np.all(over >= 0) and np.all(over < iteration[method]), (method, seen[method])
+
+
+def test_describe_records_the_readings(tiny_data):
+    cis = fit("cis", epochs=1, iterations=1)["method"].describe()
+    assert cis["meta_step"] == "interp" and cis["beta"] == 1.0 and cis["bn_stats"] == "interp"
+    assert cis["sampling"] == "uniform" and cis["meta_steps"] >= 1 and cis["subsets"] == 6
+    cip = fit("cip", epochs=1, iterations=1)["method"].describe()
+    assert cip["forward"] == "per_subset"
+    meta = fit("metaiqa", epochs=1, iterations=1)["method"].describe()
+    assert meta["tasks"] == 3 and meta["meta_steps"] >= 1 and meta["head_lr"] == 1e-2
+
+
+def test_metaiqa_paper_profile_uses_its_own_batches_and_schedule():
+    from bench.config import resolve as _resolve
+
+    cfg = _resolve("paper", method="metaiqa")
+    m = METHODS.get("metaiqa")(cfg)
+    assert (m.hp["support_batch"], m.hp["query_batch"], m.hp["meta_batch"]) == (75, 50, 5)
+    assert m.schedule() == {"epochs": 50, "lr_decay": 0.9, "lr_step_epochs": 2}
+    quick = METHODS.get("metaiqa")(_resolve("quick", method="metaiqa"))
+    assert quick.hp["support_batch"] is None
+    assert quick.schedule()["epochs"] == quick.cfg["train"]["epochs"]
+
+
+def test_metaiqa_lr_decay_does_not_compound(tiny_data):
+    """lr = lr0 * decay ** (epoch // step): the official code's compounding is not kept."""
+    cfg_sets = {"method.lr_decay": 0.5, "method.lr_step_epochs": 2}
+    out = fit("metaiqa", epochs=5, iterations=1)
+    m = out["method"]
+    m.hp.update({"lr_decay": 0.5, "lr_step_epochs": 2})
+    from bench.loop import _scheduler
+
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = _scheduler(opt, m.schedule())
+    lrs = []
+    for _ in range(6):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25] and cfg_sets

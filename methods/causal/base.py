@@ -1,6 +1,10 @@
 """The shared base of the causal paradigms: their settings (the counterfactual division of
-paper Stage 1 and the Reptile meta step), the subsets, the inner Adam and the meta
-optimizer; and the helper that registers a paradigm with the paper's three ablations."""
+paper Stage 1, the meta step's readings, BatchNorm statistics and the sampling rule), the
+subsets, the inner Adam and the meta step; and the helper that registers a paradigm with
+the paper's three ablations.
+
+Budget: an epoch is the training-set size in images (``epoch_unit = 'images'``), the same
+for ERM, MetaIQA, CIS and CIP; a CIS/CIP meta-iteration sees one batch of every subset."""
 from __future__ import annotations
 
 from bench.method import FitContext, Method
@@ -8,11 +12,11 @@ from bench.registry import METHODS
 from bench.samplers import SubsetBatches
 from bench.settings import Setting
 
-from .reptile import ReptileMeta
+from .reptile import ReptileMeta, bn_buffers, recompute_bn_stats
 
-# The division settings (bench/division.py computes it) and the meta step's, with the
-# paper's values (DESIGN.md s.4); every profile uses these.
-CAUSAL_SETTINGS = {
+# The division settings (bench/division.py computes it), with the paper's values; every
+# profile uses these.
+DIVISION_SETTINGS = {
     "clusters": Setting(2, "int", "number c of content clusters (q in the paper)", low=1, high=1000),
     "feature": Setting("auto", "str", "content feature: auto = imagenet-resnet18 when its "
                        "weights are in the torch cache, else pixelstats",
@@ -21,17 +25,72 @@ CAUSAL_SETTINGS = {
     "perplexity": Setting(30.0, "float", "t-SNE perplexity", low=1.0, high=1000.0),
     "covariance": Setting("diag", "str", "covariance type of the Gaussian mixture",
                           choices=("full", "tied", "diag", "spherical")),
-    "meta_optimizer": Setting("adam", "str", "meta optimizer, fed (theta - phi) as theta's "
-                              "gradient", choices=("adam", "sgd")),
-    "meta_lr": Setting(1e-2, "float", "meta learning rate beta", low=0),
-    "meta_betas": Setting([0.9, 0.9999], "list", "Adam betas of the meta optimizer",
-                          item="float", low=0, high=0.999999, length=2),
 }
 DIVISION_KEYS = ("feature", "tsne_dims", "perplexity", "covariance")
 
+# The meta step's readings (docs/readings.md items 9, 10) and the sampling rule (item 7).
+META_SETTINGS = {
+    "meta_step": Setting("interp", "str", "meta step reading: interp = Reptile, theta + beta "
+                         "(phi - theta); metaiqa-code = interp with MetaIQA's inner Adam (head "
+                         "at method.head_lr); adam = the earlier reading, Adam fed theta - phi "
+                         "(kept for comparison only)", choices=("interp", "metaiqa-code", "adam")),
+    "beta": Setting(1.0, "float", "Reptile step size beta of interp / metaiqa-code, in (0, 1]",
+                    low=1e-6, high=1.0),
+    "head_lr": Setting(1e-2, "float", "inner Adam lr of the regression head under "
+                       "meta_step=metaiqa-code (the backbone keeps train.lr)", low=0),
+    "meta_lr": Setting(1e-2, "float", "lr of the Adam meta optimizer (meta_step=adam only)", low=0),
+    "meta_betas": Setting([0.9, 0.9999], "list", "betas of the Adam meta optimizer "
+                          "(meta_step=adam only)", item="float", low=0, high=0.999999, length=2),
+    "bn_stats": Setting("interp", "str", "BatchNorm running statistics: interp = moved by the "
+                        "meta step like the parameters; recompute = recomputed at the final "
+                        "theta before testing", choices=("interp", "recompute")),
+    "sampling": Setting("uniform", "str", "subset minibatches: uniform draws with the Eq. 6 "
+                        "weights renormalised, or weighted = drawn with probability equal to "
+                        "the Eq. 6 weights", choices=("uniform", "weighted")),
+}
+CAUSAL_SETTINGS = {**DIVISION_SETTINGS, **META_SETTINGS}
+
+
+def inner_adam(engine, hp: dict, lr: float, split: bool):
+    """The inner Adam: one lr ``lr`` for the whole model, or (``split``, MetaIQA's code)
+    ``lr`` for the backbone and hp['head_lr'] for the regression head."""
+    model = engine.model
+    if not split:
+        return engine.adam(model.parameters(), lr)
+    if not (hasattr(model, "backbone") and hasattr(model, "head")):
+        from bench.errors import UsageError
+
+        raise UsageError("a separate head lr needs a model with .backbone and .head (an IQANet)")
+    return engine.adam([{"params": model.backbone.parameters(), "lr": lr},
+                        {"params": model.head.parameters(), "lr": hp["head_lr"]}], lr)
+
+
+def meta_updater(engine, hp: dict) -> ReptileMeta:
+    """The meta step of ``hp`` (meta_step, beta, meta_lr, meta_betas, bn_stats)."""
+    step = "adam" if hp["meta_step"] == "adam" else "interp"
+    buffers = bn_buffers(engine.model) if hp["bn_stats"] == "interp" else []
+    return ReptileMeta(engine.model.parameters(), step, hp["beta"], hp["meta_lr"],
+                       hp["meta_betas"], buffers)
+
+
+def meta_facts(hp: dict, meta: ReptileMeta | None) -> dict:
+    """What a run record says about the meta step reading."""
+    step = hp["meta_step"]
+    out = {"meta_step": step, "bn_stats": hp["bn_stats"]}
+    if step == "adam":
+        out.update(meta_lr=hp["meta_lr"], note="earlier reading: Adam fed theta - phi, "
+                   "scale-free, kept for comparison")
+    else:
+        out["beta"] = hp["beta"]
+    if step == "metaiqa-code":
+        out["head_lr"] = hp["head_lr"]
+    if meta is not None:
+        out["meta_steps"] = meta.steps
+    return out
+
 
 class CausalMethod(Method):
-    """Shared set-up of the causal paradigms: subsets, inner Adam, meta optimizer.
+    """Shared set-up of the causal paradigms: subsets, inner Adam, meta step.
 
     clusters: None to use the ``clusters`` setting, or a fixed count (1 for the \\C
     ablations); levels: distortion level as an extra confounder (+L).
@@ -40,21 +99,31 @@ class CausalMethod(Method):
     settings = CAUSAL_SETTINGS
     clusters: int | None = None
     levels: bool = False
-    stateful = ("optimizer", "meta_opt", "batches")
+    stateful = ("optimizer", "meta", "batches")
+    epoch_unit = "images"
+    meta = None
 
     def setup(self, ctx: FitContext) -> None:
         e, hp = ctx.engine, self.hp
         q = hp["clusters"] if self.clusters is None else self.clusters
         self.subsets = ctx.subsets(clusters=q, levels=self.levels,
                                    **{k: hp[k] for k in DIVISION_KEYS})
-        self.batches = SubsetBatches(self.subsets, ctx.train, ctx.subset_batch, e.rng)
-        self.optimizer = e.adam(e.model.parameters(), self.cfg["train"]["lr"])
-        self.meta = ReptileMeta(e.model.parameters(), hp["meta_optimizer"], hp["meta_lr"],
-                                hp["meta_betas"])
-        self.meta_opt = self.meta.opt
+        self.batches = SubsetBatches(self.subsets, ctx.train, ctx.subset_batch, e.rng,
+                                     hp["sampling"])
+        self.optimizer = inner_adam(e, hp, self.cfg["train"]["lr"],
+                                    hp["meta_step"] == "metaiqa-code")
+        self.meta = meta_updater(e, hp)
 
     def iterations_per_epoch(self) -> int:
         return self.batches.iterations_per_epoch
+
+    def end_training(self, ctx: FitContext) -> None:
+        if self.hp["bn_stats"] == "recompute":
+            recompute_bn_stats(ctx.engine, ctx.train, self.cfg["train"]["batch_size"])
+
+    def describe(self) -> dict:
+        return {**super().describe(), **meta_facts(self.hp, self.meta),
+                "sampling": self.hp["sampling"], "subsets": len(getattr(self, "subsets", []))}
 
 
 MLIVE_EXTRA = {"real": ["mlive"], "synthetic": ["syn-mlive"]}

@@ -1,45 +1,168 @@
-"""First-order meta step (Reptile) on the model's parameters, without model copies.
+"""First-order meta step (Reptile) on a model's parameters and BatchNorm statistics, without
+model copies.
 
-``begin()`` snapshots theta into buffers allocated once; the inner loop then updates the
-live parameters (phi). ``end()`` feeds (theta - phi) to the meta optimizer as theta's
-gradient, after putting theta back: with plain SGD of learning rate beta this is exactly
-theta <- theta + beta (phi - theta) (the paper prints a minus sign, read as a typo; see
-DESIGN.md s.4). With Adam (the paper's meta optimizer) the same difference is the gradient.
+``begin()`` snapshots theta (parameters, and the BatchNorm running statistics given as
+``buffers``) into tensors allocated once; the inner loop then updates the live model (phi).
+``end()`` makes the meta step. Two readings (docs/readings.md, item 9):
+
+* ``interp`` (Reptile, the default): theta <- theta + beta (phi - theta), beta in (0, 1]:
+  every coordinate lands on the segment from theta to phi (beta = 1: theta = phi). The
+  paper prints a minus sign, read as a typo.
+* ``adam`` (an earlier reading of this project, kept only for comparison): (theta - phi)
+  is fed to an Adam meta optimizer as theta's gradient. Adam normalises it, so every
+  coordinate moves by about its lr whatever |phi - theta| is (tenfold past phi when
+  |phi - theta| is 1e-3 and lr 1e-2). Not Reptile; labelled as such in every record.
+
+BatchNorm statistics (item 10): with ``bn_stats='interp'`` the running means and variances
+are snapshotted and interpolated exactly like the parameters (so after a meta step they
+are theta_bn + beta (phi_bn - theta_bn)); the ``adam`` reading leaves them where the inner
+loop put them (the earlier behaviour). ``recompute`` also leaves them alone during training:
+the method recomputes them at the final theta before testing (see recompute_bn_stats).
+
+Several tasks per meta step (MetaIQA): ``begin()``, then per task ``task_done()`` (adds
+phi_k - theta to a running sum and puts theta back), then ``end_tasks()``:
+theta <- theta + beta * mean_k (phi_k - theta).
 """
 from __future__ import annotations
 
 import torch
+from torch import nn
+
+META_STEPS = ("interp", "adam")
+
+
+def bn_buffers(model: nn.Module) -> list[torch.Tensor]:
+    """The running means and variances of every BatchNorm layer of ``model`` (the integer
+    batch counters are left out: they only matter with momentum=None)."""
+    out = []
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
+            out += [m.running_mean, m.running_var]
+    return out
 
 
 class ReptileMeta:
-    """Meta updater over ``params`` (a list of tensors that require grad); ``optimizer``
-    adam (with ``betas``) or sgd, learning rate ``lr`` (beta)."""
+    """Meta updater over ``params`` (tensors that require grad) and ``buffers``.
 
-    def __init__(self, params, optimizer: str = "adam", lr: float = 1e-2,
-                 betas=(0.9, 0.9999)):
+    step: 'interp' (theta + beta (phi - theta)) or 'adam' (Adam with lr ``lr`` and
+    ``betas`` fed theta - phi); buffers: BatchNorm statistics interpolated with beta
+    (ignored by 'adam'). ``steps`` counts meta steps taken.
+    """
+
+    def __init__(self, params, step: str = "interp", beta: float = 1.0, lr: float = 1e-2,
+                 betas=(0.9, 0.9999), buffers=()):
+        from bench.errors import UsageError
+
+        if step not in META_STEPS:
+            raise UsageError(f"method.meta_step must be one of {', '.join(META_STEPS)}, not {step!r}")
+        if not 0.0 < beta <= 1.0:
+            raise UsageError(f"method.beta must lie in (0, 1], not {beta!r}")
+        self.step_kind, self.beta = step, float(beta)
         self.params = [p for p in params if p.requires_grad]
-        self.theta = [torch.empty_like(p) for p in self.params]
-        if optimizer == "adam":
-            self.opt = torch.optim.Adam(self.params, lr=lr, betas=tuple(betas), foreach=True)
-        elif optimizer == "sgd":
-            self.opt = torch.optim.SGD(self.params, lr=lr, foreach=True)
-        else:
-            from bench.errors import UsageError
+        self.buffers = list(buffers) if step == "interp" else []
+        self.theta = [torch.empty_like(t) for t in self.params + self.buffers]
+        self.delta = None   # sum over tasks of phi_k - theta (allocated on first use)
+        self.tasks = 0
+        self.steps = 0
+        self.opt = (torch.optim.Adam(self.params, lr=lr, betas=tuple(betas), foreach=True)
+                    if step == "adam" else None)
 
-            raise UsageError(f"method.meta_optimizer must be adam or sgd, not {optimizer!r}")
+    @property
+    def _live(self) -> list[torch.Tensor]:
+        return self.params + self.buffers
 
     @torch.no_grad()
     def begin(self) -> None:
-        """Record theta (the parameters before the inner loop)."""
-        torch._foreach_copy_(self.theta, self.params)
+        """Record theta (the parameters and statistics before the inner loop)."""
+        torch._foreach_copy_(self.theta, self._live)
+        self.tasks = 0
 
     @torch.no_grad()
     def end(self) -> None:
-        """Meta step from theta towards the current parameters phi."""
-        diff = torch._foreach_sub(self.theta, self.params)  # theta - phi
-        torch._foreach_copy_(self.params, self.theta)
-        for p, d in zip(self.params, diff):
-            p.grad = d
-        self.opt.step()
-        for p in self.params:
-            p.grad = None
+        """Meta step from theta towards the live values phi."""
+        if self.opt is None:
+            # theta + beta (phi - theta), written as phi + (1 - beta)(theta - phi) = lerp
+            for live, theta in zip(self._live, self.theta):
+                live.copy_(torch.lerp(theta, live, self.beta))
+        else:
+            diff = torch._foreach_sub(self.theta, self.params)  # theta - phi
+            torch._foreach_copy_(self.params, self.theta)
+            for p, d in zip(self.params, diff):
+                p.grad = d
+            self.opt.step()
+            for p in self.params:
+                p.grad = None
+        self.steps += 1
+
+    @torch.no_grad()
+    def task_done(self) -> None:
+        """One task of a meta-batch is over: add phi - theta to the sum and reset the live
+        values to theta for the next task."""
+        if self.delta is None:
+            self.delta = [torch.zeros_like(t) for t in self.theta]
+        if self.tasks == 0:
+            torch._foreach_zero_(self.delta)
+        diff = torch._foreach_sub(self._live, self.theta)
+        torch._foreach_add_(self.delta, diff)
+        torch._foreach_copy_(self._live, self.theta)
+        self.tasks += 1
+
+    @torch.no_grad()
+    def end_tasks(self) -> None:
+        """Meta step with the mean task delta: theta + beta * mean_k (phi_k - theta)
+        ('interp' only; the 'adam' reading feeds -mean delta to its Adam)."""
+        if self.tasks == 0:
+            return
+        mean = torch._foreach_div(self.delta, float(self.tasks))
+        if self.opt is None:
+            torch._foreach_add_(self._live, mean, alpha=self.beta)
+        else:
+            for p, d in zip(self.params, mean):
+                p.grad = -d
+            self.opt.step()
+            for p in self.params:
+                p.grad = None
+        self.tasks = 0
+        self.steps += 1
+
+    def state_dict(self) -> dict:
+        """The meta optimizer's state (adam) and the count of meta steps: plain data."""
+        return {"steps": self.steps, "opt": self.opt.state_dict() if self.opt else {}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`."""
+        self.steps = int(state["steps"])
+        if self.opt is not None:
+            self.opt.load_state_dict(state["opt"])
+
+
+@torch.no_grad()
+def recompute_bn_stats(engine, ts, batch: int) -> int:
+    """Recompute every BatchNorm layer's running statistics of ``engine.model`` at its
+    current parameters: reset them, then one pass over the training set ``ts`` in training
+    mode (random crops, as in training; batches of ``batch`` images) with momentum None, so
+    the statistics are the plain average over the pass. Returns the images used (not
+    counted in ``engine.images_seen``: no optimizer step is taken)."""
+    import numpy as np
+
+    model = engine.model
+    layers = [m for m in model.modules()
+              if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not layers:
+        return 0
+    momenta = [m.momentum for m in layers]
+    for m in layers:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    order = engine.rng.permutation(len(ts))
+    step = max(2, int(batch))   # BatchNorm1d needs two samples in training mode
+    for i in range(0, len(order), step):
+        pos = order[i:i + step]
+        if len(pos) < 2:
+            continue
+        x, _ = engine.batch(ts, np.sort(pos))
+        engine.net(x)
+    for m, mom in zip(layers, momenta):
+        m.momentum = mom
+    return len(order)
