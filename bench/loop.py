@@ -149,7 +149,8 @@ def _save(ctx: FitContext, state: dict, epoch: int) -> None:
     torch.save({"epoch": epoch, "model": e.model.state_dict(),
                 "state": {k: v.state_dict() for k, v in state.items()},
                 "numpy_rng": e.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "images_seen": e.images_seen, "history": list(ctx.history)}, buf)
+                "images_seen": e.images_seen, "optimizer_steps": e.optimizer_steps,
+                "history": list(ctx.history)}, buf)
     write_bytes_atomic(ctx.checkpoint, buf.getvalue())
 
 
@@ -186,6 +187,7 @@ def _resume(ctx: FitContext, state: dict) -> int:
         e.rng.bit_generator.state = ck["numpy_rng"]
         torch.set_rng_state(ck["torch_rng"])
         e.images_seen = int(ck["images_seen"])
+        e.optimizer_steps = int(ck["optimizer_steps"])
         history = [float(x) for x in ck["history"]]
         start = int(ck["epoch"]) + 1
     except Exception as exc:  # noqa: BLE001
@@ -200,4 +202,7 @@ def _resume(ctx: FitContext, state: dict) -> int:
 
 def _why(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:120]}" if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    first = text[0] if len(text[0]) <= 160 else text[0][:157].rsplit(" ", 1)[0] + " ..."
+    return f"{type(exc).__name__}: {first}"

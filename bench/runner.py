@@ -78,10 +78,10 @@ def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
         engine = Engine(cfg, model, resolve_device(cfg["device"]), np.random.default_rng(seed))
         ts = train_set_from(s, parts)
         subsets = subset_provider(s, ts, cfg, log)
-        bar, history, epoch_done = _progress(desc, cfg["train"]["epochs"])
+        method = s.method_cls(cfg)
+        bar, history, epoch_done = _progress(desc, int(method.schedule()["epochs"]))
         t0 = time.time()
         ck = checkpoint if cfg["train"].get("checkpoint") else None
-        method = s.method_cls(cfg)
         try:
             method.fit(FitContext(engine, ts, cfg, subsets, epoch_done, ck, log))
             engine.predictor = getattr(method, "predict_images", None)

@@ -39,7 +39,8 @@ BAD = [
     (["--clusters", "0"], "method.clusters", "0", "an integer in [1, 1000]"),
     (["--set", "method.clusters=1001"], "method.clusters", "1001", "an integer in [1, 1000]"),
     (["--set", "method.meta_lr=abc"], "method.meta_lr", "abc", "a number >= 0"),
-    (["--set", "method.meta_optimizer=rmsprop"], "method.meta_optimizer", "rmsprop", "one of adam, sgd"),
+    (["--set", "method.meta_step=rmsprop"], "method.meta_step", "rmsprop",
+     "one of interp, metaiqa-code, adam"),
     (["--method", "metaiqa", "--set", "method.support_frac=1.5"], "method.support_frac", "1.5",
      "a number in [0.01, 0.99]"),
     (["--seed", "-1"], "seed", "-1", "an integer"),
@@ -89,11 +90,16 @@ def test_a_method_setting_lands_under_method_settings_and_changes_the_identity()
 
 def test_paper_profile_keeps_the_papers_method_values():
     cis = resolve("paper", method="cis")["method_settings"]
-    assert (cis["meta_optimizer"], cis["meta_lr"], cis["meta_betas"]) == ("adam", 1e-2, [0.9, 0.9999])
+    assert (cis["meta_step"], cis["beta"], cis["meta_lr"], cis["meta_betas"]) == (
+        "interp", 1.0, 1e-2, [0.9, 0.9999])
     assert (cis["clusters"], cis["feature"], cis["tsne_dims"], cis["perplexity"],
             cis["covariance"]) == (2, "auto", 10, 30.0, "diag")
     meta = resolve("paper", method="metaiqa")["method_settings"]
-    assert meta == {"support_frac": 0.8, "head_lr": 1e-2, "loss": "mse"}
+    assert {k: meta[k] for k in ("support_frac", "head_lr", "loss", "meta_batch", "beta",
+                                 "support_batch", "query_batch", "epochs", "lr_step_epochs",
+                                 "lr_decay")} == {
+        "support_frac": 0.8, "head_lr": 1e-2, "loss": "mse", "meta_batch": 5, "beta": 1.0,
+        "support_batch": 75, "query_batch": 50, "epochs": 50, "lr_step_epochs": 2, "lr_decay": 0.9}
 
 
 def test_every_profile_passes_its_own_schema():

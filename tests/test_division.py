@@ -1,4 +1,4 @@
-"""The counterfactual division (DESIGN.md s.4): Eq. 6 subset weights, the subset
+"""The counterfactual division (docs/readings.md): Eq. 6 subset weights, the subset
 structure of the ablations (q = 1, +L levels), per-dataset types, the content clusters
 and the pixel-statistics content feature."""
 from __future__ import annotations

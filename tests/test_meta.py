@@ -1,4 +1,4 @@
-"""The meta-learning mathematics of the causal paradigms (DESIGN.md s.4), on toy problems.
+"""The meta-learning mathematics of the causal paradigms (docs/readings.md), on toy problems.
 
 * ReptileMeta: the interp reading is theta + beta (phi - theta), checked to the bit on a
   tiny linear model with hand-computed numbers and on random tensors (every coordinate on

@@ -245,9 +245,6 @@ def test_a_run_restores_torch_threads_and_determinism(release, tmp_path):
     assert torch.get_num_threads() == 2 and not torch.are_deterministic_algorithms_enabled()
 
 
-@pytest.mark.xfail(strict=True, reason="bench/loop.py's checkpoint does not yet keep "
-                   "engine.optimizer_steps (save it beside images_seen and restore it on "
-                   "resume; wired at merge), so a resumed run undercounts its steps")
 def test_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(release, tmp_path,
                                                                          monkeypatch, capsys):
     """Ctrl-C after epoch 1 of 3 (train.checkpoint=true): the folder keeps its checkpoint

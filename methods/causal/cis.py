@@ -2,7 +2,7 @@
 
 One meta-iteration: phi <- theta; for every subset of S, in a fresh random order, one
 inner optimizer step on a minibatch of that subset (Eq. 6 weighted); then the meta step
-theta <- theta + beta (phi - theta) (DESIGN.md s.4).
+theta <- theta + beta (phi - theta) (docs/readings.md).
 """
 from __future__ import annotations
 
