@@ -15,7 +15,8 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from .errors import BenchError, UsageError, unknown_choice
+from .errors import BenchError, UsageError
+from .registry import Registry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -50,12 +51,11 @@ def _torchvision_resnet(arch: str) -> Callable[[], nn.Module]:
     return build
 
 
-BACKBONES: dict[str, Callable[[], nn.Module]] = {
-    "smallcnn": SmallCNN,
-    "resnet18": _torchvision_resnet("resnet18"),
-    "resnet34": _torchvision_resnet("resnet34"),
-    "resnet50": _torchvision_resnet("resnet50"),
-}
+# Backbones by name (``model.backbone``); a plug-in adds one with BACKBONES.add(name, builder).
+BACKBONES: Registry = Registry("backbone")
+BACKBONES.add("smallcnn", SmallCNN)
+for _arch in ("resnet18", "resnet34", "resnet50"):
+    BACKBONES.add(_arch, _torchvision_resnet(_arch))
 
 
 def imagenet_checkpoint(arch: str) -> Optional[Path]:
@@ -116,8 +116,7 @@ _SAID: set = set()
 def check_model_config(model_cfg: dict) -> None:
     """UsageError for an unknown backbone or a missing --weights file (checked before any
     data is read; :func:`build_model` checks again)."""
-    if model_cfg["backbone"] not in BACKBONES:
-        raise unknown_choice("backbone", model_cfg["backbone"], BACKBONES)
+    BACKBONES.get(model_cfg["backbone"])   # unknown: the choices and a "did you mean"
     if model_cfg.get("weights") and not Path(model_cfg["weights"]).expanduser().is_file():
         raise UsageError(f"--weights {model_cfg['weights']}: no such file")
 
@@ -129,8 +128,7 @@ def build_model(model_cfg: dict, log: Callable[[str], None] = print) -> tuple[IQ
     'imagenet:<file>', 'file:<path>' or 'random'.
     """
     name = model_cfg["backbone"]
-    if name not in BACKBONES:
-        raise unknown_choice("backbone", name, BACKBONES)
+    BACKBONES.get(name)
     # model.width: the small CNN's first-stage channels (the ResNets have their own widths)
     backbone = SmallCNN(int(model_cfg.get("width", 16))) if name == "smallcnn" else BACKBONES[name]()
     init = "random"

@@ -31,6 +31,9 @@ from .errors import unknown_choice
 T = TypeVar("T")
 
 
+_REQUIRED = object()   # get() without a default: an unknown name is a usage error
+
+
 class Registry(Generic[T]):
     """A mapping from name to object, filled by a ``register`` decorator.
 
@@ -138,14 +141,16 @@ class Registry(Generic[T]):
             finally:
                 self._discovering = False
 
-    def get(self, name: str) -> T:
+    def get(self, name: str, default=_REQUIRED) -> T:
         """The object registered as ``name``; a UsageError with a suggestion and the valid
-        choices otherwise."""
+        choices otherwise (or ``default`` when one is given, as dict.get)."""
         self.discover()
         if name in self._items:
             return self._items[name]
         made = self._family_member(name)
         if made is None:
+            if default is not _REQUIRED:
+                return default
             raise unknown_choice(self.kind, name, [*self._items, *(f"{p}:NAME" for p in self._families)])
         return made
 
@@ -167,6 +172,18 @@ class Registry(Generic[T]):
         """(name, object) pairs, sorted by name."""
         self.discover()
         return sorted(self._items.items())
+
+    def __iter__(self):
+        """The registered names, sorted (so a registry lists itself in usage errors)."""
+        return iter(self.names())
+
+    def __getitem__(self, name: str) -> T:
+        """``get(name)``: a UsageError with the choices and a suggestion when unknown."""
+        return self.get(name)
+
+    def __setitem__(self, name: str, obj: T) -> None:
+        """Register ``obj`` as ``name``, replacing what was there (``add(..., override=True)``)."""
+        self.add(name, obj, override=True)
 
 
 METHODS: Registry = Registry("method", package="methods", entry_point_group="bench.methods")

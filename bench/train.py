@@ -17,6 +17,7 @@ from torch import nn
 
 from .data.bank import ImageBank
 from .errors import TrainingDiverged, UsageError
+from .registry import Registry
 
 
 @dataclass
@@ -44,10 +45,10 @@ class TrainSet:
         return list(zip(self.dataset, self.dist_type))
 
 
-LOSSES: dict[str, Callable] = {
-    "l1": lambda p, y: (p - y).abs(),
-    "mse": lambda p, y: (p - y) ** 2,
-}
+# Per-image losses by name (``train.loss``, a method's ``loss`` setting): (pred, y) -> B.
+LOSSES: Registry = Registry("loss")
+LOSSES.add("l1", lambda p, y: (p - y).abs())
+LOSSES.add("mse", lambda p, y: (p - y) ** 2)
 
 
 ENGINE_DEFAULTS = {"amp": "auto", "compile": False, "channels_last": "auto", "fused": "auto"}

