@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .data.atomic import write_bytes_atomic, write_text_atomic
+from .data.atomic import try_lock, write_bytes_atomic, write_text_atomic
 from .errors import BenchError
 
 SCHEMA_VERSION = 2
@@ -156,23 +156,13 @@ class RunFolder:
     def claim(self) -> Iterator[bool]:
         """Try the folder's lock without waiting: yields True when this process holds it
         (the folder may then be (re)written), False while another worker runs it."""
-        import fcntl
-
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise BenchError(f"{self.path} (or a folder above it) is a file in the way of a run "
                              "folder; move it away or choose another --out") from None
-        with open(self.path / ".lock", "a+") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        with try_lock(self.path / ".lock") as mine:
+            yield mine
 
     def begin(self, config: dict) -> None:
         """Start (or restart) the run: remove every result file, including a ``done`` that

@@ -10,31 +10,12 @@ its leftovers become removable at once.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import shutil
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
+from .atomic import try_lock
 from .paths import owned_path
-
-
-@contextlib.contextmanager
-def try_lock(path: Path) -> Iterator[bool]:
-    """Try to take the exclusive advisory lock on ``path`` (created if missing) without
-    waiting; yields True while held, False when another process holds it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def remove_owned(root: Path, *parts: str) -> bool:
