@@ -172,13 +172,7 @@ def _generate(dest: Path, name: str, seed: int, processes: int, log: Callable[[s
             rows.append({"image": rel, "ref": ref_id, "ref_image": ref_rel, "source": source,
                          "dist_type": KADID10K_TYPES[t - 1][1], "dist_id": t, "level": lv})
     t_dist = time.time() - t0
-    bars: dict[str, Progress] = {}
-
-    def scored(metric: str, n: int, total: int) -> None:
-        bars.setdefault(metric, Progress(log, f"pseudo-MOS {name} {metric}", total)).advance(n)
-
-    scores = pseudo_mos.member_scores(np.stack(dist), np.stack(ref_of), progress=scored)
-    z, mos = pseudo_mos.ensemble(scores)
+    scores, z, mos = pseudo_mos.labelled(np.stack(dist), np.stack(ref_of), log, name)
     for i, row in enumerate(rows):
         row.update(mos=f"{mos[i]:.6f}", mos_raw=f"{z[i]:.6f}",
                    **{m: f"{v[i]:.6f}" for m, v in scores.items()})

@@ -72,6 +72,24 @@ def ensemble(scores: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return z, 1.0 / (1.0 + np.exp(-LOGISTIC_SLOPE * z))
 
 
+def labelled(distorted: np.ndarray, reference: np.ndarray, log: Callable[[str], None],
+             label: str = "") -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """(member scores, mean z-score, pseudo-MOS) of N distorted images against their
+    references (both N x S x S x 3 uint8), with a progress line per member metric to
+    ``log`` ('pseudo-MOS <label> <metric>: done/total')."""
+    from ..progress import Progress
+
+    bars: dict[str, Progress] = {}
+    prefix = f"pseudo-MOS {label} " if label else "pseudo-MOS "
+
+    def scored(metric: str, n: int, total: int) -> None:
+        bars.setdefault(metric, Progress(log, prefix + metric, total)).advance(n)
+
+    scores = member_scores(distorted, reference, progress=scored)
+    z, mos = ensemble(scores)
+    return scores, z, mos
+
+
 def agreement(scores: dict[str, np.ndarray], mos: np.ndarray) -> dict[str, float]:
     """SROCC between the pseudo-MOS and each member (how well the ensemble agrees)."""
     from scipy.stats import spearmanr

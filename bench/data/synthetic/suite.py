@@ -182,13 +182,7 @@ def _generate(dest: Path, seed: int, processes: int, log=print) -> dict:
                 ref=f"M{r:02d}", dist_type=MLIVE_TYPES[part - 1][1], dist_id=part)
     t_dist = time.time() - t0
 
-    bars: dict[str, Progress] = {}
-
-    def scored(name: str, n: int, total: int) -> None:
-        bars.setdefault(name, Progress(log, f"pseudo-MOS {name}", total)).advance(n)
-
-    scores = pseudo_mos.member_scores(np.stack(dist_imgs), np.stack(ref_imgs), progress=scored)
-    z, mos = pseudo_mos.ensemble(scores)
+    scores, z, mos = pseudo_mos.labelled(np.stack(dist_imgs), np.stack(ref_imgs), log)
     for i, (set_name, idx) in enumerate(owners):
         row = rows[set_name][idx]
         row["mos"] = f"{mos[i]:.6f}"
