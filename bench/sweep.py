@@ -46,7 +46,7 @@ def protocol_option_keys() -> dict[str, str]:
 
     return {opt.dest: opt.key for opt, _ in protocol_options().values()}
 #: `run` options the sweep handles itself rather than passing through.
-_OWN = {"help", "folds", "out", "quiet"}
+_OWN = {"help", "folds", "out", "quiet", "jobs", "print_config"}
 
 
 @dataclass(frozen=True)

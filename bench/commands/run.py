@@ -27,6 +27,10 @@ def add_arguments(p) -> None:
     p.add_argument("--print-config", "--verbose", dest="print_config", action="store_true",
                    help="print the full resolved config before running")
     p.add_argument("--quiet", action="store_true", help="do not print the run summary line")
+    p.add_argument("--jobs", default="auto", metavar="N",
+                   help="processes sharing the folds (default auto: on the CPU with a fixed "
+                        "thread count, as the quick profile has, one per core; 1 on a GPU); "
+                        "the run folders are the same as with 1")
 
 
 def _num(v: float, width: int = 8) -> str:
@@ -122,12 +126,16 @@ def _preflight(cfg: dict, out: Path) -> None:
 
 
 def main(args) -> int:
-    """Run the folds (each in its run folder), then print the table."""
+    """Run the folds (each in its run folder; with --jobs, shared with worker processes),
+    then print the table."""
     from ..config import dumps
+    from ..fold_workers import FoldWorkers, auto_jobs, parse_jobs, worker_argv
     from ..plan import check_config
-    from ..runner import prepare, run_fold
+    from ..record import RunFolder
+    from ..runner import prepare, run_fold, run_folder
     from ..tools.environment import estimate_run_bytes, free_space
 
+    jobs = parse_jobs(getattr(args, "jobs", "1"))
     cfg = resolve_run_config(args)
     out = Path(args.out)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
@@ -137,25 +145,72 @@ def main(args) -> int:
         log("resolved config:\n" + dumps(cfg))
     session = prepare(cfg, log)
     folds = _select_folds(session.folds, args.folds)
+    folders = {f.name: RunFolder(run_folder(cfg, f, out)) for f in folds}
+    todo = sum(not folders[f.name].is_finished() for f in folds)
+    jobs = jobs or auto_jobs(cfg, todo)
+    jobs = min(jobs, max(todo, 1))
     if not args.quiet:
-        log(summary_line(cfg, folds, out))
+        log(summary_line(cfg, folds, out)
+            + (f"\n{jobs} processes share the {todo} fold(s) to do" if jobs > 1 else ""))
     free_space(out, estimate_run_bytes(cfg, len(folds)), "--out")
-    done, busy = [], []
-    for k, fold in enumerate(folds, 1):
-        result = run_fold(session, fold, out, log, position=f"[{k}/{len(folds)}]")
-        if result is None:
-            busy.append(fold.name)
-        else:
-            done.append(result[1])
+    workers = None
+    if jobs > 1:
+        _share_threads(cfg, jobs)
+        workers = FoldWorkers(worker_argv(_own_parser(), args), jobs - 1, out, jobs)
+    records: dict = {}
+    busy = []
+    with workers or _nothing():
+        for k, fold in enumerate(folds, 1):
+            result = run_fold(session, fold, out, log, position=f"[{k}/{len(folds)}]")
+            if result is None:
+                busy.append(fold.name)
+            else:
+                records[fold.name] = result[1]
+        failures = workers.wait(log) if workers else []
+    for name in list(busy):
+        if folders[name].is_finished():
+            records[name] = folders[name].read()
+            busy.remove(name)
+    done = [records[f.name] for f in folds if f.name in records]
     trained_on = "+".join(n for n, _ in (session.folds[0].pretrain or session.folds[0].train))
     print(f"\n{cfg['protocol']['name']} / {cfg['method']} / trained on {trained_on} "
           f"({cfg['profile']} profile, seed {cfg['seed']})")
     if done:
         table = target_table if session.protocol.layout == "targets" else fold_table
         print(table(done, type(session.protocol)))
-    if busy:
+    for line in failures:
+        print(line)
+    if busy and not failures:
         print(f"{len(busy)} of {len(folds)} fold(s) are being run by another worker "
               f"({', '.join(busy[:5])}{', ...' if len(busy) > 5 else ''}); the table above is "
               "incomplete: run the same command again when they finish")
     print(f"\nrun folders: {out.resolve()}")
-    return 0
+    return 1 if failures else 0
+
+
+def _own_parser():
+    """A parser holding `run`'s options (to repeat them for a worker)."""
+    import argparse
+
+    p = argparse.ArgumentParser(add_help=False)
+    add_arguments(p)
+    return p
+
+
+def _share_threads(cfg: dict, jobs: int) -> None:
+    """With workers and no fixed thread count, this process takes its share of the cores
+    (the workers get theirs through OMP_NUM_THREADS)."""
+    import os
+
+    if int(cfg.get("engine", {}).get("threads") or 0) < 1 and "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        from ..launchers.local import cpu_count
+
+        torch.set_num_threads(max(1, cpu_count() // jobs))
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()
