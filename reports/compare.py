@@ -243,5 +243,41 @@ def format_report(pairs: pd.DataFrame, a: str, b: str, metric: str,
                      "  Wilcoxon signed-rank: n/a (needs a non-zero difference)")
         if res.n < 6:
             lines.append("  (few pairs: the tests have little power)")
+        lines += seed_lines(grp, a, b)
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def seed_means(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Per seed, the mean of A and of B over that seed's pairs (e.g. the 25-fold LODO
+    average of each method): columns seed, pairs, a, b, diff; only seeds with as many
+    pairs as the fullest seed (a seed with missing folds would compare other folds)."""
+    g = pairs.groupby("seed", sort=True).agg(pairs=("a", "size"), a=("a", "mean"),
+                                              b=("b", "mean")).reset_index()
+    g = g[g["pairs"] == g["pairs"].max()].reset_index(drop=True)
+    g["diff"] = g["a"] - g["b"]
+    return g
+
+
+def seed_lines(pairs: pd.DataFrame, a: str, b: str) -> list[str]:
+    """The seed-level view (when the pairs span 2+ seeds): each seed's mean of A and B over
+    its pairs, their mean +- sample std over seeds, and the paired tests over seeds (the
+    unit the seeds make independent; the per-pair tests above treat folds as units)."""
+    if pairs["seed"].nunique() < 2:
+        return []
+    g = seed_means(pairs)
+    dropped = sorted(set(pairs["seed"]) - set(g["seed"]))
+    lines = [f"  per seed (mean over each seed's {int(g['pairs'].iloc[0])} pair(s)):",
+             f"  {'seed':>6}{'A':>11}{'B':>11}{'A - B':>10}"]
+    lines += [f"  {int(r.seed):>6}{r.a:>11.4f}{r.b:>11.4f}{r.diff:>+10.4f}" for r in g.itertuples()]
+    if dropped:
+        lines.append(f"  (seeds {', '.join(map(str, dropped))} left out: fewer pairs than the others)")
+    if len(g) >= 2:
+        res = paired_tests(g)
+        lines.append(f"  over {len(g)} seeds: {a} {g['a'].mean():.4f} ± {g['a'].std(ddof=1):.4f}, "
+                     f"{b} {g['b'].mean():.4f} ± {g['b'].std(ddof=1):.4f} (mean ± sample std); "
+                     f"{a} higher in {res.wins} of {len(g)}")
+        t = f"t = {res.t_stat:.3f}, p = {_p(res.t_p)}" if not math.isnan(res.t_stat) else "n/a"
+        w = f"W = {res.w_stat:.1f}, p = {_p(res.w_p)}" if not math.isnan(res.w_stat) else "n/a"
+        lines.append(f"  over seeds: paired t-test {t}; Wilcoxon signed-rank {w}")
+    return lines

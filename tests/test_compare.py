@@ -167,3 +167,27 @@ def test_compare_shows_each_methods_protocol_summary(runs, capsys):
     assert "syn-kadid: mean of 6 folds" in line and "(n=6)" in line
     value = float(line.split("folds ")[1].split()[0])
     assert value == pytest.approx(pairs["a"].mean(), abs=1e-4)
+
+
+def test_seed_level_view_averages_each_seed_then_tests_over_seeds(tmp_path, capsys):
+    root = tmp_path / "runs"
+    for seed in (0, 1, 2):
+        for fold in FOLDS[:3]:
+            make_run(root, "lodo", "cis", fold=fold, seed=seed, noise=0.2)
+            make_run(root, "lodo", "erm", fold=fold, seed=seed, noise=0.6)
+    make_run(root, "lodo", "cis", fold="GB", seed=3, noise=0.2)      # seed 3: one fold only
+    make_run(root, "lodo", "erm", fold="GB", seed=3, noise=0.6)
+    from reports.compare import seed_means
+
+    pairs = pair_runs(run_table(root), "cis", "erm")
+    g = seed_means(pairs)
+    assert list(g["seed"]) == [0, 1, 2]                              # incomplete seed 3 left out
+    for r in g.itertuples():
+        mine = pairs[pairs["seed"] == r.seed]
+        assert r.pairs == 3 and r.a == pytest.approx(mine["a"].mean())
+        assert r.b == pytest.approx(mine["b"].mean())
+    assert cli_main(["compare", "cis", "erm", "--runs", str(root)]) == 0
+    out = capsys.readouterr().out
+    t = stats.ttest_rel(g["a"], g["b"])
+    assert f"over 3 seeds: cis {g['a'].mean():.4f} ± {g['a'].std(ddof=1):.4f}" in out
+    assert f"paired t-test t = {t.statistic:.3f}" in out and "seeds 3 left out" in out
