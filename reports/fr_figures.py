@@ -24,7 +24,7 @@ def _mean_std_over_splits(rows: pd.DataFrame) -> tuple[float, float, int]:
     if per_split.empty:
         return math.nan, math.nan, 0
     std = float(per_split.std(ddof=1)) if len(per_split) > 1 else 0.0
-    return float(per_split.mean()), std, int(len(per_split))
+    return float(per_split.mean()), std, len(per_split)
 
 
 def budget_points(rows: pd.DataFrame) -> pd.DataFrame:

@@ -12,9 +12,12 @@ from torch import nn
 
 from bench.method import PairMethod
 from bench.registry import METHODS
-from tests.test_run import NAME, release, run_folders  # noqa: F401  (fixture)
+from tests import test_run
+from tests.test_run import NAME, run_folders
 
 SEEN: dict = {}
+
+release = test_run.release   # the tiny on-disk release fixture (with references)
 
 
 class DiffNet(nn.Module):

@@ -13,8 +13,13 @@ import pytest
 from bench.data.records import Dataset, Record
 from bench.errors import UsageError
 from bench.registry import PROTOCOLS
-from tests.test_fr_contract import run, toy_fr  # noqa: F401  (fixture)
-from tests.test_run import NAME, release, run_folders  # noqa: F401  (fixture)
+from tests import test_fr_contract as contract
+from tests import test_run
+from tests.test_fr_contract import run
+from tests.test_run import NAME, run_folders
+
+release = test_run.release   # the tiny on-disk release fixture (with references)
+toy_fr = contract.toy_fr       # the toy FR method fixture
 
 
 def toy_dataset(refs: int = 10, per_ref: int = 20, name: str = "d") -> Dataset:

@@ -15,8 +15,11 @@ import pytest
 from bench.data.registry import DATASETS
 from bench.errors import UsageError
 from bench.registry import METHODS
+from tests import test_run
 from tests.test_fr_contract import run
-from tests.test_run import NAME, release, run_folders  # noqa: F401  (fixture)
+from tests.test_run import NAME, run_folders
+
+release = test_run.release   # the tiny on-disk release fixture (with references)
 
 
 def test_unknown_fr_metric_suggests_the_name():

@@ -10,8 +10,13 @@ import pytest
 
 from bench.cli import main
 from bench.data.registry import DATASETS
-from tests.test_fr_contract import run, toy_fr  # noqa: F401  (fixture)
-from tests.test_run import NAME, release  # noqa: F401  (fixture)
+from tests import test_fr_contract as contract
+from tests import test_run
+from tests.test_fr_contract import run
+from tests.test_run import NAME
+
+release = test_run.release   # the tiny on-disk release fixture (with references)
+toy_fr = contract.toy_fr       # the toy FR method fixture
 
 
 @pytest.fixture()

@@ -10,8 +10,11 @@ import torch
 
 from bench.models import SmallCNN
 from methods.fr.siamese import SiameseFR
+from tests import test_run
 from tests.test_fr_contract import run
-from tests.test_run import NAME, release, run_folders  # noqa: F401  (fixture)
+from tests.test_run import NAME, run_folders
+
+release = test_run.release   # the tiny on-disk release fixture (with references)
 
 
 def test_identical_pair_has_zero_difference_feature_and_both_fusions_score():

@@ -97,7 +97,7 @@ class FRSiamese(PairMethod):
                              "metric, under this protocol)")
         self.optimizer = e.adam(e.model.parameters(), t["lr"])
         self.sampler = BatchSampler(labelled, t["batch_size"], e.rng)
-        self.n_labelled = int(len(labelled))
+        self.n_labelled = len(labelled)
 
     def iterations_per_epoch(self) -> int:
         return self.sampler.batches_per_pass
