@@ -27,11 +27,11 @@ from .grid import Cell, Grid, HeaderCell, Row
 
 CORRELATED = 0.95     # Spearman of predictions with a label-source metric's: marked as one
 SOURCE_MARK, NEAR_MARK = "[label source]", "[~label source]"
-NOTE_SOURCE = ("{marks} rows: on this synthetic set the pseudo-MOS is computed from "
-               "{sources} (the dataset's label source), so a metric marked [label source] "
-               "scores its own labels, and one marked [~label source] agrees with such a "
-               "metric at Spearman >= {rho:g} on the same test pairs; they are shown but not "
-               "ranked or bold. Synthetic FR numbers check the pipeline, not the science.")
+NOTE_PSEUDO = ("The MOS of {sets} is a pseudo-MOS computed from {sources} (its label "
+               "source): synthetic FR numbers check the pipeline, not the science.")
+NOTE_MARKS = ("A metric marked [label source] scores its own labels; one marked [~label "
+              "source] agrees with such a metric at Spearman >= {rho:g} on the same test "
+              "pairs. Marked rows are shown but not ranked or bold.")
 
 
 @dataclass(frozen=True)
@@ -184,8 +184,12 @@ def build_fr_grid(host: pd.DataFrame, fr: pd.DataFrame, number: int, digits: int
     for _, _, mark in entities:
         if mark:
             marks_used.add(mark)
-    for s in fr["label_source"]:
-        sources.update(s)
+    pseudo_sets = set()
+    for rows in (host, donors):
+        for ds, src in zip(rows["test_dataset"], rows["label_source"]):
+            if src:
+                sources.update(src)
+                pseudo_sets.add(ds)
     ranked = [e for e in entities if not e[2]]
     score = {e[0]: _mean_srocc(e[1], targets) for e in ranked}
     ordered = sorted((k for k, v in score.items() if not math.isnan(v)), key=lambda k: -score[k])
@@ -206,10 +210,11 @@ def build_fr_grid(host: pd.DataFrame, fr: pd.DataFrame, number: int, digits: int
                        f"({how}); rank by mean SROCC over the columns.",
                        f"FR: {protocol} on {dataset}")
     notes = []
+    if sources:
+        notes.append(NOTE_PSEUDO.format(sets=", ".join(sorted(pseudo_sets)),
+                                        sources=", ".join(sorted(sources)).upper()))
     if marks_used:
-        notes.append(NOTE_SOURCE.format(marks=" and ".join(sorted(marks_used)),
-                                        sources=", ".join(sorted(sources)).upper() or "FR metrics",
-                                        rho=CORRELATED))
+        notes.append(NOTE_MARKS.format(rho=CORRELATED))
     if len(donors):
         notes.append("Rows 'from <protocol>' are training-free metrics run under that protocol "
                      "on the same test pairs (same splits).")

@@ -5,7 +5,7 @@ splits of the per-split mean over seeds), per training set, backbone and profile
 Points come from the split protocols' runs (``label_fraction`` in the record: fr-fewlabel's
 fractions, fr-split's 1.0); a method's label-free runs (fraction 0, fr-labelfree) are a
 dotted horizontal line in its colour, and training-free metrics dashed grey lines
-(label-source metrics, see reports/fr.py, named so in the legend).
+(label-source metrics, see reports/fr.py, dotted red and named so in the legend).
 """
 from __future__ import annotations
 
@@ -66,8 +66,9 @@ def label_budget_figures(results: pd.DataFrame | None, out_dir: Path) -> list[Fi
         for name, g in free.groupby("method_display"):
             m, _, n = _mean_std_over_splits(g)
             source = any(g["metric_name"].iloc[0] in s for s in g["label_source"] if g["metric_name"].iloc[0])
-            if n:
-                ax.axhline(m, linestyle="--", color="#888888", linewidth=0.8,
+            if n:   # a label-source metric is drawn apart: it is not a competitor
+                ax.axhline(m, linestyle=":" if source else "--", linewidth=0.8,
+                           color="#c07070" if source else "#888888",
                            label=f"{name}{' ' + SOURCE_MARK if source else ''}")
         ax.set_xscale("log")
         ax.set_xlabel("share of training pairs with MOS (label fraction)")
