@@ -1,0 +1,187 @@
+"""The network of ``cdfr`` (causal-disentanglement FR-IQA, 2026; a reading of its abstract,
+the code is not public): a shared convolutional trunk with a content head and a
+degradation head, a latent decoder for the intervention, a visual-masking module and a
+supervised regression head.
+
+Shapes (B pairs, K trunk channels, h x w the trunk's map, kc / ks the content and
+degradation channels):
+
+* ``trunk(x)``: B x 3 x H x W images in [0, 1] -> F, B x K x h x w (ImageNet-normalised
+  inside the model, as the NR models do);
+* content head: F -> C, B x kc x h x w; degradation head: F -> S, B x ks x h x w
+  (1x1 convolutions: every location of the map is a latent of its own);
+* latent decoder: (C, S) -> F-hat, B x K x h x w (what the intervention re-encodes);
+* masking: (S(d) - S(r), C(r)) -> M, B x ks x h x w, the content-influenced degradation
+  map (:class:`MaskingModule`);
+* pooled degradation features m: B x ks, the per-channel RMS of M (exactly 0 when the
+  distorted image is its reference);
+* regression head: m -> B scores in [0, 1] (higher = better, like the normalised MOS).
+
+Readings (every one an option of the method, see methods/fr/cdfr.py):
+
+* the two "encoders" share one trunk and differ in their heads, so a pair costs two
+  trunk passes (reference and distorted), as a Siamese FR baseline does;
+* the degradation of a pair is the difference of the two degradation maps,
+  S(d) - S(r), so a reference paired with itself has zero degradation by construction;
+* masking is divisive (the classic contrast-masking model): the degradation map is
+  divided by 1 + A, where the masking activity A >= 0 grows with the magnitude of the
+  reference's content code at that location (``masking="none"``: the ablation);
+* pooling is the per-channel root mean square over the map.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.errors import UsageError
+from bench.models import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, SmallCNN
+
+MASKINGS = ("divisive", "none")
+_EPS = 1e-8
+
+
+def spatial_trunk(backbone: str, width: int = 16) -> tuple[nn.Module, int]:
+    """(trunk, K): the feature-map part of backbone ``backbone`` of the harness's registry
+    (smallcnn: its four conv stages, stride 16; resnet*: up to layer4, stride 32) and its
+    output channels K. Random init; UsageError for a backbone without feature maps."""
+    BACKBONES.get(backbone)  # unknown name: the choices and a "did you mean"
+    if backbone == "smallcnn":
+        net = SmallCNN(width)
+        return net.features, net.out_features
+    net = BACKBONES[backbone]()
+    needed = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "fc")
+    if not all(hasattr(net, n) for n in needed):
+        raise UsageError(f"cdfr needs a backbone with feature maps (smallcnn or a ResNet); "
+                         f"'{backbone}' has none the method knows how to cut")
+    trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool,
+                          net.layer1, net.layer2, net.layer3, net.layer4)
+    return trunk, net.fc.in_features
+
+
+class MaskingModule(nn.Module):
+    """Divisive visual masking: M = delta / (1 + A(C)) with A = W |C| / kc, W = softplus(V)
+    >= 0 (ks x kc, learned). More content activity at a location means a larger divisor,
+    so the same degradation is less visible on busy content; ``kind="none"`` returns delta
+    unchanged (the ablation without masking).
+
+    delta: B x ks x h x w degradation map; content: B x kc x h x w content map (of the
+    reference). Returns B x ks x h x w.
+    """
+
+    def __init__(self, content_dim: int, degradation_dim: int, kind: str = "divisive",
+                 init_gain: float = 1.0):
+        super().__init__()
+        if kind not in MASKINGS:
+            raise UsageError(f"masking must be one of {', '.join(MASKINGS)}, not {kind!r}")
+        self.kind = kind
+        raw = float(torch.log(torch.expm1(torch.tensor(init_gain))))  # softplus(raw) = init_gain
+        self.raw_weight = nn.Parameter(torch.full((degradation_dim, content_dim), raw))
+
+    def activity(self, content: torch.Tensor) -> torch.Tensor:
+        """A(C) >= 0, B x ks x h x w: the masking activity of every degradation channel."""
+        w = F.softplus(self.raw_weight) / self.raw_weight.shape[1]
+        return torch.einsum("sc,bchw->bshw", w, content.abs())
+
+    def forward(self, delta: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+        if self.kind == "none":
+            return delta
+        return delta / (1.0 + self.activity(content))
+
+
+def rms_pool(maps: torch.Tensor) -> torch.Tensor:
+    """B x k x h x w -> B x k: per-channel root mean square over the map, shifted so an
+    all-zero map pools to exactly 0 (the square root is smoothed by 1e-8 for its gradient)."""
+    floor = torch.tensor(_EPS, dtype=maps.dtype, device=maps.device).sqrt()  # same rounding
+    return torch.sqrt(maps.pow(2).mean(dim=(2, 3)) + _EPS) - floor
+
+
+def conv1x1(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=1)
+
+
+@dataclass
+class PairOutput:
+    """What :meth:`CDFRNet.forward` computes for B pairs (maps B x channels x h x w).
+
+    feats: trunk maps of (reference, distorted); content / degradation: the heads' maps of
+    (reference, distorted); masked: the masked degradation map M; features: pooled m,
+    B x ks; score: B regression-head scores in [0, 1] (None when not asked for);
+    extra_features: pooled m of the pairs (reference, extra image), B x ks, when
+    ``forward`` was given extra images (None otherwise)."""
+
+    feats: tuple[torch.Tensor, torch.Tensor]
+    content: tuple[torch.Tensor, torch.Tensor]
+    degradation: tuple[torch.Tensor, torch.Tensor]
+    masked: torch.Tensor
+    features: torch.Tensor
+    score: Optional[torch.Tensor] = None
+    extra_features: Optional[torch.Tensor] = None
+
+    def content_codes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled content codes (reference, distorted), each B x kc (mean over the map)."""
+        return tuple(c.mean(dim=(2, 3)) for c in self.content)
+
+
+class CDFRNet(nn.Module):
+    """Trunk, content / degradation heads, latent decoder, masking and regression head.
+
+    trunk, channels: a feature-map network and its output channels K (:func:`spatial_trunk`);
+    content_dim kc, degradation_dim ks, hidden: widths of the heads and the decoder;
+    masking: 'divisive' or 'none'.
+    """
+
+    def __init__(self, trunk: nn.Module, channels: int, content_dim: int = 32,
+                 degradation_dim: int = 32, hidden: int = 64, masking: str = "divisive"):
+        super().__init__()
+        self.trunk = trunk
+        self.content_head = conv1x1(channels, content_dim)
+        self.degradation_head = conv1x1(channels, degradation_dim)
+        self.decoder = nn.Sequential(conv1x1(content_dim + degradation_dim, hidden),
+                                     nn.ReLU(inplace=True), conv1x1(hidden, channels))
+        self.masking = MaskingModule(content_dim, degradation_dim, masking)
+        self.regressor = nn.Sequential(nn.Linear(degradation_dim, hidden), nn.ReLU(inplace=True),
+                                       nn.Linear(hidden, 1), nn.Sigmoid())
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def features_of(self, x: torch.Tensor) -> torch.Tensor:
+        """Trunk maps of images ``x`` (N x 3 x H x W in [0, 1]): N x K x h x w."""
+        return self.trunk((x - self.mean) / self.std)
+
+    def encode(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(content map C, degradation map S) of trunk maps ``feats`` (N x K x h x w)."""
+        return self.content_head(feats), self.degradation_head(feats)
+
+    def decode(self, content: torch.Tensor, degradation: torch.Tensor) -> torch.Tensor:
+        """The latent decoder: trunk maps N x K x h x w from (C, S) maps of one size."""
+        return self.decoder(torch.cat([content, degradation], dim=1))
+
+    def pair_maps(self, c_ref, s_ref, s_dist) -> tuple[torch.Tensor, torch.Tensor]:
+        """(masked map M, pooled features m) of pairs from the reference's content map and
+        both degradation maps."""
+        masked = self.masking(s_dist - s_ref, c_ref)
+        return masked, rms_pool(masked)
+
+    def forward(self, ref: torch.Tensor, dist: torch.Tensor, score: bool = True,
+                extra: Optional[torch.Tensor] = None) -> PairOutput:
+        """Everything the losses and heads need for B pairs (reference, distorted), each
+        B x 3 x H x W in [0, 1]; one trunk pass over both (BatchNorm sees them together)
+        and over ``extra`` (B more images paired with the same references) when given."""
+        images = [ref, dist] if extra is None else [ref, dist, extra]
+        feats = self.features_of(torch.cat(images))
+        content, degradation = self.encode(feats)
+        b = ref.shape[0]
+        c_r, c_d = content[:b], content[b:2 * b]
+        s_r, s_d = degradation[:b], degradation[b:2 * b]
+        masked, m = self.pair_maps(c_r, s_r, s_d)
+        m_extra = None if extra is None else self.pair_maps(c_r, s_r, degradation[2 * b:])[1]
+        return PairOutput((feats[:b], feats[b:2 * b]), (c_r, c_d), (s_r, s_d), masked, m,
+                          self.regressor(m).squeeze(1) if score else None, m_extra)
+
+    def pooled_features(self, ref: torch.Tensor, dist: torch.Tensor) -> torch.Tensor:
+        """Pooled masked degradation features m of B pairs: B x ks."""
+        return self.forward(ref, dist, score=False).features
