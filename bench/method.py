@@ -22,6 +22,25 @@ iterations see equal images per epoch; 'iterations' (the default, for plug-ins) 
 A method declares its own hyperparameters in ``settings`` (name -> :class:`Setting`, with a
 default per profile where they differ); the resolved config holds them under
 ``cfg["method_settings"]`` (``self.hp``), ``--set method.<name>=V`` sets one.
+
+Full-reference methods (the FR contract): a method whose class says ``inputs = "pairs"``
+(subclass :class:`PairMethod`) is full-reference. The runner then
+
+* builds its network with the class's ``network(cfg, log)`` (default: the config's IQANet);
+* gives it as ``ctx.train`` a :class:`PairTrainSet`: the fold's training pairs, labelled
+  and unlabelled together (in dataset, then record order, so the set does not depend on
+  which pairs keep labels), with ``pairs`` the :class:`~bench.data.pairs.PairBank` the
+  crops come from and ``mos`` NaN for every pair the protocol passed unlabelled (their
+  scores never leave the protocol: not in ``mos``, nor in the records ``ref_images`` holds);
+* predicts every test pair with ``predict_pairs(pairs, index, batch_size)`` (float64 N,
+  higher = better; index: global indices of the distorted images in ``pairs``).
+
+A protocol passes unlabelled training pairs as ``fold.unlabelled`` ((dataset, indices)
+parts beside ``fold.train``, which holds the labelled ones) and says it is full-reference
+with ``inputs = "pairs"``; an FR method also runs under any protocol without a
+pretraining stage (e.g. held-out distortion types). An NR method under an FR protocol, an
+FR method under a protocol that pretrains, and an FR method on a dataset without
+references are usage errors (bench.plan).
 """
 from __future__ import annotations
 
@@ -49,12 +68,21 @@ class Method:
     optimizer = None
     epoch_unit: str = "iterations"
     budget: dict = {}
+    inputs: str = "images"   # 'pairs': a full-reference method (see the module docstring)
 
     def __init__(self, cfg: dict):
         self.cfg = cfg
         given = cfg.get("method_settings") or {}
         self.hp = {**defaults(self.settings, str(cfg.get("profile", "quick"))),
                    **{k: v for k, v in given.items() if k in self.settings}}
+
+    @classmethod
+    def network(cls, cfg: dict, log=print):
+        """(model, init): the network the engine trains for this method (the config's
+        IQANet; init says how its backbone started, see bench.models.build_model)."""
+        from .models import build_model
+
+        return build_model(cfg["model"], log)
 
     def setup(self, ctx: FitContext) -> None:  # pragma: no cover - interface
         """Build the optimizer(s) and samplers for ``ctx.train``."""
@@ -94,9 +122,12 @@ class Method:
         return train(self, ctx)
 
 
+from .pair_method import PairMethod, PairTrainSet  # noqa: E402  (the FR contract)
+
+
 def settings_of(method_cls: type) -> Mapping[str, Setting]:
     """A method class's declared settings (empty for a class without any)."""
     return dict(getattr(method_cls, "settings", {}) or {})
 
 
-__all__ = ["FitContext", "Method", "Setting", "settings_of"]
+__all__ = ["FitContext", "Method", "PairMethod", "PairTrainSet", "Setting", "settings_of"]

@@ -39,6 +39,18 @@ class Session:
     folds: list[Fold]
     extra: list[str]
     digests: dict = field(default_factory=dict)  # dataset -> per-record content digests
+    pairs: Optional[object] = None  # PairBank of the datasets (full-reference methods)
+
+
+def is_pair_method(method_cls: type) -> bool:
+    """Whether the method is full-reference (``inputs = 'pairs'``, bench/method.py)."""
+    return getattr(method_cls, "inputs", "images") == "pairs"
+
+
+def unlabelled_parts(fold: Fold) -> list:
+    """The (dataset, indices) training parts a protocol passes without their MOS
+    (``fold.unlabelled``; none for a fold that has no such attribute)."""
+    return list(getattr(fold, "unlabelled", None) or [])
 
 
 def check_config(cfg: dict) -> dict:
@@ -67,12 +79,38 @@ def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
     datasets = {n: open_dataset(n, data["root"], data["paths"], data["synthetic_seed"], log)
                 for n in names}
     folds = protocol.folds(cfg["protocol"], datasets, cfg["seed"])
+    check_inputs(cfg, protocol, method_cls, datasets, folds)
     digests = {n: record_digests(ds) for n, ds in datasets.items()}
     s = Session(cfg, protocol, method_cls, datasets, None, {}, folds, extra, digests)
     for fold in folds:
         fold.info["data_fingerprint"] = fold_fingerprint(fold, digests, extra)
         check_clusters(s, fold)
     return s
+
+
+def check_inputs(cfg: dict, protocol, method_cls: type, datasets: dict, folds: list) -> None:
+    """UsageError (one line) when method and protocol disagree on their inputs: a
+    no-reference method under a full-reference protocol, a full-reference method under a
+    protocol that pretrains (its artifacts are no-reference networks) or on a dataset
+    without reference images."""
+    method, pname = cfg["method"], cfg["protocol"]["name"]
+    if getattr(protocol, "inputs", "images") == "pairs" and not is_pair_method(method_cls):
+        fr = [n for n, c in METHODS.items() if is_pair_method(c)]
+        raise UsageError(f"--protocol {pname} is full-reference but --method {method} is "
+                         "no-reference; use a full-reference method"
+                         + (f" ({', '.join(fr)}, ...)" if fr else "") + " (see `python -m bench list`)")
+    if not is_pair_method(method_cls):
+        return
+    if any(f.pretrain is not None for f in folds):
+        fr = [n for n, c in PROTOCOLS.items() if getattr(c, "inputs", "images") == "pairs"]
+        raise UsageError(f"--method {method} is full-reference and cannot run --protocol {pname} "
+                         f"(it pretrains a no-reference network); use {', '.join(fr) or 'an FR protocol'} "
+                         "or a protocol without a pretraining stage")
+    for name, ds in datasets.items():
+        if not any(r.ref_image for r in ds.records):
+            raise UsageError(f"--method {method} is full-reference but dataset '{name}' has no "
+                             "reference images; use a dataset with references (tid2013, "
+                             "kadid10k, mlive or a synthetic set with references)")
 
 
 def record_digests(ds: Dataset) -> list[bytes]:
@@ -94,6 +132,8 @@ def fold_fingerprint(fold: Fold, digests: dict[str, list[bytes]], extra: list[st
     h = hashlib.sha256()
     parts = [("train", fold.train), ("pretrain", fold.pretrain or []),
              ("extra", [(n, range(len(digests[n]))) for n in extra])]
+    if unlabelled_parts(fold):   # only then: the fingerprints of other folds stay as they were
+        parts.append(("unlabelled", unlabelled_parts(fold)))
     parts += [(f"test:{t}", [v]) for t, v in fold.tests.items()]
     for label, group in parts:
         h.update(label.encode())
@@ -154,6 +194,10 @@ def prepare(cfg: dict, log: Callable[[str], None] = print) -> Session:
         s.offsets[n] = at
         at += len(ds)
     s.bank = ImageBank(arrays)
+    if is_pair_method(s.method_cls):
+        from .data.pairs import pair_bank
+
+        s.pairs = pair_bank(list(s.datasets.values()), s.bank, cfg["data"]["size"], log=log)
     return s
 
 
@@ -181,6 +225,39 @@ def train_set_from(s: Session, parts: list):
             ref_images.setdefault(key, (ds, r))
     return TrainSet(s.bank, np.asarray(index, dtype=np.int64), np.asarray(mos, dtype=np.float32),
                     dsn, types, levels, refs, ref_images)
+
+
+def pair_train_set_from(s: Session, labelled: list, unlabelled: list = ()):
+    """PairTrainSet (bench/pair_method.py) of a fold's training pairs: the ``labelled``
+    and ``unlabelled`` (dataset, indices) parts merged in dataset order, then record order
+    (so which pairs keep labels does not change the set's order), MOS NaN for every
+    unlabelled pair. The records in ``ref_images`` carry no scores either."""
+    import dataclasses
+
+    from .pair_method import PairTrainSet
+
+    keep: dict[str, dict[int, bool]] = {}
+    for parts, flag in ((labelled, True), (unlabelled, False)):
+        for name, idx in parts:
+            got = keep.setdefault(name, {})
+            for i in idx:
+                got[int(i)] = got.get(int(i), True) and flag   # unlabelled wins
+    index, mos, dsn, types, levels, refs, ref_images = [], [], [], [], [], [], {}
+    for name, flags in keep.items():
+        ds = s.datasets[name]
+        bare = dataclasses.replace(ds, records=[])   # no scores reachable through it
+        for i in sorted(flags):
+            r = ds.records[i]
+            index.append(s.offsets[name] + i)
+            mos.append(r.mos if flags[i] else np.nan)
+            dsn.append(name)
+            types.append(r.dist_type)
+            levels.append(r.level)
+            key = (name, r.ref if r.ref is not None else r.image)
+            refs.append(key)
+            ref_images.setdefault(key, (bare, dataclasses.replace(r, mos=np.nan, mos_raw=np.nan)))
+    return PairTrainSet(s.bank, np.asarray(index, dtype=np.int64), np.asarray(mos, dtype=np.float32),
+                        dsn, types, levels, refs, ref_images, pairs=s.pairs)
 
 
 def subset_provider(s: Session, ts, cfg: dict, log):

@@ -19,8 +19,9 @@ from .config import config_hash
 from .errors import UsageError
 from .loop import CheckpointDiscarded, FitContext
 from .metrics import DEFAULT_LOGISTIC, all_metrics, count_failed_fits
-from .plan import (Session, fold_config, load_plan, parts_fingerprint, prepare,  # noqa: F401
-                   print_config, run_folder, subset_provider, train_set_from, with_extra)
+from .plan import (Session, fold_config, is_pair_method, load_plan, pair_train_set_from,  # noqa: F401
+                   parts_fingerprint, prepare, print_config, run_folder, subset_provider,
+                   train_set_from, unlabelled_parts, with_extra)
 from .protocol import Fold
 from .record import BadRunFolder, RunFolder, RunRecord
 from .scope import run_scope
@@ -65,18 +66,21 @@ def _progress(desc: str, epochs: int):
 
 
 def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
-         checkpoint: Optional[Path] = None):
-    """Build a model and train it with the method on ``parts`` (resuming from
-    ``checkpoint`` when train.checkpoint is on; from scratch when that checkpoint turns out
-    unusable); returns (engine, init, facts), facts recording the training."""
+         checkpoint: Optional[Path] = None, unlabelled: list = ()):
+    """Build a model and train it with the method on ``parts`` (and, for a full-reference
+    method, the ``unlabelled`` parts without their MOS) (resuming from ``checkpoint`` when
+    train.checkpoint is on; from scratch when that checkpoint turns out unusable); returns
+    (engine, init, facts), facts recording the training."""
     from .models import build_model
     from .train import Engine
 
+    pairs = is_pair_method(s.method_cls)
     while True:
         seed = _seed(cfg, label)
-        model, init = build_model(cfg["model"], log)
+        network = getattr(s.method_cls, "network", None)
+        model, init = network(cfg, log) if network else build_model(cfg["model"], log)
         engine = Engine(cfg, model, resolve_device(cfg["device"]), np.random.default_rng(seed))
-        ts = train_set_from(s, parts)
+        ts = pair_train_set_from(s, parts, unlabelled) if pairs else train_set_from(s, parts)
         subsets = subset_provider(s, ts, cfg, log)
         method = s.method_cls(cfg)
         bar, history, epoch_done = _progress(desc, int(method.schedule()["epochs"]))
@@ -84,7 +88,7 @@ def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
         ck = checkpoint if cfg["train"].get("checkpoint") else None
         try:
             method.fit(FitContext(engine, ts, cfg, subsets, epoch_done, ck, log))
-            engine.predictor = getattr(method, "predict_images", None)
+            engine.predictor = getattr(method, "predict_pairs" if pairs else "predict_images", None)
             break
         except CheckpointDiscarded:
             continue
@@ -93,6 +97,7 @@ def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
     facts = {"n_train": len(ts), "train_seconds": round(time.time() - t0, 2),
              "loss_history": history, "images_seen": engine.images_seen,
              "optimizer_steps": engine.optimizer_steps,
+             **({"n_labelled": int(np.isfinite(ts.mos).sum())} if pairs else {}),
              "content_feature": subsets.cache.get("feature"), "engine": engine.describe(),
              **training_fit(engine, ts, cfg)}
     describe = getattr(method, "describe", None)
@@ -108,10 +113,15 @@ def training_fit(engine, ts, cfg: dict, limit: int = TRAIN_FIT_IMAGES) -> dict:
     """How well the trained model fits its own training set, so underfitting is visible:
     {'train_srocc', 'train_plcc', 'train_fit_n'} on at most ``limit`` training images
     (a subsample drawn from the run's seed alone, the same for every method), predicted in
-    the test view. It draws from its own generator: training is not perturbed."""
+    the test view. It draws from its own generator: training is not perturbed. Only
+    labelled items count (a full-reference fold's unlabelled pairs have NaN MOS)."""
     rng = np.random.default_rng([int(cfg["seed"]), 0x7F17])
-    pos = np.sort(rng.choice(len(ts), size=min(limit, len(ts)), replace=False))
-    pred = engine.predict(ts.bank, ts.index[pos], cfg["test"]["batch_size"])
+    labelled = np.flatnonzero(np.isfinite(ts.mos))
+    if not len(labelled):
+        return {"train_srocc": None, "train_plcc": None, "train_fit_n": 0}
+    pos = np.sort(labelled[rng.choice(len(labelled), size=min(limit, len(labelled)), replace=False)])
+    bank = ts.pairs if getattr(ts, "pairs", None) is not None else ts.bank
+    pred = engine.predict(bank, ts.index[pos], cfg["test"]["batch_size"])
     got = all_metrics(pred, ts.mos[pos].astype(np.float64))
     return {"train_srocc": got["srocc"], "train_plcc": got["plcc"], "train_fit_n": int(len(pos))}
 
@@ -190,6 +200,17 @@ def finetune(engine, ts, cfg: dict, desc: str) -> list[float]:
     return history
 
 
+def _label_sources(s: Session, fold: Fold) -> dict:
+    """For a full-reference method: {'label_source': target -> the metrics its scores were
+    computed from} over the fold's test sets with a pseudo-MOS (Dataset.label_source), so
+    reports can mark a metric that is its own test set's label; {} otherwise."""
+    if not is_pair_method(s.method_cls):
+        return {}
+    got = {t: list(s.datasets[n].label_source) for t, (n, _) in fold.tests.items()
+           if s.datasets[n].label_source}
+    return {"label_source": got} if got else {}
+
+
 def _header(s: Session, cfg: dict, fold: Fold) -> dict:
     return {"protocol": cfg["protocol"]["name"], "protocol_version": s.protocol.version,
             "fold": fold.name, "method": cfg["method"], "method_display": s.method_cls.display,
@@ -226,11 +247,12 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
                      **training_fit(engine, ts, cfg)}
     else:
         engine, init, facts = _fit(s, cfg, with_extra(s, fold.train), fold.name, desc, log,
-                                   folder.path / "checkpoint.pt")
+                                   folder.path / "checkpoint.pt", unlabelled_parts(fold))
     rows, per_target = [], {}
+    bank = s.pairs if is_pair_method(s.method_cls) else s.bank
     for target, (name, idx) in fold.tests.items():
         ds = s.datasets[name]
-        pred = engine.predict(s.bank, s.offsets[name] + np.asarray(idx, dtype=np.int64),
+        pred = engine.predict(bank, s.offsets[name] + np.asarray(idx, dtype=np.int64),
                               cfg["test"]["batch_size"])
         mos = np.asarray([ds.records[i].mos for i in idx])
         per_target[target] = all_metrics(pred, mos)
@@ -239,7 +261,7 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
     settings = cfg.get("method_settings") or {}
     facts = {"extra_train": s.extra, "clusters": settings.get("clusters"), **fold.info,
              "backbone_init": init, **facts, "test_view": engine.test_view,
-             "logistic": DEFAULT_LOGISTIC, "failed_logistic_fits": count_failed_fits(per_target.values()),
+             **_label_sources(s, fold), "logistic": DEFAULT_LOGISTIC, "failed_logistic_fits": count_failed_fits(per_target.values()),
              **_environment(engine)}
     record = RunRecord(**_header(s, cfg, fold), targets=per_target, facts=facts)
     network = getattr(s.method_cls, "trains_network", True)

@@ -1,0 +1,96 @@
+"""Full-reference split (issue 13): train:test by reference (default 8:2) over n seeded
+splits; a reference and all its distorted images are on one side only. The FR methods get
+the training pairs with their MOS and are scored on the test pairs.
+
+Also the pieces the other FR protocols share: :class:`PairFold` (a fold whose training
+pairs are partly passed without MOS, ``unlabelled``; the FR contract, bench/method.py)
+and the seeded splits. Splits are :func:`protocols.finetune.split_indices`' (they depend
+only on seed, split and dataset, so every method, and every FR protocol, sees the same).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.errors import UsageError
+from bench.protocol import Fold, Option, Protocol
+from bench.registry import PROTOCOLS
+
+from .finetune import split_indices
+
+REAL_DATASET = "kadid10k"
+SYN_DATASET = "syn-kadid"
+DEFAULT_SPLITS = 3
+
+
+@dataclass
+class PairFold(Fold):
+    """A fold of a full-reference protocol: ``train`` holds the (dataset, indices) parts
+    whose MOS the method gets, ``unlabelled`` the parts it gets without MOS (their scores
+    become NaN before the method sees them, bench.plan.pair_train_set_from)."""
+
+    unlabelled: list = field(default_factory=list)
+
+
+def check_split_options(opts: dict) -> tuple[float, int]:
+    """(train_ratio, splits) of ``opts``; UsageError naming the option when out of range."""
+    t = float(opts["train_ratio"])
+    if not 0.0 < t < 1.0:
+        raise UsageError(f"--train-ratio must be between 0 and 1 (exclusive), not {t}")
+    n = int(opts["splits"])
+    if n < 1:
+        raise UsageError(f"--splits must be at least 1, not {n}")
+    return t, n
+
+
+def reference_splits(opts: dict, datasets: dict, seed: int):
+    """Yield (split k, train indices, test indices) of the dataset ``opts['dataset']``:
+    ``opts['splits']`` seeded splits by reference at ``opts['train_ratio']``. UsageError
+    when the dataset has no references to split by."""
+    t, n = check_split_options(opts)
+    name = opts["dataset"]
+    ds = datasets[name]
+    if not ds.has_refs:
+        raise UsageError(f"--protocol {opts.get('name', 'fr-split')} splits by reference, but "
+                         f"dataset '{name}' has none; use a dataset with references")
+    for k in range(n):
+        train, test = split_indices(ds.records, t, seed, k, name)
+        yield k, train, test
+
+
+class SplitProtocol(Protocol):
+    """Shared by fr-split, fr-fewlabel and fr-labelfree: one dataset, n splits by
+    reference, a unit is a split (mean over splits), targets shown as column groups."""
+
+    inputs = "pairs"
+    layout = "targets"
+    key_columns = ("fold",)
+    unit = "split"
+    statistic = "mean"
+    options = (Option("dataset", "dataset", "lodo/fr-*: the dataset (default syn-kadid)"),
+               Option("train-ratio", "train_ratio", "finetune/fr-*: share of references "
+                      "(fr-*) that trains", float),
+               Option("splits", "splits", "finetune/fr-*: number of seeded splits", int))
+
+    @classmethod
+    def defaults(cls, real_data: bool) -> dict:
+        return {"dataset": REAL_DATASET if real_data else SYN_DATASET, "train_ratio": 0.8,
+                "splits": DEFAULT_SPLITS}
+
+    def datasets(self, opts: dict) -> list[str]:
+        return [opts["dataset"]]
+
+
+@PROTOCOLS.register("fr-split")
+class FRSplit(SplitProtocol):
+    """Full-reference, supervised: n seeded train:test splits by reference, all MOS."""
+
+    version = 1
+    order = 10
+
+    def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
+        name = opts["dataset"]
+        t, n = check_split_options(opts)
+        return [PairFold(f"s{k}", [(name, train)], {name: (name, test)},
+                         info={"split": k, "train_ratio": t, "fold_count": n,
+                               "label_fraction": 1.0, "n_labelled": len(train)})
+                for k, train, test in reference_splits(opts, datasets, seed)]
