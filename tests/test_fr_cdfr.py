@@ -10,9 +10,12 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
+import methods.fr.cdfr  # noqa: F401  (registers cdfr; methods/fr/__init__.py is not ours)
+from tests.test_run import release  # noqa: F401  (fixture)
+
 from methods.fr.cdfr_labelfree import LabelFreeHead, adapt, fit_label_free, label_free_scores
-from methods.fr.cdfr_losses import (Weights, content_invariance, degradation_order, independence,
-                                    intervention, self_supervised)
+from methods.fr.cdfr_losses import (Weights, content_invariance, degradation_order, draws,
+                                    independence, intervention, self_supervised)
 from methods.fr.cdfr_model import CDFRNet, MaskingModule, rms_pool, spatial_trunk
 
 SIZE = 32
@@ -99,7 +102,7 @@ def trained():
         pos = torch.randperm(len(ref), generator=gen)[:24]
         return ref[pos], dist[pos], ids[pos]
 
-    losses = adapt(model, opt, 50, next_batch, Weights(), gen)
+    losses = adapt(model, opt, 50, next_batch, Weights(), np.random.default_rng(0))
     head = fit_label_free(model, [(ref, dist)])
     return model, head, held_out, before, losses
 
@@ -214,10 +217,44 @@ def test_self_supervised_terms_all_present_and_switchable():
     model = small_model()
     x = toy_images(4, seed=6)
     d = distort(x, "noise", 0.1)
-    loss, parts, out = self_supervised(model, x, d, torch.arange(4), Weights(),
-                                       torch.Generator().manual_seed(0), score=True)
+    w = Weights()
+    loss, parts, out = self_supervised(model, x, d, torch.arange(4), w,
+                                       *draws(4, w, np.random.default_rng(0)), score=True)
     assert set(parts) == {"invariance", "independence", "reconstruction", "intervention", "order"}
     assert out.score.shape == (4,) and torch.isfinite(loss)
     off = Weights(invariance=0, independence=0, reconstruction=0, intervention=0, order=0)
-    loss0, parts0, out0 = self_supervised(model, x, d, torch.arange(4), off)
+    loss0, parts0, out0 = self_supervised(model, x, d, torch.arange(4), off,
+                                          *draws(4, off, np.random.default_rng(0)))
     assert parts0 == {} and float(loss0.detach()) == 0.0 and out0.extra_features is None
+
+
+# ------------------------------------------------------------------ the registered method
+def run_cdfr(release, out, protocol: str, *extra: str) -> int:
+    """`python -m bench run --method cdfr` on the tiny release (tests/test_run.py), smoke."""
+    from bench.cli import main
+    from tests.test_run import NAME
+
+    return main(["run", "--protocol", protocol, "--method", "cdfr", "--profile", "smoke",
+                 "--seed", "1", "--device", "cpu", "--dataset", NAME, "--splits", "1",
+                 "--set", f"data.{NAME}={release}", "--out", str(out), "--quiet", *extra])
+
+
+def fold_record(out) -> tuple[dict, np.ndarray]:
+    import json
+
+    from tests.test_run import run_folders
+
+    (folder,) = run_folders(out).values()
+    pred = np.loadtxt(folder / "predictions.csv", delimiter=",", skiprows=1, usecols=-1)
+    return json.loads((folder / "metrics.json").read_text()), pred
+
+
+def test_cdfr_runs_supervised_under_fr_split(release, tmp_path):
+    assert run_cdfr(release, tmp_path / "out", "fr-split") == 0
+    rec, pred = fold_record(tmp_path / "out")
+    assert rec["n"] == 6 and rec["n_labelled"] == 18 and np.isfinite(pred).all()
+    facts = rec["method_facts"]
+    assert facts["head"] == "regression" and "intervention" in facts["readings"]
+    assert facts["labelled_pairs"] == 18 and facts["unlabelled_pairs"] == 0
+    assert set(facts["last_terms"]) == {"invariance", "independence", "reconstruction",
+                                      "intervention", "order", "supervised"}

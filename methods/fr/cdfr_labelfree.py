@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
+import numpy as np
 import torch
 
 from bench.errors import BenchError
 
-from .cdfr_losses import Weights, self_supervised
+from .cdfr_losses import Weights, draws, self_supervised
 from .cdfr_model import CDFRNet
 
 ORIENTS = ("reference", "extrapolate")
@@ -123,7 +124,7 @@ def label_free_scores(model: CDFRNet, head: LabelFreeHead, batches: PairBatches)
 
 def adapt(model: CDFRNet, optimizer: torch.optim.Optimizer, steps: int,
           next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-          weights: Weights, generator: Optional[torch.Generator] = None) -> list[float]:
+          weights: Weights, rng: np.random.Generator) -> list[float]:
     """Scenario-specific, annotation-free adaptation: ``steps`` optimizer steps of the
     self-supervised loss on a target domain's unlabelled pairs (``next_batch()`` ->
     (ref, dist, ref_ids)); the per-step losses. Refit the label-free head afterwards."""
@@ -131,7 +132,7 @@ def adapt(model: CDFRNet, optimizer: torch.optim.Optimizer, steps: int,
     losses = []
     for _ in range(steps):
         ref, dist, ids = next_batch()
-        loss, _, _ = self_supervised(model, ref, dist, ids, weights, generator)
+        loss, _, _ = self_supervised(model, ref, dist, ids, weights, *draws(len(ref), weights, rng))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

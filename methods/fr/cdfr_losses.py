@@ -9,8 +9,9 @@ scalar tensor (mean over what it compares).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -123,38 +124,41 @@ class Weights:
                    hp["order_margin"], tuple(hp["order_alpha"]))
 
 
+def draws(b: int, w: Weights, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The random parts of one self-supervised step on ``b`` pairs, from a numpy generator
+    (whose state checkpoints keep): the intervention's permutation (b ints) and the
+    interpolation factors of the order term (b floats uniform in ``w.order_alpha``)."""
+    lo, hi = w.order_alpha
+    return (torch.from_numpy(rng.permutation(b)),
+            torch.from_numpy(rng.uniform(lo, hi, size=b).astype(np.float32)))
+
+
 def self_supervised(model: CDFRNet, ref: torch.Tensor, dist: torch.Tensor, ref_ids: torch.Tensor,
-                    w: Weights, generator: Optional[torch.Generator] = None,
+                    w: Weights, perm: torch.Tensor, alpha: torch.Tensor,
                     score: bool = False) -> tuple[torch.Tensor, dict, PairOutput]:
     """The weighted self-supervised loss of B pairs (each B x 3 x H x W in [0, 1]; ref_ids
     B ints), its terms by name (floats) and the model's :class:`PairOutput` (with the
     regression head's scores when ``score``, for a supervised term on the same pass).
 
-    The order term adds the pairs' interpolations to the one trunk pass (alpha uniform in
-    ``w.order_alpha``); ``generator`` draws the intervention's permutation and the alphas
-    (torch's global generator when None)."""
-    b = ref.shape[0]
-    weak = None
-    if w.order:
-        lo, hi = w.order_alpha
-        alpha = (lo + (hi - lo) * torch.rand(b, generator=generator)).to(ref.device)
-        weak = interpolated(ref, dist, alpha)
+    perm (B ints) sets the intervention's content swap; alpha (B floats in [0, 1]) the
+    weaker interpolations of the order term, added to the one trunk pass (:func:`draws`)."""
+    dev = ref.device
+    weak = interpolated(ref, dist, alpha.to(dev)) if w.order else None
     out = model(ref, dist, score=score, extra=weak)
     (c_r, c_d), (s_r, s_d) = out.content, out.degradation
     terms: dict = {}
     if w.invariance:
         cr, cd = out.content_codes()
-        terms["invariance"] = (w.invariance, content_invariance(cr, cd, ref_ids, w.invariance_kind,
-                                                                  w.temperature))
+        terms["invariance"] = (w.invariance, content_invariance(cr, cd, ref_ids.to(dev),
+                                                                  w.invariance_kind, w.temperature))
     if w.independence:
         terms["independence"] = (w.independence, independence(c_d.mean(dim=(2, 3)), out.features))
     if w.reconstruction:
         terms["reconstruction"] = (w.reconstruction, reconstruction(model.decode, c_r, s_d,
                                                                     out.feats[1]))
     if w.intervention:
-        perm = torch.randperm(b, generator=generator).to(ref.device)
         terms["intervention"] = (w.intervention, intervention(model.decode, model.encode, c_r,
-                                                              s_d, perm))
+                                                              s_d, perm.to(dev)))
     if w.order:
         terms["order"] = (w.order, degradation_order(out.extra_features, out.features,
                                                      w.order_margin))

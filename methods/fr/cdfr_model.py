@@ -44,22 +44,27 @@ MASKINGS = ("divisive", "none")
 _EPS = 1e-8
 
 
-def spatial_trunk(backbone: str, width: int = 16) -> tuple[nn.Module, int]:
-    """(trunk, K): the feature-map part of backbone ``backbone`` of the harness's registry
-    (smallcnn: its four conv stages, stride 16; resnet*: up to layer4, stride 32) and its
-    output channels K. Random init; UsageError for a backbone without feature maps."""
-    BACKBONES.get(backbone)  # unknown name: the choices and a "did you mean"
-    if backbone == "smallcnn":
-        net = SmallCNN(width)
+def trunk_of(net: nn.Module, name: str) -> tuple[nn.Module, int]:
+    """(trunk, K): the feature-map part of a built backbone ``net`` of the harness's
+    registry (smallcnn: its four conv stages, stride 16; a torchvision ResNet: up to
+    layer4, stride 32) and its output channels K; UsageError naming ``name`` otherwise."""
+    if isinstance(net, SmallCNN):
         return net.features, net.out_features
-    net = BACKBONES[backbone]()
     needed = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "fc")
     if not all(hasattr(net, n) for n in needed):
         raise UsageError(f"cdfr needs a backbone with feature maps (smallcnn or a ResNet); "
-                         f"'{backbone}' has none the method knows how to cut")
+                         f"'{name}' has none the method knows how to cut")
     trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool,
                           net.layer1, net.layer2, net.layer3, net.layer4)
     return trunk, net.fc.in_features
+
+
+def spatial_trunk(backbone: str, width: int = 16) -> tuple[nn.Module, int]:
+    """(trunk, K) of backbone ``backbone`` built with random init (:func:`trunk_of`);
+    ``width``: the small CNN's first-stage channels."""
+    BACKBONES.get(backbone)  # unknown name: the choices and a "did you mean"
+    net = SmallCNN(width) if backbone == "smallcnn" else BACKBONES[backbone]()
+    return trunk_of(net, backbone)
 
 
 class MaskingModule(nn.Module):
@@ -147,6 +152,19 @@ class CDFRNet(nn.Module):
                                        nn.Linear(hidden, 1), nn.Sigmoid())
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        # the label-free head (cdfr_labelfree.LabelFreeHead) once fitted, kept with the
+        # weights so a saved model predicts the way it was tested
+        self.register_buffer("label_free_direction", torch.zeros(degradation_dim))
+        self.register_buffer("label_free_anchor", torch.zeros(degradation_dim))
+
+    def set_label_free(self, direction: torch.Tensor, anchor: torch.Tensor) -> None:
+        """Keep a fitted label-free head: its direction v and anchor m0 (ks each)."""
+        self.label_free_direction.copy_(direction.to(self.label_free_direction))
+        self.label_free_anchor.copy_(anchor.to(self.label_free_anchor))
+
+    def label_free_score(self, features: torch.Tensor) -> torch.Tensor:
+        """-(m - m0) . v of pooled features m (B x ks): B scores, higher = better."""
+        return -(features - self.label_free_anchor) @ self.label_free_direction
 
     def features_of(self, x: torch.Tensor) -> torch.Tensor:
         """Trunk maps of images ``x`` (N x 3 x H x W in [0, 1]): N x K x h x w."""
