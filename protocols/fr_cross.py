@@ -1,0 +1,92 @@
+"""Full-reference cross-dataset (issue 13): train on the pairs of --train (with their MOS,
+or with ``--train-labels false`` without any), test on every pair of each of --targets
+(e.g. syn-kadid -> the cross-domain sets syn-medical, syn-xray, syn-astro, syn-screen).
+
+``--adapt true`` is annotation-free adaptation to the target (the FR paper's label-free,
+scenario-specific training): one fold per target whose training adds that target's pairs
+WITHOUT their MOS (unlabelled, the FR contract in bench/method.py), scored on the same
+target pairs (transductive, as unsupervised domain adaptation is: the images are seen, no
+label of them is). Nothing is pretrained: each fold trains its own model.
+"""
+from __future__ import annotations
+
+import argparse
+
+from bench.errors import UsageError
+from bench.protocol import Fold, Option, Protocol
+from bench.registry import PROTOCOLS
+
+from .fr_split import PairFold
+
+REAL_TRAIN, REAL_TARGETS = ["kadid10k"], ["tid2013"]
+SYN_TRAIN = ["syn-kadid"]
+SYN_TARGETS = ["syn-medical", "syn-xray", "syn-astro", "syn-screen"]
+
+
+def boolean(value, key: str) -> bool:
+    """true/false (a bool, or text true/false/1/0/yes/no) -> bool; UsageError naming
+    protocol.<key> otherwise."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise UsageError(f"protocol.{key} must be true or false, not {value!r}")
+
+
+def _flag(key: str):
+    def convert(text) -> bool:
+        try:
+            return boolean(text, key)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
+@PROTOCOLS.register("fr-cross")
+class FRCross(Protocol):
+    """Full-reference cross-dataset: train on --train's pairs, test on each of --targets."""
+
+    version = 1
+    inputs = "pairs"
+    layout = "targets"
+    key_columns = ()          # a unit is a seed's run (one fold, or one per target)
+    unit = "seed"
+    statistic = "mean"
+    order = 13
+    options = (Option("train", "train", "cross/finetune/fr-cross: comma-separated training sets",
+                      "list"),
+               Option("targets", "targets", "cross/finetune/fr-cross: comma-separated test sets",
+                      "list"),
+               Option("train-labels", "train_labels", "fr-cross: false trains on the training "
+                      "sets' pairs without their MOS (default true)", _flag("train_labels")),
+               Option("adapt", "adapt", "fr-cross: true adds each target's pairs, unlabelled, "
+                      "to training (one fold per target; default false)", _flag("adapt")))
+
+    @classmethod
+    def defaults(cls, real_data: bool) -> dict:
+        return {"train": list(REAL_TRAIN if real_data else SYN_TRAIN),
+                "targets": list(REAL_TARGETS if real_data else SYN_TARGETS),
+                "train_labels": True, "adapt": False}
+
+    def datasets(self, opts: dict) -> list[str]:
+        return list(dict.fromkeys(opts["train"] + opts["targets"]))
+
+    def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
+        labels = boolean(opts.get("train_labels", True), "train_labels")
+        adapt = boolean(opts.get("adapt", False), "adapt")
+        if not opts["train"] or not opts["targets"]:
+            raise UsageError("--protocol fr-cross needs --train and --targets (comma-separated sets)")
+        source = [(n, list(range(len(datasets[n])))) for n in opts["train"]]
+        n_source = sum(len(i) for _, i in source)
+        labelled, unlabelled = (source, []) if labels else ([], source)
+        info = {"train_labels": labels, "adapt": adapt,
+                "label_fraction": 1.0 if labels else 0.0, "n_labelled": n_source if labels else 0}
+        tests = {t: (t, list(range(len(datasets[t])))) for t in opts["targets"]}
+        if not adapt:
+            return [PairFold("all", labelled, tests, unlabelled=list(unlabelled), info=info)]
+        return [PairFold(f"adapt-{t}", labelled, {t: test}, unlabelled=unlabelled + [test],
+                         info={**info, "adapted_to": t})
+                for t, test in tests.items()]
