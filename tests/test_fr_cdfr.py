@@ -258,3 +258,40 @@ def test_cdfr_runs_supervised_under_fr_split(release, tmp_path):
     assert facts["labelled_pairs"] == 18 and facts["unlabelled_pairs"] == 0
     assert set(facts["last_terms"]) == {"invariance", "independence", "reconstruction",
                                       "intervention", "order", "supervised"}
+
+
+def test_cdfr_label_free_predicts_with_the_oriented_head_and_reads_no_mos(release, tmp_path):
+    from tests.test_fr_protocols import _rewrite_mos
+
+    assert run_cdfr(release, tmp_path / "one", "fr-labelfree") == 0
+    rec, pred = fold_record(tmp_path / "one")
+    facts = rec["method_facts"]
+    assert rec["n_labelled"] == 0 and facts["head"] == "label-free"
+    assert facts["label_free"]["fit_pairs"] == 18 and "supervised" not in facts["last_terms"]
+    assert np.isfinite(pred).all() and pred.std() > 0
+    _rewrite_mos(release, set(range(24)), np.random.default_rng(3))  # every MOS, test too
+    assert run_cdfr(release, tmp_path / "two", "fr-labelfree") == 0
+    np.testing.assert_array_equal(pred, fold_record(tmp_path / "two")[1])
+
+
+def test_cdfr_few_label_uses_only_the_kept_labels(release, tmp_path):
+    from tests.test_fr_protocols import _rewrite_mos
+    from tests.test_run import NAME, load_release
+
+    from bench.registry import PROTOCOLS
+
+    args = ("--label-fraction", "0.25")
+    assert run_cdfr(release, tmp_path / "one", "fr-fewlabel", *args) == 0
+    rec, pred = fold_record(tmp_path / "one")
+    facts = rec["method_facts"]
+    assert facts["head"] == "regression" and facts["labelled_pairs"] == rec["n_labelled"] > 0
+    assert facts["unlabelled_pairs"] == 18 - rec["n_labelled"]
+    cls = PROTOCOLS.get("fr-fewlabel")
+    (fold,) = cls().folds({**cls.defaults(False), "dataset": NAME, "splits": 1,
+                           "label_fraction": [0.25]}, {NAME: load_release(release)}, 1)
+    _rewrite_mos(release, set(fold.unlabelled[0][1]), np.random.default_rng(7))
+    assert run_cdfr(release, tmp_path / "two", "fr-fewlabel", *args) == 0
+    np.testing.assert_array_equal(pred, fold_record(tmp_path / "two")[1])
+    _rewrite_mos(release, set(fold.train[0][1]), np.random.default_rng(7))  # not blind
+    assert run_cdfr(release, tmp_path / "three", "fr-fewlabel", *args) == 0
+    assert not np.array_equal(pred, fold_record(tmp_path / "three")[1])
