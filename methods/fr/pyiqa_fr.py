@@ -1,0 +1,136 @@
+"""Any pyiqa full-reference metric as a training-free FR baseline: ``--method
+pyiqa-fr:NAME`` (e.g. ``pyiqa-fr:ssim``, ``pyiqa-fr:gmsd``).
+
+Nothing is trained (the fold's training pairs are ignored): ``pyiqa.create_metric(NAME,
+as_loss=False, device=cpu)`` scores each test pair, ``metric(distorted, reference)``, on
+the whole decoded images at the profile's ``data.size`` (RGB in [0, 1]), streamed from the
+decoded cache in batches of test.batch_size. Metrics pyiqa marks ``lower_better`` (GMSD,
+NLPD, MAD, ...) are negated, so every prediction is higher = better (the record says
+``lower_better``).
+
+Offline as ``pyiqa:NAME`` (methods/zero_shot.py): a metric whose weights are not in the
+local cache fails in one line naming the file and the folder. A metric that cannot score
+images of data.size (MS-SSIM needs at least 176 px) is refused in one line naming it.
+A pair whose score is not finite is rated like the worst test pair (``n_predict_fallback``).
+
+On the synthetic sets, GMSD, NLPD and FSIM build the pseudo-MOS (the dataset's
+``label_source``); the runner records that beside each such run, so reports mark them.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+
+import numpy as np
+
+from bench.errors import BenchError, UsageError, suggest
+from bench.method import FitContext, PairMethod
+from bench.registry import METHODS
+from methods.classical import harness
+from methods.zero_shot import offline
+
+FAMILY = "pyiqa-fr"
+
+
+def create_fr_metric(name: str):
+    """``pyiqa.create_metric(name, as_loss=False, device='cpu')`` built offline (see
+    methods.zero_shot.offline); pyiqa's and torch.hub's printouts are passed on less their
+    'Downloading: ...' lines (nothing is downloaded)."""
+    import pyiqa
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                offline(f"{FAMILY}:{name}"):
+            return pyiqa.create_metric(name, as_loss=False, device="cpu")
+    finally:
+        shown = [ln for ln in (out.getvalue() + err.getvalue()).splitlines()
+                 if ln.strip() and not ln.startswith("Downloading:")]
+        if shown:
+            print("\n".join(shown), file=sys.stderr)
+
+
+def check_size(metric, name: str, size: int) -> None:
+    """UsageError naming data.size when ``metric`` cannot score a size x size pair."""
+    import torch
+
+    x = torch.full((1, 3, size, size), 0.5)
+    try:
+        with torch.no_grad():
+            metric(x, x.clone())
+    except RuntimeError as exc:
+        raise UsageError(f"--method {FAMILY}:{name} cannot score {size} px images (pyiqa: "
+                         f"{str(exc).splitlines()[0][:90]}); raise data.size, e.g. --profile "
+                         "paper or --set data.size=256") from None
+
+
+class PyIQAFR(harness.NoNetwork, PairMethod):
+    """A pyiqa FR metric applied to the test pairs; ``metric_name`` is set per subclass."""
+
+    metric_name = ""
+    stateful = ()
+
+    @classmethod
+    def network(cls, cfg: dict, log=print):
+        """No network is trained: an empty module stands in for the engine's model."""
+        from torch import nn
+
+        return nn.Identity(), "none"
+
+    def fit(self, ctx: FitContext) -> list[float]:
+        self.engine = ctx.engine
+        self.metric = create_fr_metric(self.metric_name)
+        check_size(self.metric, self.metric_name, ctx.train.bank.size)
+        self.lower_better = bool(getattr(self.metric, "lower_better", False))
+        self.facts = {"pyiqa_metric": self.metric_name, "lower_better": self.lower_better,
+                      "trained": False, "input": f"whole image pair, {ctx.train.bank.size} px"}
+        return []
+
+    def predict_pairs(self, pairs, index: np.ndarray, batch_size: int = 16) -> np.ndarray:
+        """Scores (float64 N, higher = better) of the pairs of distorted images ``index``
+        (global indices into ``pairs``): whole decoded images, in batches."""
+        import torch
+
+        index = np.asarray(index, dtype=np.int64)
+        out = []
+        with torch.no_grad():
+            for a in range(0, len(index), max(1, batch_size)):
+                idx = index[a:a + batch_size]
+                ref = harness.images(pairs.references, pairs.ref_of[idx])
+                dist = harness.images(pairs.distorted, idx)
+                score = self.metric(_tensor(dist), _tensor(ref))
+                out.append(np.asarray(score.detach().cpu().double(), dtype=np.float64).reshape(-1))
+        s = np.concatenate(out) if out else np.zeros(0)
+        s = -s if self.lower_better else s
+        bad = ~np.isfinite(s)
+        if bad.all() and len(s):
+            raise BenchError(f"{FAMILY}:{self.metric_name}: no test pair got a finite score")
+        self.facts["n_predict_fallback"] = self.facts.get("n_predict_fallback", 0) + int(bad.sum())
+        return np.where(bad, np.min(s[~bad]) if len(s) else 0.0, s)
+
+
+def _tensor(images: np.ndarray):
+    """uint8 N x S x S x 3 -> float N x 3 x S x S in [0, 1]."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def pyiqa_fr_method(name: str) -> type:
+    """The method class of pyiqa FR metric ``name``; UsageError naming the choices when
+    pyiqa has no such full-reference metric."""
+    import pyiqa
+
+    names = pyiqa.list_models(metric_mode="FR")
+    if name not in names:
+        hint = suggest(name, names)
+        raise UsageError(f"pyiqa has no full-reference metric '{name}'"
+                         + (f"; did you mean '{FAMILY}:{hint}'?" if hint else "")
+                         + f"; FR metrics: {', '.join(names)}")
+    return type(f"PyIQAFR[{name}]", (PyIQAFR,), {
+        "metric_name": name, "display": f"{name.upper()} (pyiqa FR, training-free)",
+        "__doc__": f"pyiqa's full-reference '{name}' metric, training-free."})
+
+
+METHODS.register_family(FAMILY, pyiqa_fr_method)
