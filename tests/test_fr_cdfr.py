@@ -10,13 +10,14 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
-import methods.fr.cdfr  # noqa: F401  (registers cdfr; methods/fr/__init__.py is not ours)
 from tests.test_run import release  # noqa: F401  (fixture)
 
 from methods.fr.cdfr_labelfree import LabelFreeHead, adapt, fit_label_free, label_free_scores
 from methods.fr.cdfr_losses import (Weights, content_invariance, degradation_order, draws,
                                     independence, intervention, self_supervised)
-from methods.fr.cdfr_model import CDFRNet, MaskingModule, rms_pool, spatial_trunk
+from bench.models import SmallCNN
+from methods.fr.cdfr_model import CDFRNet, MaskingModule, rms_pool
+from methods.fr.siamese import feature_trunk
 
 SIZE = 32
 LEVELS = {"noise": [0.03, 0.08, 0.16, 0.3], "blur": [0.6, 1.2, 2.0, 3.0]}
@@ -68,7 +69,7 @@ def toy_pairs(refs: torch.Tensor, seed: int):
 
 def small_model(masking: str = "divisive") -> CDFRNet:
     torch.manual_seed(0)
-    trunk, k = spatial_trunk("smallcnn", 8)
+    trunk, k = feature_trunk(SmallCNN(8))
     return CDFRNet(trunk, k, content_dim=16, degradation_dim=16, hidden=32, masking=masking)
 
 

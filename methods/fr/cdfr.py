@@ -69,6 +69,9 @@ SETTINGS = {
     "order_margin": Setting(0.05, "float", "hinge margin of the order term", low=0),
     "order_alpha": Setting([0.25, 0.75], "list", "range of alpha of the order term's "
                            "interpolations", item="float", low=0.0, high=1.0, length=2),
+    "order_share": Setting(0.25, "float", "share of each batch's pairs that get an "
+                           "interpolation for the order term (each costs one more trunk "
+                           "image)", low=0.01, high=1.0),
     "self_supervised": Setting(1.0, "float", "factor of the whole self-supervised objective "
                                "beside the supervised loss (with no labels it is the loss)", low=0),
     "labelled_share": Setting(0.5, "float", "share of each batch drawn from the labelled pairs "
@@ -108,40 +111,6 @@ READINGS = {
 }
 
 
-def build_network(cfg: dict, log=print) -> tuple[CDFRNet, str]:
-    """(CDFRNet, init) for the config: the trunk of model.backbone (smallcnn at
-    model.width, or a ResNet cut before its pooling; ImageNet weights from the torch cache
-    or model.weights as for the NR models, never downloaded) and the heads of the
-    method's settings."""
-    from bench.models import BACKBONES, SmallCNN, imagenet_checkpoint, load_backbone_weights
-
-    from .cdfr_model import trunk_of
-
-    m = cfg["model"]
-    hp = {**{k: s.default_for(str(cfg.get("profile", "quick"))) for k, s in SETTINGS.items()},
-          **{k: v for k, v in (cfg.get("method_settings") or {}).items() if k in SETTINGS}}
-    name = m["backbone"]
-    BACKBONES.get(name)
-    net = SmallCNN(int(m.get("width", 16))) if name == "smallcnn" else BACKBONES[name]()
-    init = "random"
-    if m.get("weights"):
-        from pathlib import Path
-
-        path = Path(m["weights"]).expanduser()
-        if not path.is_file():
-            raise UsageError(f"--weights {path}: no such file")
-        load_backbone_weights(net, path)
-        init = f"file:{path}"
-    elif name.startswith("resnet") and m.get("pretrained", "auto") in ("auto", True):
-        ckpt = imagenet_checkpoint(name)
-        if ckpt is not None:
-            load_backbone_weights(net, ckpt)
-            init = f"imagenet:{ckpt.name}"
-    trunk, channels = trunk_of(net, name)
-    return CDFRNet(trunk, channels, hp["content_dim"], hp["degradation_dim"], hp["hidden"],
-                   hp["masking"]), init
-
-
 @METHODS.register("cdfr")
 class CDFR(PairMethod):
     """Causal-disentanglement FR-IQA (a reading; see the module docstring and READINGS)."""
@@ -153,7 +122,23 @@ class CDFR(PairMethod):
 
     @classmethod
     def network(cls, cfg: dict, log=print):
-        return build_network(cfg, log)
+        """(CDFRNet, init): the feature maps of the config's backbone (weights and init as
+        the NR networks', bench.models.build_model: ImageNet weights only from the local
+        cache or model.weights) under the heads of the method's settings."""
+        from bench.models import build_model
+
+        from .siamese import feature_trunk
+
+        hp = cls(cfg).hp
+        model, init = build_model(cfg["model"], log)
+        trunk, channels = feature_trunk(model.backbone)
+        return CDFRNet(trunk, channels, hp["content_dim"], hp["degradation_dim"], hp["hidden"],
+                       hp["masking"]), init
+
+    def state(self) -> dict:
+        """The checkpointed objects: the optimizer and the samplers a fold has (a fold
+        without unlabelled, or without labelled, pairs has one sampler)."""
+        return {k: v for k, v in super().state().items() if v is not None}
 
     # ---------------------------------------------------------------- training
     def setup(self, ctx: FitContext) -> None:

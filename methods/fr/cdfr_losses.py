@@ -115,13 +115,19 @@ class Weights:
     temperature: float = 0.1
     order_margin: float = 0.05
     order_alpha: tuple = (0.25, 0.75)
+    order_share: float = 1.0
 
     @classmethod
     def from_settings(cls, hp: dict) -> "Weights":
-        """From the method's settings (w_invariance, ..., order_alpha)."""
+        """From the method's settings (w_invariance, ..., order_alpha, order_share)."""
         return cls(hp["w_invariance"], hp["w_independence"], hp["w_reconstruction"],
                    hp["w_intervention"], hp["w_order"], hp["invariance"], hp["temperature"],
-                   hp["order_margin"], tuple(hp["order_alpha"]))
+                   hp["order_margin"], tuple(hp["order_alpha"]), hp["order_share"])
+
+    def order_pairs(self, b: int) -> int:
+        """How many of a batch's b pairs get the order term's interpolation (>= 1 when
+        the term is on): the first ceil(order_share x b), the batch being drawn at random."""
+        return 0 if not self.order else max(1, min(b, int(np.ceil(self.order_share * b))))
 
 
 def draws(b: int, w: Weights, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,9 +147,11 @@ def self_supervised(model: CDFRNet, ref: torch.Tensor, dist: torch.Tensor, ref_i
     regression head's scores when ``score``, for a supervised term on the same pass).
 
     perm (B ints) sets the intervention's content swap; alpha (B floats in [0, 1]) the
-    weaker interpolations of the order term, added to the one trunk pass (:func:`draws`)."""
+    weaker interpolations of the order term, made for the first ``w.order_pairs(B)`` pairs
+    and added to the one trunk pass (:func:`draws`)."""
     dev = ref.device
-    weak = interpolated(ref, dist, alpha.to(dev)) if w.order else None
+    k = w.order_pairs(ref.shape[0])
+    weak = interpolated(ref[:k], dist[:k], alpha[:k].to(dev)) if k else None
     out = model(ref, dist, score=score, extra=weak)
     (c_r, c_d), (s_r, s_d) = out.content, out.degradation
     terms: dict = {}
@@ -160,7 +168,7 @@ def self_supervised(model: CDFRNet, ref: torch.Tensor, dist: torch.Tensor, ref_i
         terms["intervention"] = (w.intervention, intervention(model.decode, model.encode, c_r,
                                                               s_d, perm.to(dev)))
     if w.order:
-        terms["order"] = (w.order, degradation_order(out.extra_features, out.features,
+        terms["order"] = (w.order, degradation_order(out.extra_features, out.features[:k],
                                                      w.order_margin))
     total = sum((wt * v for wt, v in terms.values()), start=out.features.sum() * 0.0)
     return total, {k: float(v.detach()) for k, (_, v) in terms.items()}, out

@@ -19,7 +19,7 @@ degradation channels):
 
 Readings (every one an option of the method, see methods/fr/cdfr.py):
 
-* the two "encoders" share one trunk and differ in their heads, so a pair costs two
+* the two "encoders" share one trunk (model.backbone's feature maps) and differ in their heads, so a pair costs two
   trunk passes (reference and distorted), as a Siamese FR baseline does;
 * the degradation of a pair is the difference of the two degradation maps,
   S(d) - S(r), so a reference paired with itself has zero degradation by construction;
@@ -38,33 +38,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.errors import UsageError
-from bench.models import BACKBONES, IMAGENET_MEAN, IMAGENET_STD, SmallCNN
+from bench.models import IMAGENET_MEAN, IMAGENET_STD
 
 MASKINGS = ("divisive", "none")
 _EPS = 1e-8
-
-
-def trunk_of(net: nn.Module, name: str) -> tuple[nn.Module, int]:
-    """(trunk, K): the feature-map part of a built backbone ``net`` of the harness's
-    registry (smallcnn: its four conv stages, stride 16; a torchvision ResNet: up to
-    layer4, stride 32) and its output channels K; UsageError naming ``name`` otherwise."""
-    if isinstance(net, SmallCNN):
-        return net.features, net.out_features
-    needed = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "fc")
-    if not all(hasattr(net, n) for n in needed):
-        raise UsageError(f"cdfr needs a backbone with feature maps (smallcnn or a ResNet); "
-                         f"'{name}' has none the method knows how to cut")
-    trunk = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool,
-                          net.layer1, net.layer2, net.layer3, net.layer4)
-    return trunk, net.fc.in_features
-
-
-def spatial_trunk(backbone: str, width: int = 16) -> tuple[nn.Module, int]:
-    """(trunk, K) of backbone ``backbone`` built with random init (:func:`trunk_of`);
-    ``width``: the small CNN's first-stage channels."""
-    BACKBONES.get(backbone)  # unknown name: the choices and a "did you mean"
-    net = SmallCNN(width) if backbone == "smallcnn" else BACKBONES[backbone]()
-    return trunk_of(net, backbone)
 
 
 class MaskingModule(nn.Module):
@@ -115,7 +92,7 @@ class PairOutput:
     feats: trunk maps of (reference, distorted); content / degradation: the heads' maps of
     (reference, distorted); masked: the masked degradation map M; features: pooled m,
     B x ks; score: B regression-head scores in [0, 1] (None when not asked for);
-    extra_features: pooled m of the pairs (reference, extra image), B x ks, when
+    extra_features: pooled m of the pairs (reference, extra image), k x ks, when
     ``forward`` was given extra images (None otherwise)."""
 
     feats: tuple[torch.Tensor, torch.Tensor]
@@ -134,7 +111,9 @@ class PairOutput:
 class CDFRNet(nn.Module):
     """Trunk, content / degradation heads, latent decoder, masking and regression head.
 
-    trunk, channels: a feature-map network and its output channels K (:func:`spatial_trunk`);
+    trunk, channels: a feature-map network and its output channels K (e.g.
+    methods.fr.siamese.feature_trunk of a registry backbone; a trunk that returns vectors
+    N x K is read as 1 x 1 maps);
     content_dim kc, degradation_dim ks, hidden: widths of the heads and the decoder;
     masking: 'divisive' or 'none'.
     """
@@ -168,7 +147,8 @@ class CDFRNet(nn.Module):
 
     def features_of(self, x: torch.Tensor) -> torch.Tensor:
         """Trunk maps of images ``x`` (N x 3 x H x W in [0, 1]): N x K x h x w."""
-        return self.trunk((x - self.mean) / self.std)
+        f = self.trunk((x - self.mean) / self.std)
+        return f if f.dim() == 4 else f[:, :, None, None]
 
     def encode(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(content map C, degradation map S) of trunk maps ``feats`` (N x K x h x w)."""
@@ -188,7 +168,8 @@ class CDFRNet(nn.Module):
                 extra: Optional[torch.Tensor] = None) -> PairOutput:
         """Everything the losses and heads need for B pairs (reference, distorted), each
         B x 3 x H x W in [0, 1]; one trunk pass over both (BatchNorm sees them together)
-        and over ``extra`` (B more images paired with the same references) when given."""
+        and over ``extra`` (k <= B more images, paired with the first k references) when
+        given."""
         images = [ref, dist] if extra is None else [ref, dist, extra]
         feats = self.features_of(torch.cat(images))
         content, degradation = self.encode(feats)
@@ -196,7 +177,8 @@ class CDFRNet(nn.Module):
         c_r, c_d = content[:b], content[b:2 * b]
         s_r, s_d = degradation[:b], degradation[b:2 * b]
         masked, m = self.pair_maps(c_r, s_r, s_d)
-        m_extra = None if extra is None else self.pair_maps(c_r, s_r, degradation[2 * b:])[1]
+        k = 0 if extra is None else extra.shape[0]
+        m_extra = None if extra is None else self.pair_maps(c_r[:k], s_r[:k], degradation[2 * b:])[1]
         return PairOutput((feats[:b], feats[b:2 * b]), (c_r, c_d), (s_r, s_d), masked, m,
                           self.regressor(m).squeeze(1) if score else None, m_extra)
 
