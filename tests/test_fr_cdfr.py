@@ -296,3 +296,12 @@ def test_cdfr_few_label_uses_only_the_kept_labels(release, tmp_path):
     _rewrite_mos(release, set(fold.train[0][1]), np.random.default_rng(7))  # not blind
     assert run_cdfr(release, tmp_path / "three", "fr-fewlabel", *args) == 0
     assert not np.array_equal(pred, fold_record(tmp_path / "three")[1])
+
+
+def test_cdfr_bad_head_choices_are_one_line_usage_errors(release, tmp_path, capsys):
+    assert run_cdfr(release, tmp_path / "a", "fr-labelfree", "--set",
+                    "method.label_free_fit=nosuchset") == 2
+    assert run_cdfr(release, tmp_path / "b", "fr-labelfree", "--set", "method.head=regression") == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 2 and "label_free_fit=nosuchset" in err[0] and "tinyrel" in err[0]
+    assert "head=regression needs labelled pairs" in err[1]

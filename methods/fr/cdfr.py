@@ -83,9 +83,9 @@ SETTINGS = {
                       "reference with itself is the zero-degradation end; extrapolate = r + "
                       "2 (d - r) must project further than the pair", choices=ORIENTS),
     "label_free_fit": Setting("all", "str", "training pairs the label-free head is fitted on: "
-                              "all, or unlabelled (the pairs passed without MOS, e.g. the "
-                              "target of fr-cross --adapt; all when there are none)",
-                              choices=("all", "unlabelled")),
+                              "all; unlabelled (the pairs passed without MOS; all when there "
+                              "are none); or a dataset's name (e.g. the target of fr-cross "
+                              "--adapt true, whose pairs train unlabelled)"),
 }
 
 # The gaps the abstract leaves, as this implementation fills them (describe() records them).
@@ -158,6 +158,8 @@ class CDFR(PairMethod):
         self.labelled_batches = BatchSampler(labelled, n_lab, e.rng) if n_lab else None
         self.unlabelled_batches = BatchSampler(unlabelled, b - n_lab, e.rng) if b - n_lab else None
         self.labelled_pos, self.unlabelled_pos = labelled, unlabelled
+        # checked before training, not after: a misspelt dataset name fails at once
+        self.fit_pos = self._label_free_positions(ts) if self.head == "label-free" else None
         self.optimizer = e.adam(e.model.parameters(), self.cfg["train"]["lr"])
         self.last_terms: dict = {}
         self.label_free: dict = {}
@@ -208,14 +210,28 @@ class CDFR(PairMethod):
         from .cdfr_labelfree import collect_features
 
         ts = ctx.train
-        pos = (self.unlabelled_pos if self.hp["label_free_fit"] == "unlabelled"
-               and len(self.unlabelled_pos) else np.arange(len(ts)))
+        pos = self.fit_pos
         bs = int(self.cfg["test"]["batch_size"])
-        batches = [self.test_pairs(ts.pairs, ts.index[pos[a:a + bs]]) for a in range(0, len(pos), bs)]
+        batches = (self.test_pairs(ts.pairs, ts.index[pos[a:a + bs]])  # streamed, not held
+                   for a in range(0, len(pos), bs))
         head = LabelFreeHead().fit(*collect_features(ctx.engine.model, batches, self.hp["orient"]))
         ctx.engine.model.set_label_free(head.direction, head.anchor)
         self.label_free = {"fit_pairs": int(len(pos)), "explained": round(head.explained, 4),
                            "orient": self.hp["orient"]}
+
+    def _label_free_positions(self, ts) -> np.ndarray:
+        """Training positions the label-free head is fitted on (method.label_free_fit)."""
+        which = self.hp["label_free_fit"]
+        if which == "all" or (which == "unlabelled" and not len(self.unlabelled_pos)):
+            return np.arange(len(ts))
+        if which == "unlabelled":
+            return self.unlabelled_pos
+        pos = np.flatnonzero(np.asarray(ts.dataset) == which)
+        if not len(pos):
+            raise UsageError(f"method.label_free_fit={which}: no training pair comes from a "
+                             f"dataset of that name (this fold trains on "
+                             f"{', '.join(sorted(set(ts.dataset)))}); use all, unlabelled or one of those")
+        return pos
 
     # ---------------------------------------------------------------- prediction
     def score(self, ref, dist):
