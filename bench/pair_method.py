@@ -10,7 +10,6 @@ network). Images are float B x 3 x crop x crop in [0, 1] on the engine's device.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -27,7 +26,7 @@ class PairTrainSet(TrainSet):
     them beside their references. ``mos`` is float32 in [0, 1] for a labelled pair and
     NaN for a pair the protocol passed without its label."""
 
-    pairs: Optional[PairBank] = None
+    pairs: PairBank | None = None
 
     @property
     def labelled(self) -> np.ndarray:

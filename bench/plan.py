@@ -39,7 +39,7 @@ class Session:
     folds: list[Fold]
     extra: list[str]
     digests: dict = field(default_factory=dict)  # dataset -> per-record content digests
-    pairs: Optional[object] = None  # PairBank of the datasets (full-reference methods)
+    pairs: object | None = None  # PairBank of the datasets (full-reference methods)
 
 
 def is_pair_method(method_cls: type) -> bool:

@@ -200,21 +200,23 @@ def finetune(engine, ts, cfg: dict, desc: str) -> list[float]:
     return history
 
 
-def _label_sources(s: Session, fold: Fold) -> dict:
-    """For a full-reference method: {'label_source': target -> the metrics its scores were
-    computed from} over the fold's test sets with a pseudo-MOS (Dataset.label_source), so
-    reports can mark a metric that is its own test set's label; {} otherwise."""
+def _pair_facts(s: Session, fold: Fold) -> dict:
+    """For a full-reference method: {'target_datasets': target -> its dataset,
+    'label_source': target -> the metrics its scores were computed from} (the latter over
+    the test sets with a pseudo-MOS, Dataset.label_source), so reports can line up runs on
+    the same test pairs and mark a metric that is its own test set's label; {} otherwise."""
     if not is_pair_method(s.method_cls):
         return {}
     got = {t: list(s.datasets[n].label_source) for t, (n, _) in fold.tests.items()
            if s.datasets[n].label_source}
-    return {"label_source": got} if got else {}
+    return {"target_datasets": {t: n for t, (n, _) in fold.tests.items()},
+            **({"label_source": got} if got else {})}
 
 
 def _header(s: Session, cfg: dict, fold: Fold) -> dict:
     return {"protocol": cfg["protocol"]["name"], "protocol_version": s.protocol.version,
             "fold": fold.name, "method": cfg["method"], "method_display": s.method_cls.display,
-            "dataset": "+".join(n for n, _ in (fold.pretrain or fold.train)),
+            "dataset": "+".join(n for n, _ in (fold.pretrain or fold.train or unlabelled_parts(fold))),
             "backbone": cfg["model"]["backbone"], "profile": cfg["profile"], "seed": cfg["seed"]}
 
 
@@ -261,7 +263,8 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
     settings = cfg.get("method_settings") or {}
     facts = {"extra_train": s.extra, "clusters": settings.get("clusters"), **fold.info,
              "backbone_init": init, **facts, "test_view": engine.test_view,
-             **_label_sources(s, fold), "logistic": DEFAULT_LOGISTIC, "failed_logistic_fits": count_failed_fits(per_target.values()),
+             **_pair_facts(s, fold), "logistic": DEFAULT_LOGISTIC,
+             "failed_logistic_fits": count_failed_fits(per_target.values()),
              **_environment(engine)}
     record = RunRecord(**_header(s, cfg, fold), targets=per_target, facts=facts)
     network = getattr(s.method_cls, "trains_network", True)

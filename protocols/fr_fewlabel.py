@@ -59,7 +59,7 @@ def labelled_subset(train: list, fraction: float, seed: int, split: int, dataset
     are subsets of larger ones."""
     rng = np.random.default_rng([seed, split, zlib.crc32(dataset.encode()), 0x1AB])
     order = np.asarray(train, dtype=np.int64)[rng.permutation(len(train))]
-    k = min(len(train), max(1, int(round(fraction * len(train)))))
+    k = min(len(train), max(1, round(fraction * len(train))))
     return sorted(int(i) for i in order[:k])
 
 

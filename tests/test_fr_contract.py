@@ -12,9 +12,12 @@ from torch import nn
 
 from bench.method import PairMethod
 from bench.registry import METHODS
-from tests.test_run import NAME, release, run_folders  # noqa: F401  (fixture)
+from tests import test_run
+from tests.test_run import NAME, run_folders
 
 SEEN: dict = {}
+
+release = test_run.release   # the tiny on-disk release fixture (with references)
 
 
 class DiffNet(nn.Module):
@@ -107,3 +110,21 @@ def test_fr_method_runs_under_lodo(release, tmp_path, toy_fr):
     assert run_cli(release, tmp_path / "out", method=toy_fr, folds="A") == 0
     rec = json.loads((run_folders(tmp_path / "out")["A"] / "metrics.json").read_text())
     assert rec["n"] == 8 and rec["n_labelled"] == 16
+
+
+def test_fr_method_on_a_dataset_without_reference_images_is_a_usage_error(
+        release, tmp_path, capsys, monkeypatch, toy_fr):
+    import dataclasses
+
+    from bench.data.registry import DATASETS
+
+    spec = DATASETS[NAME]
+
+    def no_refs(root):
+        ds = spec.load(root)
+        return dataclasses.replace(ds, records=[dataclasses.replace(r, ref_image=None) for r in ds.records])
+
+    monkeypatch.setitem(DATASETS, NAME, dataclasses.replace(spec, load=no_refs))
+    code = run(release, tmp_path / "o", "fr-split", toy_fr, "--dataset", NAME)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"'{NAME}' has no reference images" in err[0]

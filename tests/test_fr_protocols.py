@@ -13,8 +13,13 @@ import pytest
 from bench.data.records import Dataset, Record
 from bench.errors import UsageError
 from bench.registry import PROTOCOLS
-from tests.test_fr_contract import run, toy_fr  # noqa: F401  (fixture)
-from tests.test_run import NAME, release, run_folders  # noqa: F401  (fixture)
+from tests import test_fr_contract as contract
+from tests import test_run
+from tests.test_fr_contract import run
+from tests.test_run import NAME, run_folders
+
+release = test_run.release   # the tiny on-disk release fixture (with references)
+toy_fr = contract.toy_fr       # the toy FR method fixture
 
 
 def toy_dataset(refs: int = 10, per_ref: int = 20, name: str = "d") -> Dataset:
@@ -121,12 +126,13 @@ def _predictions(out) -> np.ndarray:
     return np.loadtxt(folder / "predictions.csv", delimiter=",", skiprows=1, usecols=-1)
 
 
-def test_scrambled_unlabelled_mos_leaves_predictions_identical(release, tmp_path, toy_fr):
+@pytest.mark.parametrize("method", ["toy-fr", "fr-siamese"])
+def test_scrambled_unlabelled_mos_leaves_predictions_identical(release, tmp_path, toy_fr, method):
     from tests.test_run import load_release
 
     fold_name = "f0.25-s0"
     args = ("--dataset", NAME, "--splits", "1", "--label-fraction", "0.25", "--folds", fold_name)
-    assert run(release, tmp_path / "one", "fr-fewlabel", toy_fr, *args) == 0
+    assert run(release, tmp_path / "one", "fr-fewlabel", method, *args) == 0
     ds = load_release(release)
     cls = PROTOCOLS.get("fr-fewlabel")
     (fold,) = [f for f in cls().folds({**cls.defaults(False), "dataset": NAME, "splits": 1,
@@ -135,9 +141,9 @@ def test_scrambled_unlabelled_mos_leaves_predictions_identical(release, tmp_path
     hidden, shown = set(fold.unlabelled[0][1]), set(fold.train[0][1])
     assert hidden and shown
     _rewrite_mos(release, hidden, np.random.default_rng(7))
-    assert run(release, tmp_path / "two", "fr-fewlabel", toy_fr, *args) == 0
+    assert run(release, tmp_path / "two", "fr-fewlabel", method, *args) == 0
     np.testing.assert_array_equal(_predictions(tmp_path / "one"), _predictions(tmp_path / "two"))
     # the test is not blind: the same scramble of the labelled pairs changes the predictions
     _rewrite_mos(release, shown, np.random.default_rng(7))
-    assert run(release, tmp_path / "three", "fr-fewlabel", toy_fr, *args) == 0
+    assert run(release, tmp_path / "three", "fr-fewlabel", method, *args) == 0
     assert not np.array_equal(_predictions(tmp_path / "one"), _predictions(tmp_path / "three"))

@@ -15,8 +15,11 @@ import pytest
 from bench.data.registry import DATASETS
 from bench.errors import UsageError
 from bench.registry import METHODS
+from tests import test_run
 from tests.test_fr_contract import run
-from tests.test_run import NAME, release, run_folders  # noqa: F401  (fixture)
+from tests.test_run import NAME, run_folders
+
+release = test_run.release   # the tiny on-disk release fixture (with references)
 
 
 def test_unknown_fr_metric_suggests_the_name():
@@ -64,3 +67,16 @@ def test_metric_that_cannot_take_the_size_is_refused_by_name(release, tmp_path, 
     code = run(release, tmp_path / "o", "fr-split", "pyiqa-fr:ms_ssim", "--dataset", NAME, "--splits", "1")
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bench:")]
     assert code == 2 and len(err) == 1 and "data.size" in err[0] and "ms_ssim" in err[0]
+
+
+def test_any_other_failure_to_build_offline_is_one_line(release, tmp_path, capsys, monkeypatch):
+    import pyiqa
+
+    def no_hub(*a, **k):
+        raise OSError("cannot find the requested files in the local cache")
+
+    monkeypatch.setattr(pyiqa, "create_metric", no_hub)
+    code = run(release, tmp_path / "o", "fr-split", "pyiqa-fr:psnr", "--dataset", NAME, "--splits", "1")
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bench:")]
+    assert code == 1 and len(err) == 1
+    assert "cannot be built offline" in err[0] and "never downloads" in err[0]

@@ -10,8 +10,11 @@ import torch
 
 from bench.models import SmallCNN
 from methods.fr.siamese import SiameseFR
+from tests import test_run
 from tests.test_fr_contract import run
-from tests.test_run import NAME, release, run_folders  # noqa: F401  (fixture)
+from tests.test_run import NAME, run_folders
+
+release = test_run.release   # the tiny on-disk release fixture (with references)
 
 
 def test_identical_pair_has_zero_difference_feature_and_both_fusions_score():
@@ -44,3 +47,12 @@ def test_label_free_protocol_is_refused(release, tmp_path, capsys):
     code = run(release, tmp_path / "o", "fr-labelfree", "fr-siamese", "--dataset", NAME, "--splits", "1")
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bench:")]
     assert code == 2 and len(err) == 1 and "no labelled pairs" in err[0]
+
+
+def test_few_labels_train_on_the_labelled_pairs_only(release, tmp_path):
+    out = tmp_path / "out"
+    assert run(release, out, "fr-fewlabel", "fr-siamese", "--dataset", NAME, "--splits", "1",
+               "--label-fraction", "0.25") == 0
+    rec = json.loads((run_folders(out)["f0.25-s0"] / "metrics.json").read_text())
+    assert rec["n_train"] == 18 and rec["n_labelled"] == 4 == rec["method_facts"]["n_labelled"]
+    assert all(np.isfinite(rec["loss_history"]))

@@ -112,7 +112,9 @@ def main(args) -> int:
 
     grids = [build_grid(get_spec(t), results, paper) for t in ids]
     if results is not None:
-        grids = [g for g in grids if g.has_measured]
+        from reports.fr import fr_grids
+
+        grids = [g for g in grids if g.has_measured] + fr_grids(results)   # FR tables after
         if not grids and not want_table1:
             seen = sorted({f"{p}/{d}" for p, d in zip(results["protocol"], results["dataset"])})
             which = f"tables {args.tables}" if args.tables else "any paper table"
@@ -150,6 +152,11 @@ def main(args) -> int:
     figures, unreadable = [], []
     if results is not None and not args.no_figures:
         figures, unreadable = make_figures(results, out / "figures", paper)
+        from reports.figures import FigureGroup
+        from reports.fr_figures import label_budget_figures
+
+        budget = label_budget_figures(results, out / "figures")
+        figures += [FigureGroup("Full-reference: SROCC vs label budget", budget)] if budget else []
         written += [out / f.png for g in figures for f in g.items]
         written += [out / f.pdf for g in figures for f in g.items if f.pdf]
     if "html" in formats:

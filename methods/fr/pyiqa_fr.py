@@ -28,7 +28,7 @@ from bench.errors import BenchError, UsageError, suggest
 from bench.method import FitContext, PairMethod
 from bench.registry import METHODS
 from methods.classical import harness
-from methods.zero_shot import offline
+from methods.zero_shot import MissingWeights, offline
 
 FAMILY = "pyiqa-fr"
 
@@ -42,13 +42,42 @@ def create_fr_metric(name: str):
     out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                offline(f"{FAMILY}:{name}"):
+                offline(f"{FAMILY}:{name}"), _hub_offline():
             return pyiqa.create_metric(name, as_loss=False, device="cpu")
+    except BenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other failure to build it offline: one line
+        import torch.hub
+        from pyiqa.utils.download_util import DEFAULT_CACHE_DIR
+
+        raise MissingWeights(
+            f"{FAMILY}:{name} cannot be built offline ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:120] if str(exc) else ''}); its weights are not all in the "
+            f"local caches (pyiqa: {DEFAULT_CACHE_DIR}, torch: {torch.hub.get_dir()}, Hugging "
+            "Face: $HF_HOME/hub); this harness never downloads") from None
     finally:
         shown = [ln for ln in (out.getvalue() + err.getvalue()).splitlines()
                  if ln.strip() and not ln.startswith("Downloading:")]
         if shown:
             print("\n".join(shown), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _hub_offline():
+    """Hugging Face Hub lookups fail at once instead of retrying the network (timm
+    backbones of some pyiqa metrics): its OFFLINE flag, read when a file is fetched, is set
+    for the block."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:      # no hub client: nothing to keep offline
+        yield
+        return
+    saved = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = saved
 
 
 def check_size(metric, name: str, size: int) -> None:

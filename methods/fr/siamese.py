@@ -14,6 +14,7 @@ without labelled pairs is refused (it is a supervised baseline).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -96,14 +97,15 @@ class FRSiamese(PairMethod):
                              "labelled pairs (use a label-free method, e.g. a pyiqa-fr:NAME "
                              "metric, under this protocol)")
         self.optimizer = e.adam(e.model.parameters(), t["lr"])
-        self.sampler = BatchSampler(labelled, t["batch_size"], e.rng)
-        self.n_labelled = int(len(labelled))
+        self.labelled = labelled
+        self.sampler = BatchSampler(np.arange(len(labelled)), t["batch_size"], e.rng)
+        self.n_labelled = len(labelled)
 
     def iterations_per_epoch(self) -> int:
         return self.sampler.batches_per_pass
 
     def update(self, ctx: FitContext) -> float:
-        pos = self.sampler.next()
+        pos = self.labelled[self.sampler.next()]   # the sampler draws positions among them
         ref, dist, mos = self.pair_batch(ctx, pos)
         loss = ctx.engine.loss(ctx.engine.model(ref, dist), mos)
         return self.step(ctx, self.optimizer, loss, len(pos))
