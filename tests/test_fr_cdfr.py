@@ -67,10 +67,14 @@ def toy_pairs(refs: torch.Tensor, seed: int):
     return torch.cat(r), torch.cat(d), torch.tensor(ids), kinds, np.array(levels)
 
 
-def small_model(masking: str = "divisive") -> CDFRNet:
+def small_model(masking: str = "divisive", **variant) -> CDFRNet:
+    """A tiny cdfr network; ``variant``: separate=True (a degradation trunk of its own),
+    pooling, masking_content."""
     torch.manual_seed(0)
     trunk, k = feature_trunk(SmallCNN(8))
-    return CDFRNet(trunk, k, content_dim=16, degradation_dim=16, hidden=32, masking=masking)
+    second = feature_trunk(SmallCNN(8))[0] if variant.pop("separate", False) else None
+    return CDFRNet(trunk, k, content_dim=16, degradation_dim=16, hidden=32, masking=masking,
+                   degradation_trunk=second, **variant)
 
 
 def content_gap(model: CDFRNet, refs: torch.Tensor) -> tuple[float, float]:
@@ -150,13 +154,31 @@ def test_masking_output_depends_on_content_and_masks_busy_content_more():
     assert torch.equal(MaskingModule(4, 3, "none")(delta, busy), delta)
 
 
-def test_a_pair_of_a_reference_with_itself_has_zero_degradation_features():
-    model = small_model().eval()
-    x = toy_images(3, seed=4)
+VARIANTS = [{}, {"separate": True}, {"pooling": "mean-abs"}, {"masking_content": "distorted"}]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: ",".join(map(str, v.values())) or "default")
+def test_a_pair_of_a_reference_with_itself_has_zero_degradation_features(variant):
+    model = small_model(**variant)
+    x, w = toy_images(3, seed=4), Weights()
+    loss, parts, _ = self_supervised(model, x, distort(x, "noise", 0.1), torch.arange(3), w,
+                                     *draws(3, w, np.random.default_rng(0)))
+    loss.backward()   # every reading trains: all terms finite, gradients reach the trunk
+    assert len(parts) == 5 and torch.isfinite(loss)
+    assert model.trunk[0].weight.grad.abs().sum() > 0
+    model.eval()
     with torch.no_grad():
         out = model(x, x)
     assert torch.equal(out.features, torch.zeros_like(out.features))
+
+
+def test_rms_pool_and_masking_by_whose_content():
     assert float(rms_pool(torch.full((1, 2, 3, 3), -2.0)).min()) == pytest.approx(2.0, abs=2e-4)
+    x = toy_images(2, seed=4)
+    d = distort(x, "blur", 2.0)
+    by_ref, by_dist = small_model().eval(), small_model(masking_content="distorted").eval()
+    with torch.no_grad():   # same weights; only whose content masks differs
+        assert not torch.allclose(by_ref(x, d).features, by_dist(x, d).features)
 
 
 def test_intervention_loss_is_its_formula_on_a_toy_latent():
@@ -259,6 +281,10 @@ def test_cdfr_runs_supervised_under_fr_split(release, tmp_path):
     assert facts["labelled_pairs"] == 18 and facts["unlabelled_pairs"] == 0
     assert set(facts["last_terms"]) == {"invariance", "independence", "reconstruction",
                                       "intervention", "order", "supervised"}
+    # the other readings of the network run end to end too
+    assert run_cdfr(release, tmp_path / "variant", "fr-split", "--set", "method.encoders=separate",
+                    "--set", "method.pooling=mean-abs", "--set", "method.masking=none") == 0
+    assert fold_record(tmp_path / "variant")[0]["method_facts"]["settings"]["encoders"] == "separate"
 
 
 def test_cdfr_label_free_predicts_with_the_oriented_head_and_reads_no_mos(release, tmp_path):

@@ -37,7 +37,7 @@ from bench.settings import Setting
 
 from .cdfr_labelfree import ORIENTS, LabelFreeHead
 from .cdfr_losses import INVARIANCES, Weights, draws, self_supervised, supervised_loss
-from .cdfr_model import MASKINGS, CDFRNet, PairOutput
+from .cdfr_model import MASKING_CONTENTS, MASKINGS, POOLINGS, CDFRNet, PairOutput
 
 HEADS = ("auto", "regression", "label-free")
 
@@ -49,8 +49,15 @@ SETTINGS = {
                                per_profile={"smoke": 8, "paper": 128}),
     "hidden": Setting(64, "int", "hidden width of the latent decoder and the regression head",
                       low=1, high=8192, per_profile={"smoke": 16, "paper": 512}),
+    "encoders": Setting("shared", "str", "content and degradation encoders: shared = one trunk "
+                        "(model.backbone), two heads; separate = a trunk each (twice the trunk "
+                        "cost)", choices=("shared", "separate")),
     "masking": Setting("divisive", "str", "visual masking: divisive = degradation map / (1 + "
-                       "activity of the reference's content); none = the ablation", choices=MASKINGS),
+                       "content activity); none = the ablation", choices=MASKINGS),
+    "masking_content": Setting("reference", "str", "whose content map masks a pair's "
+                               "degradation", choices=MASKING_CONTENTS),
+    "pooling": Setting("rms", "str", "pooling of the masked degradation map over positions: "
+                       "rms or mean-abs", choices=POOLINGS),
     "invariance": Setting("infonce", "str", "content invariance: infonce = the distorted code "
                           "picks its reference among the batch's (keeps references apart); mse "
                           "= distance of the normalised codes only", choices=INVARIANCES),
@@ -91,9 +98,9 @@ SETTINGS = {
 # The gaps the abstract leaves, as this implementation fills them (describe() records them).
 READINGS = {
     "encoders": "one trunk (model.backbone) shared by a content head and a degradation head "
-                "(1x1 convolutions; every location of the map is a latent)",
+                "(1x1 convolutions; every location of the map is a latent; method.encoders)",
     "degradation": "S(distorted) - S(reference): a reference paired with itself has zero "
-                   "degradation by construction",
+                   "degradation by construction (fixed: the label-free anchor rests on it)",
     "invariance": "content codes of reference and distorted image agree (method.invariance)",
     "independence": "squared cross-correlation between content code and degradation features "
                     "over the batch, plus a swapped latent reconstruction",
@@ -102,8 +109,9 @@ READINGS = {
     "order": "added here, not in the abstract: r + alpha (d - r) is a weaker version of the "
              "pair's own degradation and must have the smaller degradation features "
              "(method.w_order=0 removes it)",
-    "masking": "divisive: degradation / (1 + softplus(V) |C(reference)| / kc)",
-    "pooling": "per-channel RMS of the masked map",
+    "masking": "divisive: degradation / (1 + softplus(V) |C| / kc), C the reference's content "
+               "map (method.masking, method.masking_content)",
+    "pooling": "per-channel RMS of the masked map (method.pooling)",
     "label_free": "first principal direction of the training pairs' degradation features, "
                   "sign from the pairs' own structure (method.orient), fitted after training",
     "adaptation": "unlabelled target pairs get the self-supervised losses only; the head is "
@@ -132,8 +140,11 @@ class CDFR(PairMethod):
         hp = cls(cfg).hp
         model, init = build_model(cfg["model"], log)
         trunk, channels = feature_trunk(model.backbone)
+        second = None
+        if hp["encoders"] == "separate":   # its own weights, initialised the same way
+            second = feature_trunk(build_model(cfg["model"], log)[0].backbone)[0]
         return CDFRNet(trunk, channels, hp["content_dim"], hp["degradation_dim"], hp["hidden"],
-                       hp["masking"]), init
+                       hp["masking"], second, hp["pooling"], hp["masking_content"]), init
 
     def state(self) -> dict:
         """The checkpointed objects: the optimizer and the samplers a fold has (a fold

@@ -17,16 +17,19 @@ degradation channels):
   distorted image is its reference);
 * regression head: m -> B scores in [0, 1] (higher = better, like the normalised MOS).
 
-Readings (every one an option of the method, see methods/fr/cdfr.py):
+Readings (options of the method, methods/fr/cdfr.py, unless said otherwise):
 
-* the two "encoders" share one trunk (model.backbone's feature maps) and differ in their heads, so a pair costs two
-  trunk passes (reference and distorted), as a Siamese FR baseline does;
+* the two "encoders" share one trunk (model.backbone's feature maps) and differ in their
+  heads, so a pair costs two trunk passes (reference and distorted), as a Siamese FR
+  baseline does (``encoders``: or two trunks, twice the cost);
 * the degradation of a pair is the difference of the two degradation maps,
-  S(d) - S(r), so a reference paired with itself has zero degradation by construction;
+  S(d) - S(r), so a reference paired with itself has zero degradation by construction
+  (fixed: the label-free head's zero-degradation anchor rests on it);
 * masking is divisive (the classic contrast-masking model): the degradation map is
   divided by 1 + A, where the masking activity A >= 0 grows with the magnitude of the
-  reference's content code at that location (``masking="none"``: the ablation);
-* pooling is the per-channel root mean square over the map.
+  content code at that location, the reference's by default (``masking_content``;
+  ``masking="none"``: the ablation);
+* pooling is the per-channel root mean square over the map (``pooling``).
 """
 from __future__ import annotations
 
@@ -41,6 +44,8 @@ from bench.errors import UsageError
 from bench.models import IMAGENET_MEAN, IMAGENET_STD
 
 MASKINGS = ("divisive", "none")
+MASKING_CONTENTS = ("reference", "distorted")
+POOLINGS = ("rms", "mean-abs")
 _EPS = 1e-8
 
 
@@ -81,6 +86,14 @@ def rms_pool(maps: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(maps.pow(2).mean(dim=(2, 3)) + _EPS) - floor
 
 
+def mean_abs_pool(maps: torch.Tensor) -> torch.Tensor:
+    """B x k x h x w -> B x k: per-channel mean absolute value over the map."""
+    return maps.abs().mean(dim=(2, 3))
+
+
+POOL = {"rms": rms_pool, "mean-abs": mean_abs_pool}
+
+
 def conv1x1(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel_size=1)
 
@@ -115,17 +128,31 @@ class CDFRNet(nn.Module):
     methods.fr.siamese.feature_trunk of a registry backbone; a trunk that returns vectors
     N x K is read as 1 x 1 maps);
     content_dim kc, degradation_dim ks, hidden: widths of the heads and the decoder;
-    masking: 'divisive' or 'none'.
+    masking: 'divisive' or 'none'; degradation_trunk: a second trunk of the same output
+    shape for the degradation encoder (None: one trunk shared by both heads; with two,
+    the latent is both trunks' maps stacked, 2K channels, content head on the first K,
+    degradation head on the last K); pooling: 'rms' or 'mean-abs'; masking_content:
+    whose content map masks the pair's degradation, 'reference' or 'distorted'.
     """
 
     def __init__(self, trunk: nn.Module, channels: int, content_dim: int = 32,
-                 degradation_dim: int = 32, hidden: int = 64, masking: str = "divisive"):
+                 degradation_dim: int = 32, hidden: int = 64, masking: str = "divisive",
+                 degradation_trunk: Optional[nn.Module] = None, pooling: str = "rms",
+                 masking_content: str = "reference"):
         super().__init__()
+        if pooling not in POOL or masking_content not in MASKING_CONTENTS:
+            raise UsageError(f"pooling must be one of {', '.join(POOL)} and masking_content one "
+                             f"of {', '.join(MASKING_CONTENTS)}, not {pooling!r}, {masking_content!r}")
         self.trunk = trunk
+        self.degradation_trunk = degradation_trunk
+        self.channels = channels
+        self.pool = POOL[pooling]
+        self.masking_content = masking_content
         self.content_head = conv1x1(channels, content_dim)
         self.degradation_head = conv1x1(channels, degradation_dim)
+        latent = channels * (1 if degradation_trunk is None else 2)
         self.decoder = nn.Sequential(conv1x1(content_dim + degradation_dim, hidden),
-                                     nn.ReLU(inplace=True), conv1x1(hidden, channels))
+                                     nn.ReLU(inplace=True), conv1x1(hidden, latent))
         self.masking = MaskingModule(content_dim, degradation_dim, masking)
         self.regressor = nn.Sequential(nn.Linear(degradation_dim, hidden), nn.ReLU(inplace=True),
                                        nn.Linear(hidden, 1), nn.Sigmoid())
@@ -146,23 +173,30 @@ class CDFRNet(nn.Module):
         return -(features - self.label_free_anchor) @ self.label_free_direction
 
     def features_of(self, x: torch.Tensor) -> torch.Tensor:
-        """Trunk maps of images ``x`` (N x 3 x H x W in [0, 1]): N x K x h x w."""
-        f = self.trunk((x - self.mean) / self.std)
-        return f if f.dim() == 4 else f[:, :, None, None]
+        """Latent maps of images ``x`` (N x 3 x H x W in [0, 1]): N x K x h x w (N x 2K
+        x h x w with a separate degradation trunk)."""
+        x = (x - self.mean) / self.std
+        maps = [self.trunk(x)] + ([] if self.degradation_trunk is None else [self.degradation_trunk(x)])
+        maps = [f if f.dim() == 4 else f[:, :, None, None] for f in maps]
+        return maps[0] if len(maps) == 1 else torch.cat(maps, dim=1)
 
     def encode(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(content map C, degradation map S) of trunk maps ``feats`` (N x K x h x w)."""
-        return self.content_head(feats), self.degradation_head(feats)
+        """(content map C, degradation map S) of latent maps ``feats`` (features_of's)."""
+        if self.degradation_trunk is None:
+            return self.content_head(feats), self.degradation_head(feats)
+        k = self.channels
+        return self.content_head(feats[:, :k]), self.degradation_head(feats[:, k:])
 
     def decode(self, content: torch.Tensor, degradation: torch.Tensor) -> torch.Tensor:
-        """The latent decoder: trunk maps N x K x h x w from (C, S) maps of one size."""
+        """The latent decoder: latent maps (as features_of's) from (C, S) maps of one size."""
         return self.decoder(torch.cat([content, degradation], dim=1))
 
-    def pair_maps(self, c_ref, s_ref, s_dist) -> tuple[torch.Tensor, torch.Tensor]:
-        """(masked map M, pooled features m) of pairs from the reference's content map and
-        both degradation maps."""
-        masked = self.masking(s_dist - s_ref, c_ref)
-        return masked, rms_pool(masked)
+    def pair_maps(self, c_mask, s_ref, s_dist) -> tuple[torch.Tensor, torch.Tensor]:
+        """(masked map M, pooled features m) of pairs from the masking content map (the
+        reference's or the distorted image's, ``masking_content``) and both degradation
+        maps."""
+        masked = self.masking(s_dist - s_ref, c_mask)
+        return masked, self.pool(masked)
 
     def forward(self, ref: torch.Tensor, dist: torch.Tensor, score: bool = True,
                 extra: Optional[torch.Tensor] = None) -> PairOutput:
@@ -176,9 +210,13 @@ class CDFRNet(nn.Module):
         b = ref.shape[0]
         c_r, c_d = content[:b], content[b:2 * b]
         s_r, s_d = degradation[:b], degradation[b:2 * b]
-        masked, m = self.pair_maps(c_r, s_r, s_d)
-        k = 0 if extra is None else extra.shape[0]
-        m_extra = None if extra is None else self.pair_maps(c_r[:k], s_r[:k], degradation[2 * b:])[1]
+        by_ref = self.masking_content == "reference"
+        masked, m = self.pair_maps(c_r if by_ref else c_d, s_r, s_d)
+        m_extra = None
+        if extra is not None:
+            k = extra.shape[0]
+            c_mask = c_r[:k] if by_ref else content[2 * b:]
+            m_extra = self.pair_maps(c_mask, s_r[:k], degradation[2 * b:])[1]
         return PairOutput((feats[:b], feats[b:2 * b]), (c_r, c_d), (s_r, s_d), masked, m,
                           self.regressor(m).squeeze(1) if score else None, m_extra)
 
