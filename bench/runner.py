@@ -69,12 +69,12 @@ def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
     """Build a model and train it with the method on ``parts`` (resuming from
     ``checkpoint`` when train.checkpoint is on; from scratch when that checkpoint turns out
     unusable); returns (engine, init, facts), facts recording the training."""
-    from .models import build_model
+    from .method import build_network
     from .train import Engine
 
     while True:
         seed = _seed(cfg, label)
-        model, init = build_model(cfg["model"], log)
+        model, init = build_network(s.method_cls, cfg, log)
         engine = Engine(cfg, model, resolve_device(cfg["device"]), np.random.default_rng(seed))
         ts = train_set_from(s, parts)
         subsets = subset_provider(s, ts, cfg, log)
@@ -142,7 +142,7 @@ def pretrained_engine(s: Session, cfg: dict, parts: list, out_dir: Path, log, de
     import torch
 
     from .data.atomic import file_lock
-    from .models import build_model
+    from .method import build_network
     from .train import Engine
 
     ident = pretrain_identity(cfg, parts, parts_fingerprint(s, parts))
@@ -152,7 +152,7 @@ def pretrained_engine(s: Session, cfg: dict, parts: list, out_dir: Path, log, de
         try:
             facts = folder.read().facts
             seed = _seed(cfg, "pretrain")
-            model, _ = build_model(cfg["model"], lambda m: None)
+            model, _ = build_network(s.method_cls, cfg, lambda m: None)
             model.load_state_dict(torch.load(folder.path / "model.pt", map_location="cpu",
                                              weights_only=True))
             engine = Engine(cfg, model, resolve_device(cfg["device"]), np.random.default_rng(seed))
