@@ -22,7 +22,13 @@ from bench.registry import METHODS
 from bench.train import Engine
 from methods.deep.dbcnn import bilinear_pool, distortion_classes
 from methods.deep.hyperiqa import HyperIQANet, target_forward
-from methods.deep.wadiqam import WaDIQaMNet, grid_patches, grid_starts, weighted_pool
+from methods.deep.wadiqam import (
+    WaDIQaMNet,
+    grid_patches,
+    grid_starts,
+    random_patches,
+    weighted_pool,
+)
 
 release = test_run.release   # the tiny on-disk release fixture
 DEEP = ("wadiqam", "hyperiqa", "dbcnn")
@@ -58,6 +64,18 @@ def test_wadiqam_score_is_the_weighted_average_of_its_grid_patches():
     assert np.allclose(got.numpy(), direct, atol=1e-5)
 
 
+def test_random_patches_are_windows_of_their_own_image():
+    torch.manual_seed(3)
+    x = torch.rand(3, 2, 40, 36)
+    got = random_patches(x, 5, 32)
+    assert got.shape == (3, 5, 2, 32, 32)
+    for n in range(3):
+        for k in range(5):
+            # find the window's offset from its corner pixel, then compare the whole window
+            r, c = [int(v) for v in torch.nonzero(x[n, 0] == got[n, k, 0, 0, 0])[0]]
+            assert torch.equal(got[n, k], x[n, :, r:r + 32, c:c + 32])
+
+
 def test_hyperiqa_target_network_matches_a_per_image_computation():
     torch.manual_seed(1)
     dims = [6, 4, 3, 2, 2]
@@ -81,7 +99,7 @@ def test_hyperiqa_weights_depend_on_the_image_content():
     net.eval()
     with torch.no_grad():
         maps = net.stages(net.normalize(torch.rand(2, 3, 32, 32)))
-        weights, biases = net.target_params(maps[3])
+        weights, _ = net.target_params(maps[3])
     dims = cfg["method_settings"]["target_dims"]
     assert [tuple(w.shape) for w in weights] == (
         [(2, b, a) for a, b in zip(dims[:-1], dims[1:])] + [(2, 1, dims[-1])])
@@ -129,7 +147,7 @@ def _fit(release_root, method: str, epochs: int, **settings):
     ("dbcnn", {"scnn_epochs": 0, "head_epochs": 0, "finetune_lr": 3e-3}),
 ])
 def test_training_loss_falls(release, method, settings):
-    obj, losses = _fit(release, method, epochs=8, **settings)
+    _, losses = _fit(release, method, epochs=8, **settings)
     assert len(losses) == 8 and all(np.isfinite(losses))
     assert np.mean(losses[-2:]) < 0.7 * np.mean(losses[:2]), losses
 
@@ -139,9 +157,34 @@ def test_dbcnn_scnn_learns_the_folds_distortion_classes(release):
                        scnn_lr=0.05)
     # fold A holds out type A: the classes are types B, C x levels 1, 2 of the release
     assert obj.classes == [(NAME, t, lv) for t in ("B", "C") for lv in (1, 2)]
-    assert obj.phase_images[0] > 0 and obj.phase_images[1] == obj.phase_images[2] == 0
+    assert obj.seen.images[0] > 0 and obj.seen.images[1] == obj.seen.images[2] == 0
     # the cross-entropy of the 4 classes falls
     assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3]), losses
+
+
+def test_dbcnn_resumed_fit_ends_where_an_uninterrupted_one_does(release, tmp_path):
+    """Its checkpoint keeps the S-CNN classifier (outside the network), the three
+    optimizers, both samplers and the phase counts: a fit resumed from the checkpoint of
+    epoch 2 of 3 (still in the S-CNN phase) ends at the same weights."""
+    cfg, session, ts = _session(release, "dbcnn", scnn_epochs=3, head_epochs=0)
+    cfg["train"].update(epochs=3, iterations_per_epoch=None, batch_size=8)
+
+    def fit(checkpoint):
+        torch.manual_seed(0)
+        model, _ = build_network(session.method_cls, cfg, lambda m: None)
+        engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
+        obj = session.method_cls(cfg)
+        obj.fit(FitContext(engine, ts, cfg, None, lambda e, loss: None, checkpoint,
+                           log=lambda m: None))
+        return obj, engine
+
+    whole, e1 = fit(tmp_path / "a.pt")             # leaves the checkpoint of epoch 2 behind
+    resumed, e2 = fit(tmp_path / "a.pt")           # starts from it: runs epoch 3 only
+    assert e2.optimizer_steps == e1.optimizer_steps and e2.images_seen == e1.images_seen
+    assert resumed.seen.images == whole.seen.images and whole.seen.images[0] > 0
+    for one, two in ((e1.model, e2.model), (whole.classifier, resumed.classifier)):
+        for (name, a), b in zip(one.state_dict().items(), two.state_dict().values()):
+            assert torch.equal(a, b), name
 
 
 def test_dbcnn_refuses_a_set_without_type_labels(release):

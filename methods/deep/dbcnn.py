@@ -56,7 +56,14 @@ from bench.registry import METHODS
 from bench.samplers import BatchSampler
 from bench.settings import Setting
 
-from .base import DeepNR, Normalize, Stages, count_parameters, harness_backbone, step_with_loss
+from .base import (
+    DeepNR,
+    Normalize,
+    Stages,
+    count_parameters,
+    harness_backbone,
+    step_with_loss,
+)
 
 SCNN_CHANNELS = (48, 48, 64, 64, 64, 64, 128, 128, 128)
 SCNN_STRIDES = (1, 2, 1, 2, 1, 2, 1, 1, 2)
@@ -148,13 +155,27 @@ def distortion_classes(ts) -> tuple[np.ndarray, list]:
     return np.asarray([at[k] if k is not None else -1 for k in keys], dtype=np.int64), classes
 
 
+class PhaseImages:
+    """Training images seen in each phase (kept in checkpoints, so a resumed fit's counts
+    are the whole fit's)."""
+
+    def __init__(self):
+        self.images = [0, 0, 0]
+
+    def state_dict(self) -> dict:
+        return {"images": list(self.images)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.images = [int(v) for v in state["images"]]
+
+
 def _nullable(paper, kind: str, doc: str, low=None) -> Setting:
     return Setting(None, kind, doc, low=low, nullable=True, per_profile={"paper": paper})
 
 
 @METHODS.register("dbcnn")
 class DBCNN(DeepNR):
-    """DBCNN trained in three phases within the harness's image budget."""
+    """S-CNN on the fold's distortion labels, then bilinear pooling; ERM's budget (deep/dbcnn.py)."""
 
     display = "DBCNN"
     settings = {
@@ -181,7 +202,8 @@ class DBCNN(DeepNR):
         "loss": Setting("mse", "str", "loss on MOS (the paper's: mse)", choices=("l1", "mse")),
     }
     # no ``optimizer``: each phase sets its own lr, so the loop runs no step schedule
-    stateful = ("classifier", "scnn_opt", "head_opt", "tune_opt", "sampler", "class_sampler")
+    stateful = ("classifier", "scnn_opt", "head_opt", "tune_opt", "sampler", "class_sampler",
+                "seen")
 
     @classmethod
     def network(cls, cfg: dict, hp: dict, log: Callable[[str], None]) -> tuple:
@@ -230,7 +252,7 @@ class DBCNN(DeepNR):
         scnn_batch = int(hp["scnn_batch"] or self.cfg["train"]["batch_size"])
         self.class_sampler = BatchSampler(labelled if len(labelled) else np.arange(1),
                                           scnn_batch, e.rng)
-        self.phase_images = [0, 0, 0]
+        self.seen = PhaseImages()
 
     def iterations_per_epoch(self) -> int:
         return self.sampler.batches_per_pass
@@ -269,15 +291,15 @@ class DBCNN(DeepNR):
             loss = step_with_loss(e, self.head_opt, ctx.train, self.sampler.next(), head_loss)
         else:
             loss = e.step(self.tune_opt, ctx.train, self.sampler.next(), loss_kind=self.hp["loss"])
-        self.phase_images[phase] += e.images_seen - before
+        self.seen.images[phase] += e.images_seen - before
         return loss
 
     def describe(self) -> dict:
         a, b, c = getattr(self, "phase_epochs", (None, None, None))
         return {**super().describe(), "network": "DBCNN (S-CNN x backbone bilinear pooling)",
                 "phase_epochs": {"scnn": a, "head": b, "finetune": c},
-                "phase_images": {k: v for k, v in zip(("scnn", "head", "finetune"),
-                                                      getattr(self, "phase_images", [0] * 3))},
+                "phase_images": dict(zip(("scnn", "head", "finetune"),
+                                         getattr(self, "seen", PhaseImages()).images)),
                 "distortion_classes": len(getattr(self, "classes", [])),
                 "scnn_unlabelled_images": int((getattr(self, "labels", np.zeros(0)) < 0).sum()),
                 "lr": self.hp["finetune_lr"]}

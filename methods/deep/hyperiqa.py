@@ -124,7 +124,7 @@ class HyperIQANet(nn.Module):
 
 @METHODS.register("hyperiqa")
 class HyperIQA(DeepNR):
-    """HyperIQA trained under the harness's ERM schedule and image budget."""
+    """A hyper network sets a target net's weights per image; ERM's budget (deep/hyperiqa.py)."""
 
     display = "HyperIQA"
     settings = {

@@ -63,7 +63,7 @@ def grid_starts(size: int, patch: int) -> list[int]:
 def random_patches(x: torch.Tensor, k: int, patch: int) -> torch.Tensor:
     """``k`` random ``patch`` x ``patch`` patches per image of x (N x C x H x W), positions
     uniform and independent per image (torch's generator): N x k x C x patch x patch."""
-    n, c, h, w = x.shape
+    n, _, h, w = x.shape
     dev = x.device
     top = torch.randint(0, h - patch + 1, (n, k), device=dev)
     left = torch.randint(0, w - patch + 1, (n, k), device=dev)
@@ -126,7 +126,7 @@ class WaDIQaMNet(nn.Module):
 
 @METHODS.register("wadiqam")
 class WaDIQaM(DeepNR):
-    """WaDIQaM-NR trained under the harness's ERM schedule and image budget."""
+    """Patch scores and weights, weighted-average pooled; ERM's schedule and budget (deep/wadiqam.py)."""
 
     display = "WaDIQaM-NR"
     settings = {
