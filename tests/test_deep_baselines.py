@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import test_run
 import torch
-from test_run import NAME, run_cli, run_folders
+from test_run import NAME, load_release, run_cli, run_folders
 
 from bench import plan
+from bench.cli import main
+from bench.data.registry import DATASETS, DatasetSpec
 from bench.config import resolve
 from bench.errors import BenchError
 from bench.loop import FitContext
@@ -215,3 +217,21 @@ def test_each_runs_end_to_end_with_ermss_image_budget(release, tmp_path):
             assert facts["budget"]["epoch_unit"] == "images"
             assert facts["parameters"] > 0 and facts["settings"]["loss"] in ("l1", "mse")
     assert len(set(seen.values())) == 1, seen
+
+
+def test_own_network_is_reloaded_for_the_second_finetune_split(release, tmp_path, monkeypatch,
+                                                               capsys):
+    """Under the fine-tune protocol the pretrained artifact holds the method's own network;
+    the second split rebuilds it through the method's build_model and reuses it."""
+    monkeypatch.setitem(DATASETS, NAME + "2", DatasetSpec(NAME + "2", load_release,
+                                                          kind="synthetic", synthetic=False))
+    out = tmp_path / "ft"
+    assert main(["run", "--protocol", "finetune", "--method", "hyperiqa", "--profile", "smoke",
+                 "--device", "cpu", "--train", NAME, "--targets", NAME + "2", "--splits", "2",
+                 "--train-ratio", "0.5", "--set", f"data.{NAME}={release}",
+                 "--set", f"data.{NAME}2={release}", "--out", str(out)]) == 0
+    log = capsys.readouterr()
+    assert "reusing the trained model" in log.out + log.err
+    assert "unusable" not in log.out + log.err
+    assert len(list(out.glob("*/metrics.json"))) == 2
+    assert len(list((out / "models").glob("*/model.pt"))) == 1
