@@ -235,3 +235,21 @@ def test_own_network_is_reloaded_for_the_second_finetune_split(release, tmp_path
     assert "unusable" not in log.out + log.err
     assert len(list(out.glob("*/metrics.json"))) == 2
     assert len(list((out / "models").glob("*/model.pt"))) == 1
+
+
+@pytest.mark.parametrize("method", DEEP)
+def test_scores_keep_fp32_resolution_under_bf16_autocast(method):
+    """Under the engine's bf16 autocast the backbone runs in bf16 but the score does not
+    come out rounded to bf16 (ties would bias SROCC)."""
+    from bench.train import AmpForward
+
+    cfg = resolve("smoke", {"device": "cpu"}, method=method)
+    torch.manual_seed(4)
+    net, _ = build_network(METHODS.get(method), cfg, lambda m: None)
+    net.eval()
+    x = torch.rand(8, 3, 32, 32)
+    with torch.no_grad():
+        full, amp = net(x), AmpForward(net, torch.bfloat16)(x)
+    assert amp.dtype == torch.float32
+    assert (amp.to(torch.bfloat16).float() != amp).sum() >= 6     # not bf16 values
+    assert torch.allclose(amp, full, atol=0.1 * float(full.abs().max()) + 1e-3)

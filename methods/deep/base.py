@@ -76,6 +76,13 @@ class Stages(nn.Module):
         return maps
 
 
+def full_precision(x: torch.Tensor):
+    """A block where autocast is off (on x's device type): the score computations run in
+    fp32 under the engine's bf16 autocast, so predictions keep fp32 resolution (bf16 scores
+    would tie and bias SROCC; the engine keeps IQANet's head in fp32 for the same reason)."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
 def harness_backbone(cfg: dict, name: Optional[str], log: Callable[[str], None]) -> tuple:
     """(backbone module, init) of backbone ``name`` (None: the config's model.backbone),
     built and initialised exactly as the harness builds ERM's (the regression head it

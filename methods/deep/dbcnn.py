@@ -61,6 +61,7 @@ from .base import (
     Normalize,
     Stages,
     count_parameters,
+    full_precision,
     harness_backbone,
     step_with_loss,
 )
@@ -137,12 +138,16 @@ class DBCNNNet(nn.Module):
         x = self.normalize(x)
         a = self.stages(x)[3]
         b = self.scnn(x)
-        if b.shape[2:] != a.shape[2:]:
-            b = F.interpolate(b, size=a.shape[2:], mode="bilinear", align_corners=False)
-        return bilinear_pool(a, b)
+        with full_precision(x):
+            a, b = a.float(), b.float()
+            if b.shape[2:] != a.shape[2:]:
+                b = F.interpolate(b, size=a.shape[2:], mode="bilinear", align_corners=False)
+            return bilinear_pool(a, b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.pooled(x)).squeeze(1)
+        z = self.pooled(x)
+        with full_precision(z):
+            return self.fc(z).squeeze(1)
 
 
 def distortion_classes(ts) -> tuple[np.ndarray, list]:

@@ -46,7 +46,8 @@ from bench.errors import UsageError
 from bench.registry import METHODS
 from bench.settings import Setting
 
-from .base import DeepNR, Normalize, Stages, harness_backbone, schedule_settings
+from .base import (DeepNR, Normalize, Stages, full_precision, harness_backbone,
+                   schedule_settings)
 
 
 def target_forward(vec: torch.Tensor, weights: list, biases: list) -> torch.Tensor:
@@ -118,8 +119,10 @@ class HyperIQANet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         maps = self.stages(self.normalize(x))
-        weights, biases = self.target_params(maps[3])
-        return target_forward(self.local_vector(maps), weights, biases)
+        with full_precision(x):   # the hyper and target networks: small, and in fp32
+            maps = [m.float() for m in maps]
+            weights, biases = self.target_params(maps[3])
+            return target_forward(self.local_vector(maps), weights, biases)
 
 
 @METHODS.register("hyperiqa")

@@ -41,7 +41,7 @@ from bench.errors import UsageError
 from bench.registry import METHODS
 from bench.settings import Setting
 
-from .base import DeepNR, Normalize, schedule_settings
+from .base import DeepNR, Normalize, full_precision, schedule_settings
 
 
 def weighted_pool(q: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -112,8 +112,9 @@ class WaDIQaMNet(nn.Module):
         """(q, w), each N x K, of patches N x K x 3 x p x p in [0, 1]."""
         n, k = patches.shape[:2]
         h = self.features(self.normalize(patches.flatten(0, 1)))
-        h = h.mean(dim=(2, 3))  # 1 x 1 for 32 px patches; an average for larger ones
-        return self.quality(h).view(n, k), (self.weight(h) + self.eps).view(n, k)
+        with full_precision(h):
+            h = h.float().mean(dim=(2, 3))  # 1 x 1 for 32 px patches; an average for larger
+            return self.quality(h).view(n, k), (self.weight(h) + self.eps).view(n, k)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
@@ -121,7 +122,8 @@ class WaDIQaMNet(nn.Module):
         else:
             patches = grid_patches(x, self.patch)
         q, w = self.patch_scores(patches)
-        return weighted_pool(q, w)
+        with full_precision(q):
+            return weighted_pool(q, w)
 
 
 @METHODS.register("wadiqam")
