@@ -15,8 +15,8 @@ from test_run import NAME, load_release, run_cli, run_folders
 
 from bench import plan
 from bench.cli import main
-from bench.data.registry import DATASETS, DatasetSpec
 from bench.config import resolve
+from bench.data.registry import DATASETS, DatasetSpec
 from bench.errors import BenchError
 from bench.loop import FitContext
 from bench.method import build_network

@@ -46,8 +46,14 @@ from bench.errors import UsageError
 from bench.registry import METHODS
 from bench.settings import Setting
 
-from .base import (DeepNR, Normalize, Stages, full_precision, harness_backbone,
-                   schedule_settings)
+from .base import (
+    DeepNR,
+    Normalize,
+    Stages,
+    full_precision,
+    harness_backbone,
+    schedule_settings,
+)
 
 
 def target_forward(vec: torch.Tensor, weights: list, biases: list) -> torch.Tensor:
