@@ -6,10 +6,10 @@ positions), square-rooted and L2-normalised, and one linear layer gives the scor
 Three phases inside the fit's image budget (epochs counted in images like ERM's, so
 images_seen equals ERM's; each phase is a whole number of epochs):
 1. ``scnn_epochs``: the S-CNN and its classifier (kept with the method's state, not in the
-   quality network) learn the training images' distortion
-   classes, one class per (dataset, type, level) of the fold's training set (cross-entropy,
-   SGD with momentum 0.9, lr log-spaced from ``scnn_lr`` to ``scnn_lr_final`` over the
-   phase's epochs, as the official S-CNN schedule from 1e-1 to 1e-4);
+   quality network) learn the training images' distortion classes, one class per
+   (dataset, type, level) of the fold's training set (cross-entropy, SGD with momentum
+   0.9, lr log-spaced from ``scnn_lr`` to ``scnn_lr_final`` over the phase's epochs, as the
+   official S-CNN schedule from 1e-1 to 1e-4);
 2. ``head_epochs``: both streams frozen, the linear layer learns MOS (SGD, momentum 0.9,
    ``head_lr``);
 3. the remaining epochs: everything but the S-CNN classifier fine-tuned on MOS (Adam,
@@ -25,9 +25,9 @@ and the linear classifier.
 
 Deviations from the paper, on purpose:
 * the S-CNN is pre-trained on the fold's own training images and their labelled types and
-  levels (the paper pre-trains it on the Waterloo Exploration and PASCAL VOC images with 39
-  synthetic classes including pristine); no pristine class; a training image without type
-  and level labels (an authentic set) takes no part in phase 1; a training set with none at
+  levels (the paper pre-trains it on synthetically distorted Waterloo Exploration and
+  PASCAL VOC images, 39 classes in the official code); a training image without type and
+  level labels (an authentic set) takes no part in phase 1; a training set with none at
   all is an error unless method.scnn_epochs=0 (the S-CNN then starts from random init);
 * the second stream is the harness's backbone (model.backbone, its last stage), not VGG-16
   (not in the harness's registry); the S-CNN's map is resized to its grid bilinearly as in
