@@ -13,9 +13,10 @@ harness's small crops.
 
 Training follows the harness (ERM's uniform minibatches, the engine's random crop and flip,
 an epoch = the training-set size in images, so images_seen equals ERM's). Paper profile:
-the training settings as we read them in the paper (not checked against code): Adam lr 1e-4, mini-batches of 4 images
-x 32 random 32 x 32 patches, L1 loss, dropout 0.5, 3000 epochs with no decay (the paper stops
-early on a validation split; the harness keeps the last epoch: no selection).
+the training settings as we read them in the paper (not checked against code): Adam lr
+1e-4, mini-batches of 4 images x 32 random 32 x 32 patches, L1 loss, dropout 0.5, 3000
+epochs with no decay (the paper stops early on a validation split; the harness keeps the
+last epoch: no selection).
 
 Deviations from the paper, on purpose:
 * patches are cut from the engine's training crop (data.crop: 64 px on quick, 224 on
