@@ -12,7 +12,10 @@ progress around them (DomainBed's ``update`` contract):
   epoch (e.g. recomputing BatchNorm statistics);
 * ``schedule()``: the epochs and inner lr schedule (train.* unless the method has its own);
 * ``describe()``: what the run record should say about how the method trained (its
-  readings, budget and counts), a JSON-able dict the runner stores in the record's facts.
+  readings, budget and counts), a JSON-able dict the runner stores in the record's facts;
+* ``build_model(cfg, log)``: optional classmethod, the network the method trains, for a
+  method with an architecture of its own (default: the config's ``model`` tree through
+  :func:`bench.models.build_model`).
 
 Budgets: a method whose ``epoch_unit`` is 'images' ends an epoch when it has seen
 ``ctx.epoch_images()`` images (the training-set size), so methods with different
@@ -44,7 +47,7 @@ references are usage errors (bench.plan).
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence, Union
+from typing import Callable, Mapping, Sequence, Union
 
 from .loop import FitContext, train
 from .settings import Setting, defaults
@@ -77,9 +80,12 @@ class Method:
                    **{k: v for k, v in given.items() if k in self.settings}}
 
     @classmethod
-    def network(cls, cfg: dict, log=print):
-        """(model, init): the network the engine trains for this method (the config's
-        IQANet; init says how its backbone started, see bench.models.build_model)."""
+    def build_model(cls, cfg: dict, log: Callable[[str], None] = print) -> tuple:
+        """(network, init) the runner trains for this method: by default the config's
+        ``model`` tree (backbone + regression head, :func:`bench.models.build_model`); init
+        says how the backbone started ('imagenet:<file>', 'file:<path>' or 'random'). A
+        method with its own architecture overrides this; its network maps N x 3 x H x W
+        images in [0, 1] to N scores."""
         from .models import build_model
 
         return build_model(cfg["model"], log)
@@ -122,6 +128,17 @@ class Method:
         return train(self, ctx)
 
 
+def build_network(method_cls: type, cfg: dict, log: Callable[[str], None] = print) -> tuple:
+    """(network, init) for a run of ``method_cls``: its ``build_model`` when it has one (a
+    plug-in need not derive from :class:`Method`), else :func:`bench.models.build_model`."""
+    own = getattr(method_cls, "build_model", None)
+    if callable(own):
+        return own(cfg, log)
+    from .models import build_model
+
+    return build_model(cfg["model"], log)
+
+
 from .pair_method import PairMethod, PairTrainSet  # the FR contract (imports Method)
 
 
@@ -130,4 +147,5 @@ def settings_of(method_cls: type) -> Mapping[str, Setting]:
     return dict(getattr(method_cls, "settings", {}) or {})
 
 
-__all__ = ["FitContext", "Method", "PairMethod", "PairTrainSet", "Setting", "settings_of"]
+__all__ = ["FitContext", "Method", "PairMethod", "PairTrainSet", "Setting", "build_network",
+           "settings_of"]

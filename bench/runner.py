@@ -71,14 +71,13 @@ def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
     method, the ``unlabelled`` parts without their MOS) (resuming from ``checkpoint`` when
     train.checkpoint is on; from scratch when that checkpoint turns out unusable); returns
     (engine, init, facts), facts recording the training."""
-    from .models import build_model
+    from .method import build_network
     from .train import Engine
 
     pairs = is_pair_method(s.method_cls)
     while True:
         seed = _seed(cfg, label)
-        network = getattr(s.method_cls, "network", None)
-        model, init = network(cfg, log) if network else build_model(cfg["model"], log)
+        model, init = build_network(s.method_cls, cfg, log)
         engine = Engine(cfg, model, resolve_device(cfg["device"]), np.random.default_rng(seed))
         ts = pair_train_set_from(s, parts, unlabelled) if pairs else train_set_from(s, parts)
         subsets = subset_provider(s, ts, cfg, log)
@@ -152,7 +151,7 @@ def pretrained_engine(s: Session, cfg: dict, parts: list, out_dir: Path, log, de
     import torch
 
     from .data.atomic import file_lock
-    from .models import build_model
+    from .method import build_network
     from .train import Engine
 
     ident = pretrain_identity(cfg, parts, parts_fingerprint(s, parts))
@@ -162,7 +161,7 @@ def pretrained_engine(s: Session, cfg: dict, parts: list, out_dir: Path, log, de
         try:
             facts = folder.read().facts
             seed = _seed(cfg, "pretrain")
-            model, _ = build_model(cfg["model"], lambda m: None)
+            model, _ = build_network(s.method_cls, cfg, lambda m: None)
             model.load_state_dict(torch.load(folder.path / "model.pt", map_location="cpu",
                                              weights_only=True))
             engine = Engine(cfg, model, resolve_device(cfg["device"]), np.random.default_rng(seed))

@@ -79,11 +79,14 @@ def load_model(run: Path | str, device: str = "cpu"):
     """The trained network of ``run`` in eval mode on ``device``, and the run's config."""
     import torch
 
-    from bench.models import build_model
+    from bench.method import build_network
+    from bench.registry import METHODS
 
     path, cfg = find_model(run)
     model_cfg = {**cfg["model"], "pretrained": False, "weights": None}   # the state dict has all
-    model, _ = build_model(model_cfg, lambda msg: None)
+    # the method's own network (a deep baseline's architecture), not the default IQANet
+    model, _ = build_network(METHODS.get(cfg["method"]), {**cfg, "model": model_cfg},
+                             lambda msg: None)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)

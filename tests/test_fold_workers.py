@@ -47,6 +47,15 @@ def test_jobs_values():
             parse_jobs(bad)
 
 
+def test_jobs_default_comes_from_bench_jobs_else_auto(monkeypatch):
+    assert parser().parse_args([]).jobs is None          # resolved in main: $BENCH_JOBS, auto
+    monkeypatch.setenv("BENCH_JOBS", "0")
+    import bench.commands.run as run_mod
+
+    with pytest.raises(UsageError, match="--jobs must be at least 1"):
+        run_mod.main(parser().parse_args(["--profile", "smoke"]))
+
+
 def test_auto_jobs_one_per_core_only_with_fixed_threads_on_the_cpu(monkeypatch):
     import bench.launchers.local as local
 

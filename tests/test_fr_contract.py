@@ -38,7 +38,7 @@ class ToyFR(PairMethod):
     stateful = ("optimizer",)
 
     @classmethod
-    def network(cls, cfg, log=print):
+    def build_model(cls, cfg, log=print):
         return DiffNet(), "random"
 
     def setup(self, ctx):

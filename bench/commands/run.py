@@ -27,10 +27,10 @@ def add_arguments(p) -> None:
     p.add_argument("--print-config", "--verbose", dest="print_config", action="store_true",
                    help="print the full resolved config before running")
     p.add_argument("--quiet", action="store_true", help="do not print the run summary line")
-    p.add_argument("--jobs", default="auto", metavar="N",
-                   help="processes sharing the folds (default auto: on the CPU with a fixed "
-                        "thread count, as the quick profile has, one per core; 1 on a GPU); "
-                        "the run folders are the same as with 1")
+    p.add_argument("--jobs", metavar="N",
+                   help="processes sharing the folds (default $BENCH_JOBS, else auto: on the "
+                        "CPU with a fixed thread count, as the quick profile has, one per "
+                        "core; 1 on a GPU); the run folders are the same as with 1")
 
 
 def _num(v: float, width: int = 8) -> str:
@@ -135,7 +135,9 @@ def main(args) -> int:
     from ..runner import prepare, run_fold, run_folder
     from ..tools.environment import estimate_run_bytes, free_space
 
-    jobs = parse_jobs(getattr(args, "jobs", "1"))
+    import os
+
+    jobs = parse_jobs(getattr(args, "jobs", None) or os.environ.get("BENCH_JOBS") or "auto")
     cfg = resolve_run_config(args)
     out = Path(args.out)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731

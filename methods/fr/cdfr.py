@@ -129,7 +129,7 @@ class CDFR(PairMethod):
     labelled_batches = unlabelled_batches = None
 
     @classmethod
-    def network(cls, cfg: dict, log=print):
+    def build_model(cls, cfg: dict, log=print):
         """(CDFRNet, init): the feature maps of the config's backbone (weights and init as
         the NR networks', bench.models.build_model: ImageNet weights only from the local
         cache or model.weights) under the heads of the method's settings."""

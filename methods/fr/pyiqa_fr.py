@@ -101,7 +101,7 @@ class PyIQAFR(harness.NoNetwork, PairMethod):
     stateful = ()
 
     @classmethod
-    def network(cls, cfg: dict, log=print):
+    def build_model(cls, cfg: dict, log=print):
         """No network is trained: an empty module stands in for the engine's model."""
         from torch import nn
 

@@ -80,7 +80,7 @@ class FRSiamese(PairMethod):
     }
 
     @classmethod
-    def network(cls, cfg: dict, log=print):
+    def build_model(cls, cfg: dict, log=print):
         """(SiameseFR, init): the config's backbone (ImageNet weights only from the local
         cache, as bench.models.build_model) in the Siamese network."""
         from bench.models import build_model
