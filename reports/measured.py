@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .tables import ALL_METHODS, CLASSICAL_METHODS, TableSpec
+from .tables import ALL_METHODS, CLASSICAL_METHODS, DEEP_METHODS, TableSpec
 
 METRIC_LABELS = {"plcc": "PLCC", "srocc": "SROCC", "krcc": "KRCC", "plcc_logistic": "PLCC (logistic)"}
 BACKBONE_LABELS = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50",
@@ -117,7 +117,8 @@ def _fmt_variant(fld: str, val: object) -> str:
 def entity_order(spec: TableSpec, paper_methods: list[str]):
     """Sort key for measured entities: the paper's method order, then the registry order."""
     field_ = spec.layout_spec.measured_entity
-    order = {"method": list(dict.fromkeys([*paper_methods, *ALL_METHODS, *CLASSICAL_METHODS])),
+    known = [*paper_methods, *ALL_METHODS, *CLASSICAL_METHODS, *DEEP_METHODS]
+    order = {"method": list(dict.fromkeys(known)),
              "backbone": list(BACKBONE_ORDER)}[field_]
 
     def key(name: str):

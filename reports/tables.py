@@ -74,9 +74,11 @@ ALL_METHODS = ("erm", "metaiqa", "cis-c", "cis", "cip-c", "cip", "cis+l", "cip+l
 # harness (methods/classical, in the order of the paper's LODO tables), and any pyiqa NR
 # metric run zero-shot ('pyiqa:*' matches every ``pyiqa:NAME`` method; see measured.py).
 CLASSICAL_METHODS = ("bliinds2", "brisque", "niqe", "cornia", "hosa")
+# the deep competitors trained by the harness's engine (methods/deep)
+DEEP_METHODS = ("wadiqam", "hyperiqa", "dbcnn")
 ZERO_SHOT_METHODS = ("pyiqa:*",)
 # '*': any other measured method too (a plug-in's runs appear beside the paper's methods)
-LODO_METHODS = ALL_METHODS + CLASSICAL_METHODS + ZERO_SHOT_METHODS + ("*",)
+LODO_METHODS = ALL_METHODS + CLASSICAL_METHODS + DEEP_METHODS + ZERO_SHOT_METHODS + ("*",)
 
 
 @dataclass(frozen=True)
