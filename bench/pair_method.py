@@ -75,16 +75,7 @@ class PairMethod(Method):
     def step(ctx: FitContext, opt, loss, n: int) -> float:
         """Backward ``loss`` and take one step of ``opt``; ``n`` pairs counted as seen
         (the loop's image budget). Returns the loss; TrainingDiverged when not finite."""
-        e = ctx.engine
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        e.images_seen += int(n)
-        e.optimizer_steps += 1
-        value = e.check(loss)
-        for observe in e.step_observers:
-            observe(int(n))
-        return value
+        return ctx.engine.apply(opt, loss, n)
 
     # ---------------------------------------------------------------- prediction
     def score(self, ref, dist):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
+from .errors import UsageError
 from .summary import Summary, summarise_records
 
 if TYPE_CHECKING:
@@ -122,3 +123,15 @@ def all_options(protocols: Sequence[type]) -> dict[str, tuple[Option, list[str]]
             out.setdefault(opt.flag, (opt, []))[1].append(name)
     return out
 
+
+def boolean(value, key: str) -> bool:
+    """true/false (a bool, or text true/false/1/0/yes/no) -> bool; UsageError naming
+    protocol.<key> otherwise."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise UsageError(f"protocol.{key} must be true or false, not {value!r}")

@@ -284,14 +284,20 @@ class Engine:
             self._reuse = False
         w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=self.device)
         loss = self.loss(self.net(x), y, w, loss_kind)
+        return self.apply(opt, loss, len(pos))
+
+    def apply(self, opt, loss: torch.Tensor, n: int) -> float:
+        """Backward ``loss`` (a scalar tensor) and take one step of ``opt``, counting ``n``
+        images seen and one optimizer step (the budget every run records) and telling the
+        step observers; returns the loss as a float, TrainingDiverged when not finite."""
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        self.images_seen += len(pos)
+        self.images_seen += int(n)
         self.optimizer_steps += 1
         value = self.check(loss)
         for observe in self.step_observers:
-            observe(len(pos))
+            observe(int(n))
         return value
 
     @staticmethod

@@ -148,13 +148,22 @@ class ZeroShot(harness.NoNetwork, Method):
                 x = torch.from_numpy(images(bank, index[a:a + batch_size])).permute(0, 3, 1, 2)
                 score = self.metric(x.float() / 255.0)
                 out.append(np.asarray(score.detach().cpu().float(), dtype=np.float64).reshape(-1))
-        s = np.concatenate(out) if out else np.zeros(0)
-        s = -s if self.lower_better else s
-        bad = ~np.isfinite(s)
-        if bad.all() and len(s):
-            raise BenchError(f"pyiqa:{self.metric_name}: no test image got a finite score")
-        self.facts["n_predict_fallback"] = self.facts.get("n_predict_fallback", 0) + int(bad.sum())
-        return np.where(bad, np.min(s[~bad]) if len(s) else 0.0, s)
+        return oriented_scores(out, self.lower_better, self.facts,
+                               f"pyiqa:{self.metric_name}: no test image got a finite score")
+
+
+def oriented_scores(chunks: list, lower_better: bool, facts: dict, none_finite: str) -> np.ndarray:
+    """The float64 N scores of a zero-shot metric from its per-batch ``chunks``, negated when
+    lower is better (so higher = better quality, as SROCC expects). A non-finite score is
+    replaced by the lowest finite one and counted in ``facts['n_predict_fallback']`` (never
+    dropped); BenchError(``none_finite``) when no score is finite."""
+    s = np.concatenate(chunks) if chunks else np.zeros(0)
+    s = -s if lower_better else s
+    bad = ~np.isfinite(s)
+    if bad.all() and len(s):
+        raise BenchError(none_finite)
+    facts["n_predict_fallback"] = facts.get("n_predict_fallback", 0) + int(bad.sum())
+    return np.where(bad, np.min(s[~bad]) if len(s) else 0.0, s)
 
 
 def pyiqa_method(name: str) -> type:

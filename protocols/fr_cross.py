@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from bench.errors import UsageError
-from bench.protocol import Fold, Option, Protocol
+from bench.protocol import Fold, Option, Protocol, boolean
 from bench.registry import PROTOCOLS
 
 from .fr_split import PairFold
@@ -23,17 +23,6 @@ SYN_TRAIN = ["syn-kadid"]
 SYN_TARGETS = ["syn-medical", "syn-xray", "syn-astro", "syn-screen"]
 
 
-def boolean(value, key: str) -> bool:
-    """true/false (a bool, or text true/false/1/0/yes/no) -> bool; UsageError naming
-    protocol.<key> otherwise."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise UsageError(f"protocol.{key} must be true or false, not {value!r}")
 
 
 def _flag(key: str):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.errors import UsageError
-from bench.protocol import Fold, Option, Protocol
+from bench.protocol import Fold, Option, Protocol, boolean
 from bench.registry import PROTOCOLS
 
 
@@ -27,15 +27,8 @@ def validation_partners(types: list, seed: int) -> dict:
 
 
 def _boolean(value) -> bool:
-    """true/false (bool or text) -> bool; UsageError otherwise."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise UsageError(f"protocol.validation must be true or false, not {value!r}")
+    """true/false (bool or text) -> bool; UsageError naming protocol.validation otherwise."""
+    return boolean(value, "validation")
 
 
 @PROTOCOLS.register("lodo")

@@ -108,15 +108,7 @@ def step_with_loss(engine, opt: torch.optim.Optimizer, ts, pos: np.ndarray,
     else:
         with torch.autocast(x.device.type, dtype=engine.amp_dtype):
             loss = loss_of(x, pos).float()
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    engine.images_seen += len(pos)
-    engine.optimizer_steps += 1
-    value = engine.check(loss)
-    for observe in engine.step_observers:
-        observe(len(pos))
-    return value
+    return engine.apply(opt, loss, len(pos))
 
 
 def _nullable(paper, kind: str, doc: str, low=None) -> Setting:

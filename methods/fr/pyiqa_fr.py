@@ -28,7 +28,7 @@ from bench.errors import BenchError, UsageError, suggest
 from bench.method import FitContext, PairMethod
 from bench.registry import METHODS
 from methods.classical import harness
-from methods.zero_shot import MissingWeights, offline
+from methods.zero_shot import MissingWeights, offline, oriented_scores
 
 FAMILY = "pyiqa-fr"
 
@@ -130,13 +130,8 @@ class PyIQAFR(harness.NoNetwork, PairMethod):
                 dist = harness.images(pairs.distorted, idx)
                 score = self.metric(_tensor(dist), _tensor(ref))
                 out.append(np.asarray(score.detach().cpu().double(), dtype=np.float64).reshape(-1))
-        s = np.concatenate(out) if out else np.zeros(0)
-        s = -s if self.lower_better else s
-        bad = ~np.isfinite(s)
-        if bad.all() and len(s):
-            raise BenchError(f"{FAMILY}:{self.metric_name}: no test pair got a finite score")
-        self.facts["n_predict_fallback"] = self.facts.get("n_predict_fallback", 0) + int(bad.sum())
-        return np.where(bad, np.min(s[~bad]) if len(s) else 0.0, s)
+        return oriented_scores(out, self.lower_better, self.facts,
+                               f"{FAMILY}:{self.metric_name}: no test pair got a finite score")
 
 
 def _tensor(images: np.ndarray):
