@@ -110,7 +110,7 @@ class FoldWorkers:
                                         preexec_fn=_die_with_parent(os.getpid()))  # noqa: PLW1509
             self.procs.append((proc, log_path))
 
-    def __enter__(self) -> "FoldWorkers":
+    def __enter__(self) -> FoldWorkers:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -13,8 +13,9 @@ needs to know a protocol by name.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
 from .summary import Summary, summarise_records
@@ -97,7 +98,7 @@ class Protocol:
         """Names of the datasets the protocol reads."""
         raise NotImplementedError
 
-    def folds(self, opts: dict, datasets: dict[str, "Dataset"], seed: int = 0) -> list[Fold]:
+    def folds(self, opts: dict, datasets: dict[str, Dataset], seed: int = 0) -> list[Fold]:
         """The folds, in a fixed order (``seed``: the run's seed, for seeded splits)."""
         raise NotImplementedError
 

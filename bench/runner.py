@@ -10,7 +10,6 @@ import sys
 import time
 import zlib
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -19,9 +18,21 @@ from .config import config_hash
 from .errors import UsageError
 from .loop import CheckpointDiscarded, FitContext
 from .metrics import DEFAULT_LOGISTIC, all_metrics, count_failed_fits
-from .plan import (Session, fold_config, is_pair_method, load_plan, pair_train_set_from,  # noqa: F401
-                   parts_fingerprint, prepare, print_config, run_folder, subset_provider,
-                   train_set_from, unlabelled_parts, with_extra)
+from .plan import (  # noqa: F401
+    Session,
+    fold_config,
+    is_pair_method,
+    load_plan,
+    pair_train_set_from,
+    parts_fingerprint,
+    prepare,
+    print_config,
+    run_folder,
+    subset_provider,
+    train_set_from,
+    unlabelled_parts,
+    with_extra,
+)
 from .protocol import Fold
 from .record import BadRunFolder, RunFolder, RunRecord
 from .scope import run_scope
@@ -66,7 +77,7 @@ def _progress(desc: str, epochs: int):
 
 
 def _fit(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
-         checkpoint: Optional[Path] = None, unlabelled: list = ()):
+         checkpoint: Path | None = None, unlabelled: list = ()):
     """Build a model and train it with the method on ``parts`` (and, for a full-reference
     method, the ``unlabelled`` parts without their MOS) (resuming from ``checkpoint`` when
     train.checkpoint is on; from scratch when that checkpoint turns out unusable); returns
@@ -122,10 +133,10 @@ def training_fit(engine, ts, cfg: dict, limit: int = TRAIN_FIT_IMAGES) -> dict:
     bank = ts.pairs if getattr(ts, "pairs", None) is not None else ts.bank
     pred = engine.predict(bank, ts.index[pos], cfg["test"]["batch_size"])
     got = all_metrics(pred, ts.mos[pos].astype(np.float64))
-    return {"train_srocc": got["srocc"], "train_plcc": got["plcc"], "train_fit_n": int(len(pos))}
+    return {"train_srocc": got["srocc"], "train_plcc": got["plcc"], "train_fit_n": len(pos)}
 
 
-def pretrain_identity(cfg: dict, parts: list, fingerprint: Optional[str] = None) -> dict:
+def pretrain_identity(cfg: dict, parts: list, fingerprint: str | None = None) -> dict:
     """What defines a pretrained model: the config less the protocol, fold, test and
     fine-tune settings, plus which records trained it (and their content fingerprint)."""
     ident = {k: v for k, v in copy.deepcopy(cfg).items()
@@ -233,7 +244,15 @@ def _environment(engine) -> dict:
 def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_dir: Path,
                     log, desc: str) -> RunRecord:
     """Train (or fine-tune) the fold's model, test it and finish ``folder``'s record."""
-    if fold.pretrain is not None:
+    if fold.pretrain is not None and not getattr(s.method_cls, "trains_network", True):
+        # nothing to transfer from a pretraining stage without a network (classical
+        # features + a regressor, a zero-shot metric): fit on the fine-tuning split when the
+        # protocol has one (intra-dataset training, as such methods are evaluated), else on
+        # the training sets; no model artifact is shared between folds
+        parts, fit_on = (fold.train, "finetune split") if fold.train else (fold.pretrain, "train sets")
+        engine, init, facts = _fit(s, cfg, with_extra(s, parts), fold.name, desc, log)
+        facts = {**facts, "fit_on": fit_on}
+    elif fold.pretrain is not None:
         engine, init, facts = pretrained_engine(s, cfg, with_extra(s, fold.pretrain), out_dir,
                                                 log, desc)
         if fold.train:
@@ -274,7 +293,7 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
 
 
 def run_fold(s: Session, fold: Fold, out_dir: Path, log=print,
-             position: str = "") -> "tuple[RunFolder, RunRecord] | None":
+             position: str = "") -> tuple[RunFolder, RunRecord] | None:
     """Train (or fine-tune) and test one fold in its run folder: (folder, its record),
     read back when the folder is already done and valid; None when another worker holds
     it. A folder whose ``done`` fails validation is redone. A run that fails leaves no

@@ -128,7 +128,6 @@ class ZeroShot(harness.NoNetwork, Method):
     stateful = ()
 
     def fit(self, ctx: FitContext) -> list[float]:
-        harness.check_protocol(ctx.cfg, self.cfg["method"])
         self.metric = create_offline(self.metric_name)
         self.lower_better = bool(getattr(self.metric, "lower_better", False))
         self.facts = {"pyiqa_metric": self.metric_name, "lower_better": self.lower_better,

@@ -15,7 +15,6 @@ from test_run import NAME, load_release, run_cli, run_folders
 
 from bench import plan
 from bench.config import resolve
-from bench.errors import UsageError
 from bench.loop import FitContext
 from bench.models import build_model
 from bench.registry import METHODS
@@ -130,12 +129,27 @@ def test_flat_images_are_counted_fallbacks(release):
     assert np.all(np.isfinite(engine.predict(ts.bank, ts.index, 64)))
 
 
-def test_protocols_with_pretraining_are_refused(release):
-    cfg = resolve("smoke", {"device": "cpu"})
-    cfg["protocol"] = {"name": "cross"}
-    cfg["method"] = "brisque"
-    with pytest.raises(UsageError, match="--protocol lodo"):
-        METHODS.get("brisque")(cfg).fit(FitContext(None, None, cfg, None, None))
+def test_cross_fits_on_the_training_set_and_finetune_on_the_split(release, tmp_path, monkeypatch):
+    """A method without a network under the pretraining protocols: cross fits on the
+    training set and tests the target; finetune fits on each split's training part (nothing
+    to transfer from pretraining), so its n_train is the split's size; no model artifact."""
+    from bench.cli import main
+    from bench.data.registry import DATASETS, DatasetSpec
+
+    monkeypatch.setitem(DATASETS, NAME + "2", DatasetSpec(NAME + "2", load_release,
+                                                          kind="synthetic", synthetic=False))
+    common = ["--method", "brisque", "--profile", "smoke", "--device", "cpu", "--train", NAME,
+              "--targets", NAME + "2", "--set", f"data.{NAME}={release}",
+              "--set", f"data.{NAME}2={release}", "--quiet"]
+    assert main(["run", "--protocol", "cross", *common, "--out", str(tmp_path / "x")]) == 0
+    rec = json.loads(next((tmp_path / "x").glob("*/metrics.json")).read_text())
+    assert rec["fit_on"] == "train sets" and rec["n_train"] == 24 and np.isfinite(rec["srocc"])
+    assert main(["run", "--protocol", "finetune", *common, "--splits", "2", "--train-ratio",
+                 "0.5", "--out", str(tmp_path / "f")]) == 0
+    recs = [json.loads(f.read_text()) for f in (tmp_path / "f").glob("*/metrics.json")]
+    assert len(recs) == 2 and all(r["fit_on"] == "finetune split" for r in recs)
+    assert all(r["n_train"] == 12 for r in recs)            # half of the 4 references x 6
+    assert not (tmp_path / "f" / "models").exists() and not (tmp_path / "x" / "models").exists()
 
 
 def test_quick_profile_searches_a_smaller_grid_than_paper():

@@ -67,11 +67,23 @@ def test_missing_weights_is_one_line_naming_file_and_folder(release, tmp_path, c
     assert "Traceback" not in err and "Downloading" not in err
 
 
-def test_zero_shot_refuses_protocols_with_pretraining():
-    from bench.config import resolve
-    from bench.loop import FitContext
+def test_zero_shot_runs_under_a_protocol_with_pretraining(tmp_path, monkeypatch):
+    """pyiqa:piqe under cross: nothing is trained, the target is scored; no model artifact."""
+    import json
 
-    cfg = resolve("smoke", {"device": "cpu"})
-    cfg["protocol"], cfg["method"] = {"name": "cross"}, "pyiqa:piqe"
-    with pytest.raises(UsageError, match="--protocol lodo"):
-        METHODS.get("pyiqa:piqe")(cfg).fit(FitContext(None, None, cfg, None, None))
+    from test_run import NAME, load_release, write_release
+
+    from bench.cli import main
+    from bench.data.registry import DATASETS, DatasetSpec
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    release = write_release(tmp_path / "release")
+    for name in (NAME, NAME + "2"):
+        monkeypatch.setitem(DATASETS, name, DatasetSpec(name, load_release, kind="synthetic",
+                                                        synthetic=False))
+    assert main(["run", "--protocol", "cross", "--method", "pyiqa:piqe", "--profile", "smoke",
+                 "--device", "cpu", "--train", NAME, "--targets", NAME + "2", "--set",
+                 f"data.{NAME}={release}", "--set", f"data.{NAME}2={release}", "--quiet",
+                 "--out", str(tmp_path / "out")]) == 0
+    rec = json.loads(next((tmp_path / "out").glob("*/metrics.json")).read_text())
+    assert rec["n"] == 24 and np.isfinite(rec["srocc"]) and not (tmp_path / "out" / "models").exists()

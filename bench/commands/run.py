@@ -128,6 +128,8 @@ def _preflight(cfg: dict, out: Path) -> None:
 def main(args) -> int:
     """Run the folds (each in its run folder; with --jobs, shared with worker processes),
     then print the table."""
+    import os
+
     from ..config import dumps
     from ..fold_workers import FoldWorkers, auto_jobs, parse_jobs, worker_argv
     from ..plan import check_config
@@ -135,12 +137,10 @@ def main(args) -> int:
     from ..runner import prepare, run_fold, run_folder
     from ..tools.environment import estimate_run_bytes, free_space
 
-    import os
-
     jobs = parse_jobs(getattr(args, "jobs", None) or os.environ.get("BENCH_JOBS") or "auto")
     cfg = resolve_run_config(args)
     out = Path(args.out)
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)
     check_config(cfg)              # bad values are usage errors before any folder is made
     _preflight(cfg, out)
     if args.print_config:

@@ -8,26 +8,16 @@ through ``predict_images`` (the engine's ``predictor``), records ``describe()`` 
 dict itself, so counts added while predicting are in the record) under ``method_facts``,
 and writes no ``model.pt`` (``trains_network = False``).
 
-Only protocols without a pretraining stage are accepted (:data:`PROTOCOLS`): a pretrained
-model artifact is reloaded as a network by the runner, which would lose the method.
+Under protocols with a pretraining stage (cross, finetune) the runner fits such a method
+directly on the fold's fine-tuning split when it has one (intra-dataset training: nothing
+is transferred from pretraining without a network), else on the training sets; no model
+artifact is shared between folds, so each fold refits (features come from the cache).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-
-from bench.errors import UsageError
-
-PROTOCOLS = ("lodo",)
-
-
-def check_protocol(cfg: dict, method: str) -> None:
-    """UsageError unless the run's protocol is one a non-network method can run under."""
-    name = (cfg.get("protocol") or {}).get("name")
-    if name not in PROTOCOLS:
-        raise UsageError(f"--method {method} runs under --protocol {', '.join(PROTOCOLS)} only "
-                         f"(not {name}): the runner's pretrain/fine-tune stages train a network")
 
 
 class NoNetwork:
