@@ -242,7 +242,7 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
     (those ERM steps). The data blocks are timed between them."""
     import torch
 
-    from .models import build_model
+    from .method import build_network
     from .registry import METHODS
     from .runner import resolve_device
     from .samplers import BatchSampler
@@ -255,7 +255,8 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
     sd = speed_data(cfg, data, dataset, log)
     ts = sd.train
     torch.manual_seed(cfg["seed"])
-    base, _ = build_model(cfg["model"], lambda m: None)
+    # the method's own network (a deep baseline's), which its ERM-step reference also runs
+    base, _ = build_network(method_cls, cfg, lambda m: None)
     fresh = lambda: copy.deepcopy(base)  # noqa: E731 - every loop starts from one init
     rng = np.random.default_rng(cfg["seed"])
     bs = min(int(cfg["train"]["batch_size"]), len(ts))
