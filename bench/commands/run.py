@@ -9,6 +9,7 @@ spread: sample std, ddof=1, n shown) and say when they cover only some of the fo
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from pathlib import Path
@@ -161,7 +162,7 @@ def main(args) -> int:
         workers = FoldWorkers(worker_argv(_own_parser(), args), jobs - 1, out, jobs)
     records: dict = {}
     busy = []
-    with workers or _nothing():
+    with workers or contextlib.nullcontext():
         for k, fold in enumerate(folds, 1):
             result = run_fold(session, fold, out, log, position=f"[{k}/{len(folds)}]")
             if result is None:
@@ -210,9 +211,3 @@ def _share_threads(cfg: dict, jobs: int) -> None:
         from ..launchers.local import cpu_count
 
         torch.set_num_threads(max(1, cpu_count() // jobs))
-
-
-def _nothing():
-    import contextlib
-
-    return contextlib.nullcontext()

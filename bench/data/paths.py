@@ -43,3 +43,19 @@ def check_seed(seed, key: str = "data.synthetic_seed") -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise UsageError(f"{key} must be a non-negative integer, not {seed!r}")
     return int(seed)
+
+
+def files_match(folder: Path, files: dict) -> bool:
+    """True when every ``relative path -> blake2b-128 hex digest`` of a manifest's
+    ``files`` names a file inside ``folder`` (:func:`owned_path`) whose bytes hash to it;
+    False on a missing file, a path outside ``folder`` or a changed file."""
+    import hashlib
+
+    for rel, digest in files.items():
+        try:
+            data = owned_path(folder, rel).read_bytes()
+        except (OSError, BenchError):
+            return False
+        if hashlib.blake2b(data, digest_size=16).hexdigest() != digest:
+            return False
+    return True

@@ -43,11 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import BenchError
 from ..atomic import file_lock, write_text_atomic
 from ..cleanup import remove_owned, sweep_suite_leftovers
 from ..distortion_types import KADID10K_TYPES, abbreviations
-from ..paths import cache_root, check_seed, owned_path
+from ..paths import cache_root, check_seed, files_match, owned_path
 from ..progress import Progress
 from ..registry import DATASETS, Expected, register_dataset
 
@@ -212,14 +211,8 @@ def _matches(folder: Path, name: str, seed: int) -> bool:
         return False
     if (manifest.get("domain_version"), manifest.get("set"), manifest.get("seed")) != (DOMAIN_VERSION, name, seed):
         return False
-    for rel, digest in manifest.get("files", {}).items():
-        try:
-            data = owned_path(folder, rel).read_bytes()
-        except (OSError, BenchError):
-            return False
-        if hashlib.blake2b(data, digest_size=16).hexdigest() != digest:
-            return False
-    return bool(manifest.get("files"))
+    files = manifest.get("files", {})
+    return bool(files) and files_match(folder, files)
 
 
 def ensure_domain_set(name: str, seed: int = 0, processes: int = 2,

@@ -28,11 +28,11 @@ from ..atomic import file_lock, write_text_atomic
 from ..cleanup import remove_owned, sweep_suite_leftovers
 from ..loaders._common import RowChecks, read_csv_table, to_float
 from ..distortion_types import KADID10K_TYPES, MLIVE_TYPES, abbreviations
-from ..paths import cache_root, check_seed, owned_path
+from ..paths import cache_root, check_seed, files_match, owned_path
 from ..progress import Progress
 from ..records import Dataset, Record
 from ..registry import DATASETS, Expected, register_dataset
-from ...errors import BenchError, DataError
+from ...errors import DataError
 
 SUITE_VERSION = 1
 SET_NAMES = ("syn-kadid", "syn-wild", "syn-mlive")
@@ -233,14 +233,7 @@ def _manifest_matches(folder: Path, seed: int) -> bool:
         return False
     if manifest.get("suite_version") != SUITE_VERSION or manifest.get("seed") != seed:
         return False
-    for rel, digest in manifest.get("files", {}).items():
-        try:
-            data = owned_path(folder, rel).read_bytes()
-        except (OSError, BenchError):
-            return False
-        if hashlib.blake2b(data, digest_size=16).hexdigest() != digest:
-            return False
-    return True
+    return files_match(folder, manifest.get("files", {}))
 
 
 def ensure_suite(seed: int = 0, processes: int = 2, log=print) -> Path:
