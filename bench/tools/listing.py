@@ -27,11 +27,13 @@ def protocols_lines() -> list[str]:
     from ..registry import PROTOCOLS
 
     out = []
-    for name, cls in sorted(PROTOCOLS.items(), key=lambda kv: (kv[1].order, kv[0])):
+    items = sorted(PROTOCOLS.items(), key=lambda kv: (kv[1].order, kv[0]))
+    width = max((len(n) for n, _ in items), default=8) + 2
+    for name, cls in items:
         opts = " ".join(f"--{o.flag}" for o in cls.options) or "none"
         unit = "seed" if not cls.key_columns else cls.unit
-        out.append(f"  {name:<10}{_first_line(cls)}")
-        out.append(f"  {'':<10}options: {opts}; summary: {cls.statistic} over {unit}s "
+        out.append(f"  {name:<{width}}{_first_line(cls)}")
+        out.append(f"  {'':<{width}}options: {opts}; summary: {cls.statistic} over {unit}s "
                    f"(± sample std, n), ranked by {cls.headline}")
     return out
 
