@@ -123,9 +123,6 @@ def test_table3_marks_label_sources_in_every_format(runs):
     assert "\\[label source\\]" in _table3(runs, "markdown")
 
 
-@pytest.mark.xfail(strict=True, reason="needs reports/grid.py to leave Aggregate.mark cells out "
-                                       "of _mark_bold and to add measured.mark_notes(runs) to "
-                                       "the notes (patch in the fr-reports branch's report)")
 def test_table3_never_bolds_a_label_source_and_says_why(runs):
     grid = build_grid(get_spec(3), load_results(runs))
     assert any("not ranked or bold" in n for n in grid.notes)
