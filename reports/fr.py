@@ -31,7 +31,7 @@ NOTE_PSEUDO = ("The MOS of {sets} is a pseudo-MOS computed from {sources} (its l
                "source): synthetic FR numbers check the pipeline, not the science.")
 NOTE_MARKS = ("A metric marked [label source] scores its own labels; one marked [~label "
               "source] agrees with such a metric at Spearman >= {rho:g} on the same test "
-              "pairs. Marked rows are shown but not ranked or bold.")
+              "pairs. Marked methods are shown but not ranked or bold.")
 
 
 @dataclass(frozen=True)
@@ -222,10 +222,64 @@ def build_fr_grid(host: pd.DataFrame, fr: pd.DataFrame, number: int, digits: int
 
 
 def _mark(rows: pd.DataFrame, correlated: dict) -> str:
-    metric = rows["metric_name"].iloc[0]
-    if metric and any(metric in s for s in rows["label_source"]):
-        return SOURCE_MARK
-    return NEAR_MARK if rows["method"].iloc[0] in correlated else ""
+    return strongest(row_marks(rows, correlated))
+
+
+def row_marks(fr_rows: pd.DataFrame, correlated: dict | None = None) -> list[str]:
+    """The mark of each row of ``fr_rows`` (rows of :func:`fr_results`): :data:`SOURCE_MARK`
+    where the row's metric built its target's labels, :data:`NEAR_MARK` where its method is
+    in ``correlated`` (:func:`_correlated`'s answer; computed over ``fr_rows`` when None),
+    '' otherwise."""
+    if correlated is None:
+        correlated = _correlated(fr_rows)
+    return [SOURCE_MARK if m and m in src else NEAR_MARK if meth in correlated else ""
+            for m, src, meth in zip(fr_rows["metric_name"], fr_rows["label_source"], fr_rows["method"])]
+
+
+def strongest(marks) -> str:
+    """The mark of a group of rows: :data:`SOURCE_MARK` if any row has it, else
+    :data:`NEAR_MARK` if any has that, else ''."""
+    marks = set(marks)
+    return SOURCE_MARK if SOURCE_MARK in marks else NEAR_MARK if NEAR_MARK in marks else ""
+
+
+def label_source_marks(results: pd.DataFrame | None, by: list[str] | None = None) -> pd.Series:
+    """A label-source mark per row of ``load_results``' table (aligned with its index): ''
+    for an NR row or an unmarked FR row. Agreement with a label-source metric
+    (:data:`NEAR_MARK`) is averaged over the FR rows of each group of columns ``by`` (all
+    of them together when None), so a leaderboard block or a paper table decides it over
+    its own test pairs. Used by the leaderboard and the measured paper tables, so every
+    table marks the same rows as the FR tables do."""
+    if results is None or results.empty:
+        return pd.Series([], dtype=object)
+    out = pd.Series("", index=results.index, dtype=object)
+    fr = fr_results(results)
+    if fr.empty:
+        return out
+    groups = fr.groupby(by, sort=False, dropna=False) if by else [(None, fr)]
+    for _, rows in groups:
+        correlated = _correlated(rows) if "predictions" in rows.columns else {}
+        out.loc[rows.index] = row_marks(rows, correlated)
+    return out
+
+
+def mark_notes(marks, results: pd.DataFrame | None = None) -> list[str]:
+    """The note lines explaining ``marks`` (the marks shown in one table): the pseudo-MOS
+    note when ``results`` (the table's rows of ``load_results``) hold label-source facts,
+    and the note saying what a mark means and that marked rows are not ranked or bold."""
+    marks = {m for m in marks if m}
+    if not marks:
+        return []
+    notes = []
+    fr = fr_results(results) if results is not None else pd.DataFrame()
+    if not fr.empty:
+        pseudo = fr[[bool(s) for s in fr["label_source"]]]
+        if len(pseudo):
+            sources = sorted(set().union(*pseudo["label_source"]))
+            notes.append(NOTE_PSEUDO.format(sets=", ".join(sorted(set(pseudo["test_dataset"]))),
+                                            sources=", ".join(sources).upper()))
+    notes.append(NOTE_MARKS.format(rho=CORRELATED))
+    return notes
 
 
 def _mean_srocc(sums: dict, targets: list) -> float:

@@ -39,6 +39,7 @@ class Cell:
     metric: str = ""                # measured cells: the results column ('srocc', 'plcc')
     parts: tuple = ()               # measured cells: groups of (predictions, target) runs
     ci: object = None               # measured cells: a reports.bootstrap.Interval (HTML only)
+    mark: str = ""                  # a label-source mark: shown, never bold
 
 
 @dataclass
@@ -167,6 +168,7 @@ def build_grid(spec: TableSpec, results: pd.DataFrame | None = None,
     if summary:
         notes += _summary_notes(spec, ptab, summary[0])
         notes += _coverage_notes(spec, entities, shared.keys, summary)
+    notes += meas.mark_notes(runs)
 
     rows = []
     sources = [e[1] for e in entities]
@@ -188,7 +190,7 @@ def _measured_shared_label(skey: tuple) -> tuple[str, ...]:
 def _measured_cells(spec: TableSpec, cells: dict, summary: tuple | None) -> dict[tuple, Cell]:
     """Cells of one measured entity; the summary (AVERAGE) is the mean of its other cells."""
     out = {k: Cell(a.mean, a.std, a.n, source="measured", digits=spec.digits, metric=a.metric,
-                   parts=(a.runs,))
+                   parts=(a.runs,), mark=a.mark)
            for k, a in cells.items()}
     if summary:
         body = [c for k, c in out.items() if k != summary]
@@ -196,7 +198,7 @@ def _measured_cells(spec: TableSpec, cells: dict, summary: tuple | None) -> dict
             metrics = {c.metric for c in body}
             out[summary] = Cell(sum(c.value for c in body) / len(body), source="measured",
                                 digits=spec.digits, metric=metrics.pop() if len(metrics) == 1 else "",
-                                parts=tuple(p for c in body for p in c.parts))
+                                parts=tuple(p for c in body for p in c.parts), mark=body[0].mark)
     return out
 
 
@@ -210,7 +212,7 @@ def _mark_bold(matrix: list[list[Cell]], rule: str) -> None:
     among measured cells (they come from different data); ties are all bold."""
     for line in _lines(matrix, rule):
         for source in ("paper", "measured"):
-            vals = [c for c in line if c.source == source and c.value is not None]
+            vals = [c for c in line if c.source == source and c.value is not None and not c.mark]
             if len(vals) < 2:
                 continue
             best = max(c.value for c in vals)

@@ -10,6 +10,12 @@ or split are separate rows, labelled by what differs (``setting``). A row whose 
 undefined (NaN, e.g. constant predictions) is left out of the ranking and listed in
 ``board.attrs['undefined']``. Rows are grouped in blocks of one protocol, training set and
 target; within a block they are ranked by the protocol's headline metric, best first.
+
+A full-reference metric that built its target's pseudo-MOS, or agrees with one at Spearman
+>= 0.95 on the same test pairs, is marked (``mark``: '[label source]' or '[~label
+source]', decided by :func:`reports.fr.label_source_marks` as in the FR tables), shown after
+the ranked rows of its block with no rank (None; '-' in text and HTML), and explained by the
+note lines in ``board.attrs['notes']``.
 """
 from __future__ import annotations
 
@@ -23,10 +29,12 @@ import pandas as pd
 
 from bench.results import protocol_class, summarise_rows
 
+from .fr import label_source_marks, mark_notes, strongest
+
 KEY = ["protocol", "dataset", "target", "method", "method_display", "backbone", "profile",
        "clusters", "train_ratio", "protocol_version", "setting"]
 BLOCK = ["protocol", "dataset", "target"]
-COLUMNS = ["rank", *KEY, "setting_label", "srocc", "plcc", "srocc_std", "plcc_std", "n",
+COLUMNS = ["rank", *KEY, "mark", "setting_label", "srocc", "plcc", "srocc_std", "plcc_std", "n",
            "aggregate", "complete", "n_folds", "n_splits", "n_seeds", "n_runs", "run_dirs"]
 
 
@@ -35,7 +43,7 @@ def _row(key: tuple, grp: pd.DataFrame) -> dict:
     row = dict(zip(KEY, key))
     summary = summarise_rows(grp)[row["target"]]
     unit = summary.unit
-    row.update(setting_label=grp["setting_label"].iloc[0],
+    row.update(mark=strongest(grp["_mark"]), setting_label=grp["setting_label"].iloc[0],
                srocc=summary["srocc"].value, plcc=summary["plcc"].value,
                srocc_std=summary["srocc"].std, plcc_std=summary["plcc"].std,
                n=summary["srocc"].n, aggregate=summary.label(), complete=summary.complete,
@@ -47,11 +55,13 @@ def _row(key: tuple, grp: pd.DataFrame) -> dict:
 
 def build_leaderboard(results: pd.DataFrame) -> pd.DataFrame:
     """The leaderboard table (columns :data:`COLUMNS`) of ``bench.results.load_results``'s
-    one-row-per-(run, target) table; empty when there are no runs."""
+    one-row-per-(run, target) table; empty when there are no runs. ``rank`` is None for a
+    marked (label-source) row; ``attrs['notes']`` explains the marks shown."""
     if results is None or results.empty:
         return pd.DataFrame(columns=COLUMNS)
     df = results.copy()
     df["clusters"] = df["clusters"].astype(object).where(df["clusters"].notna(), None)
+    df["_mark"] = label_source_marks(df, by=BLOCK)
     rows = [_row(key, grp) for key, grp in df.groupby(KEY, sort=False, dropna=False)]
     board = pd.DataFrame(rows)
     headline = board["protocol"].map(lambda p: protocol_class(p).headline)
@@ -59,13 +69,27 @@ def build_leaderboard(results: pd.DataFrame) -> pd.DataFrame:
     undefined = board[board["_h"].isna()]
     board = board[board["_h"].notna()].copy()
     board["_p"] = board["protocol"].map(lambda p: protocol_class(p).order)
-    board = board.sort_values(["_p", "protocol", "dataset", "target", "_h"],
-                              ascending=[True, True, True, True, False], kind="stable")
-    board["rank"] = board.groupby(BLOCK, sort=False).cumcount() + 1
-    out = board.drop(columns=["_p", "_h"]).reset_index(drop=True)[COLUMNS]
+    board["_m"] = board["mark"] != ""
+    board = board.sort_values(["_p", "protocol", "dataset", "target", "_m", "_h"],
+                              ascending=[True, True, True, True, True, False], kind="stable")
+    ranks = board.groupby(BLOCK, sort=False).cumcount() + 1
+    board["rank"] = pd.Series([None if m else int(r) for r, m in zip(ranks, board["_m"])],
+                              index=board.index, dtype=object)
+    out = board.drop(columns=["_p", "_h", "_m"]).reset_index(drop=True)[COLUMNS]
     out.attrs["undefined"] = [f"{r['method_display']} on {r['protocol']}/{r['target']}"
                               for _, r in undefined.iterrows()]
+    out.attrs["notes"] = mark_notes(out["mark"], results)
     return out
+
+
+def _rank(v) -> str:
+    """A rank as printed: '-' for a row left out of the ranking."""
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
+
+
+def _method(row: pd.Series) -> str:
+    """The method as printed: its display name and its label-source mark, if any."""
+    return f"{row['method_display']} {row.get('mark') or ''}".strip()
 
 
 def _setting(row: pd.Series, varying: list[str]) -> str:
@@ -103,7 +127,7 @@ def format_text(board: pd.DataFrame) -> str:
     if labelled:
         head.append("setting")
     lines = []
-    table = [[str(r["rank"]), r["protocol"], r["dataset"], r["target"], r["method_display"],
+    table = [[_rank(r["rank"]), r["protocol"], r["dataset"], r["target"], _method(r),
               _num(r["srocc"]), _num(r["srocc_std"]), _num(r["plcc"]), _num(r["plcc_std"]),
               r["aggregate"]]
              + ([_setting(r, varying)] if labelled else []) for _, r in board.iterrows()]
@@ -123,7 +147,8 @@ def format_text(board: pd.DataFrame) -> str:
             lines.append("")
         prev = block
         lines.append(fmt(cells))
-    return "\n".join(lines)
+    notes = board.attrs.get("notes") or []
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def _num(v) -> str:
@@ -178,7 +203,7 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
     relative to ``html_path``'s folder."""
     base = Path(html_path).parent
     cols = [("#", "rank", "num"), ("protocol", "protocol", "text"), ("dataset", "dataset", "text"),
-            ("target", "target", "text"), ("method", "method_display", "text"),
+            ("target", "target", "text"), ("method", "method", "text"),
             ("SROCC", "srocc", "num"), ("± std", "srocc_std", "num"), ("PLCC", "plcc", "num"),
             ("± std", "plcc_std", "num"), ("n", "n", "num"), ("over", "aggregate", "text"),
             ("setting", "setting_label", "text"),
@@ -203,7 +228,10 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
     for _, r in board.iterrows():
         cells = []
         for _, field, kind in cols:
-            v = r[field]
+            v = _method(r) if field == "method" else r[field]
+            if field == "rank" and _rank(v) == "-":
+                cells.append('<td class="num" data-value="nan">-</td>')
+                continue
             missing = v is None or (isinstance(v, float) and math.isnan(v))
             if kind == "num":
                 value = "" if missing else (f"{v:.4f}" if field.startswith(("srocc", "plcc"))
@@ -219,7 +247,9 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
         cells.append(f"<td><details><summary>{len(r['run_dirs'])} run folder(s)</summary>"
                      f"<ul>{links}</ul></details></td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out += ["</tbody>", "</table>", f"<script>{_SCRIPT}</script>", "</body>", "</html>"]
+    out += ["</tbody>", "</table>"]
+    out += [f'<p class="note">{esc(n)}</p>' for n in board.attrs.get("notes") or []]
+    out += [f"<script>{_SCRIPT}</script>", "</body>", "</html>"]
     return "\n".join(out) + "\n"
 
 

@@ -7,6 +7,11 @@ median over fine-tune splits, as the leaderboard shows), with the sample std (dd
 the summarised units and their count n; a cell holding one fold shows the mean and spread
 over its seeds. Runs of different settings are different entities (never averaged).
 Tables built by hand without run records fall back to the mean and sample std.
+
+A full-reference metric that built its test set's pseudo-MOS (or agrees with one at Spearman
+>= 0.95; :func:`reports.fr.label_source_marks`, the FR tables' rule) is a marked entity: its
+label carries the mark, it is ordered after the unmarked ones, its cells say so
+(``Aggregate.mark``) so that they are never bold, and :func:`mark_notes` explains it.
 """
 from __future__ import annotations
 
@@ -33,14 +38,16 @@ _DEFAULTS = {"fold": "", "target": "", "backbone": "", "profile": "", "clusters"
 @dataclass(frozen=True)
 class Aggregate:
     """One measured cell: mean over seeds/splits, sample std (NaN for one value), count;
-    ``metric`` the results column it aggregates ('' if mixed) and ``runs`` the
-    (predictions file, target) of each run, for the bootstrap intervals."""
+    ``metric`` the results column it aggregates ('' if mixed), ``runs`` the
+    (predictions file, target) of each run, for the bootstrap intervals, and ``mark`` the
+    entity's label-source mark ('' if none: a marked cell is shown but never bold)."""
 
     mean: float
     std: float
     n: int
     metric: str = ""
     runs: tuple[tuple[str, str], ...] = ()
+    mark: str = ""
 
 
 def normalise_results(results: pd.DataFrame) -> pd.DataFrame:
@@ -128,21 +135,30 @@ def entity_order(spec: TableSpec, paper_methods: list[str]):
 
 
 def label_entities(spec: TableSpec, runs: pd.DataFrame, paper_methods: list[str]) -> pd.DataFrame:
-    """Add ``entity_key`` (a tuple of strings), ``entity_label`` and ``entity_rank`` columns.
+    """Add ``entity_key`` (a tuple of strings), ``entity_label``, ``entity_rank`` and
+    ``entity_mark`` (its label-source mark, '' if none) columns.
 
     Runs at different settings are always different entities. The label names the entity
     (the method's paper name, or the backbone), the training set, the backbone/profile
     where these differ anywhere in the table (so that no comparison silently mixes them),
-    and c/t where one entity has runs at several values: e.g. 'CIS (syn-kadid, measured)'.
+    and c/t where one entity has runs at several values: e.g. 'CIS (syn-kadid, measured)';
+    a marked entity's label ends with its mark and it comes after the unmarked ones.
     """
     if runs.empty:
-        return runs.assign(entity_key=[], entity_label=[], entity_rank=[])
+        return runs.assign(entity_key=[], entity_label=[], entity_rank=[], entity_mark=[])
     field_ = spec.layout_spec.measured_entity
     df = runs.copy()
     settings = [f for f in VARIANT_FIELDS if f != field_ and f in df.columns]
     text = {f: df[f].astype(str) for f in settings}
     df["entity_key"] = list(zip(df[field_].astype(str), df["dataset"].astype(str),
                                 *(text[f] for f in settings)))
+    from .fr import label_source_marks, strongest   # fr builds on grid, which imports this
+
+    row_marks = label_source_marks(df, by=["dataset"])
+    marks: dict[tuple, list[str]] = {}
+    for key, mark in zip(df["entity_key"], row_marks):
+        marks.setdefault(key, []).append(mark)
+    df["entity_mark"] = [strongest(marks[k]) for k in df["entity_key"]]
     shown = pd.DataFrame(False, index=df.index, columns=settings)
     for f in settings:
         if f in TABLE_WIDE_FIELDS:
@@ -156,11 +172,12 @@ def label_entities(spec: TableSpec, runs: pd.DataFrame, paper_methods: list[str]
                 else BACKBONE_LABELS.get(row["backbone"], row["backbone"]))
         parts = [str(row["dataset"])] + [_fmt_variant(f, row[f]) for f in settings
                                          if shown.at[row.name, f]]
-        return f"{name} ({', '.join(parts)}, measured)"
+        return f"{name} ({', '.join(parts)}, measured) {row['entity_mark']}".strip()
 
     df["entity_label"] = [label(row) for _, row in df.iterrows()]
     sort = entity_order(spec, paper_methods)
-    keys = sorted(df["entity_key"].unique(), key=lambda k: (sort(k[0]), k[1:]))
+    mark_of = dict(zip(df["entity_key"], df["entity_mark"]))
+    keys = sorted(df["entity_key"].unique(), key=lambda k: (mark_of[k] != "", sort(k[0]), k[1:]))
     df["entity_rank"] = df["entity_key"].map({k: i for i, k in enumerate(keys)})
     return df.sort_values("entity_rank", kind="stable")
 
@@ -182,12 +199,13 @@ def aggregate(spec: TableSpec, runs: pd.DataFrame) -> dict[tuple, dict[tuple, Ag
     long = long.dropna(subset=["metric_value"])
     for ekey, grp in long.groupby("entity_key", sort=False):
         cells = out.setdefault(ekey, {})
+        mark = str(grp["entity_mark"].iloc[0]) if "entity_mark" in grp.columns else ""
         for skey, vals in grp.groupby(list(lay.measured_shared), sort=False):
             skey = skey if isinstance(skey, tuple) else (skey,)
             keys = set(vals["metric_key"])
             metric = keys.pop() if len(keys) == 1 else ""
             mean, std, n = _cell_stat(vals, metric)
-            cells[tuple(skey)] = Aggregate(mean, std, n, metric, _run_files(vals))
+            cells[tuple(skey)] = Aggregate(mean, std, n, metric, _run_files(vals), mark)
     return out
 
 
@@ -221,3 +239,13 @@ def _run_files(vals: pd.DataFrame) -> tuple[tuple[str, str], ...]:
             pred = f"{run_dir}/predictions.csv" if isinstance(run_dir, str) and run_dir else ""
         out.append((pred, str(r.get("target", "") or "")))
     return tuple(out)
+
+
+def mark_notes(runs: pd.DataFrame) -> list[str]:
+    """The note lines a table needs for the label-source marks of ``runs``
+    (:func:`label_entities`' output): none when no entity is marked."""
+    if runs is None or runs.empty or "entity_mark" not in runs.columns:
+        return []
+    from .fr import mark_notes as fr_mark_notes
+
+    return fr_mark_notes(runs["entity_mark"], runs)

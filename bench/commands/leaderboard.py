@@ -3,6 +3,8 @@ with the protocol's headline metric (its own summary: LODO mean over folds, cros
 seeds, finetune median over splits; ± sample std, n units), best first; ``--html FILE``
 writes it as a sortable page linking every row's run folders.
 Submissions scored with ``python -m bench score --out DIR`` appear as ``submission:<name>``.
+A full-reference metric that built its test set's pseudo-MOS (or agrees with one) is shown
+marked '[label source]' / '[~label source]', unranked ('-'), with a note saying why.
 See :mod:`reports.leaderboard`.
 """
 from __future__ import annotations

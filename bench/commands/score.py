@@ -1,7 +1,9 @@
 """`python -m bench score PREDICTIONS.csv --protocol P --dataset D`: score the predictions of
 any outside model on a protocol's test images, matched by image name (the path relative to
 the dataset root, or the base name where unambiguous); missing or extra images are errors
-that name them. For LODO each fold's held-out images are scored, then the average.
+that name them. For LODO each fold's held-out images are scored, then the average. The
+full-reference protocols (fr-split, fr-fewlabel, fr-labelfree, fr-cross) score one
+prediction per distorted image the same way (its reference plays no part in the matching).
 
 ``--template FILE`` writes the CSV to fill in (columns ``image``, ``prediction``; ``fold``
 too where images test in several folds, as fine-tune splits). ``--json`` prints the
@@ -27,9 +29,10 @@ def add_arguments(p) -> None:
     p.add_argument("predictions", metavar="PREDICTIONS.csv", nargs="?",
                    help="CSV with columns image, prediction (optional: fold, target)")
     p.add_argument("--protocol", default="lodo", help="evaluation protocol (default lodo)")
-    p.add_argument("--dataset", help="lodo: the dataset; cross/finetune: the target(s), "
+    p.add_argument("--dataset", help="lodo/fr-split/fr-fewlabel/fr-labelfree: the dataset; "
+                                     "cross/finetune/fr-cross: the target(s), "
                                      "comma-separated (default: the protocol's)")
-    p.add_argument("--train", help="cross/finetune: the training sets the model used, as "
+    p.add_argument("--train", help="cross/finetune/fr-cross: the training sets the model used, as "
                                    "recorded with --out (default: the protocol's)")
     p.add_argument("--seed", type=int, default=0, help="protocol seed (fine-tune splits; default 0)")
     p.add_argument("--data-root", help="folder holding the dataset releases (default: synthetic suite)")

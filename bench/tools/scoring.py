@@ -37,13 +37,16 @@ _NAME_OK = re.compile(r"^[A-Za-z0-9._+-]+$")
 
 @dataclass
 class TestSet:
-    """The test images of one (fold, target): dataset name, records, and the fold's info."""
+    """The test images of one (fold, target): dataset name, records, the fold's info, and
+    the metrics the dataset's MOS was computed from (``label_source``; a synthetic set's
+    pseudo-MOS, () for real MOS)."""
 
     fold: str
     target: str
     dataset: str
     records: list
     info: dict = field(default_factory=dict)
+    label_source: tuple = ()
 
 
 @dataclass
@@ -111,7 +114,9 @@ def _apply_set(cfg, item, names, set_key, parse_value) -> None:
 
 def test_sets(cfg: dict, log: Callable[[str], None] = print) -> list[TestSet]:
     """The protocol's test sets, fold by fold, in the protocol's order; only the datasets
-    tested are opened (the training sets play no part in which images test)."""
+    tested are opened (the training sets play no part in which images test), unless the
+    protocol's folds refuse an empty training list (fr-cross sizes its training part): then
+    the declared training sets are opened too (records only)."""
     from ..data.open import open_dataset
     from ..registry import PROTOCOLS
 
@@ -119,13 +124,26 @@ def test_sets(cfg: dict, log: Callable[[str], None] = print) -> list[TestSet]:
     protocol = PROTOCOLS.get(opts["name"])()
     test_opts = {**opts, "train": []} if "train" in opts else opts
     data = cfg["data"]
-    datasets = {n: open_dataset(n, data["root"], data["paths"], data["synthetic_seed"], log)
-                for n in protocol.datasets(test_opts)}
+    datasets: dict = {}
+
+    def opened(which: dict) -> dict:
+        for n in protocol.datasets(which):
+            if n not in datasets:
+                datasets[n] = open_dataset(n, data["root"], data["paths"], data["synthetic_seed"], log)
+        return datasets
+
+    try:
+        folds = protocol.folds(test_opts, opened(test_opts), cfg["seed"])
+    except UsageError:
+        if test_opts is opts:
+            raise
+        folds = protocol.folds(opts, opened(opts), cfg["seed"])
     out = []
-    for fold in protocol.folds(test_opts, datasets, cfg["seed"]):
+    for fold in folds:
         for target, (name, idx) in fold.tests.items():
             recs = datasets[name].records
-            out.append(TestSet(fold.name, target, name, [recs[i] for i in idx], dict(fold.info)))
+            out.append(TestSet(fold.name, target, name, [recs[i] for i in idx], dict(fold.info),
+                               tuple(datasets[name].label_source)))
     if not out:
         raise BenchError(f"protocol '{opts['name']}' has no test images here")
     return out

@@ -40,11 +40,22 @@ def records(cfg: dict, scores: list[Score]) -> list[tuple[str, "RunRecord", list
             seed=cfg["seed"], profile=cfg["profile"], backbone=BACKBONE,
             targets={sc.test.target: dict(sc.metrics) for sc in group},
             facts={"extra_train": [], "clusters": None, **group[0].test.info,
-                   "backbone_init": "external",
+                   **_test_facts(group), "backbone_init": "external",
                    "versions": {"bench": __version__, "python": platform.python_version()}},
             kind="submission")
         out.append((fold, rec, [r for sc in group for r in sc.rows]))
     return out
+
+
+def _test_facts(group: list[Score]) -> dict:
+    """What the runner records of a fold's test sets for an FR method (target -> dataset,
+    and target -> label-source metrics where the MOS is a pseudo-MOS), so the FR tables line
+    a submission up with the runs on the same test pairs (e.g. target 'syn-kadid@0.05' of
+    fr-fewlabel is dataset syn-kadid) and say when its labels are a pseudo-MOS. A
+    submission is never itself marked a label source: it names no metric."""
+    sources = {sc.test.target: list(sc.test.label_source) for sc in group if sc.test.label_source}
+    return {"target_datasets": {sc.test.target: sc.test.dataset for sc in group},
+            **({"label_source": sources} if sources else {})}
 
 
 def summarise(cfg: dict, scores: list[Score]) -> dict:
