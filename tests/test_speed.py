@@ -133,6 +133,10 @@ def test_usage_errors(capsys):
     assert cli_main(["speed", "--steps", "0"]) == 2
     assert cli_main(["speed", "--method", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+    # an FR method is refused by name, with where its cost is recorded instead
+    assert cli_main(["speed", "--method", "cdfr"]) == 2
+    err = capsys.readouterr().err
+    assert "cdfr" in err and "train_seconds" in err and "Traceback" not in err
 
 
 def test_compiled_engine_trains_like_the_eager_one():

@@ -87,6 +87,12 @@ def main(args) -> int:
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be at least 1")
     cfg = build_config(args)
+    from ..registry import METHODS
+
+    if getattr(METHODS.get(cfg["method"]), "inputs", "images") != "images":
+        raise UsageError(f"bench speed times blind (NR) training steps; --method {cfg['method']} "
+                         "trains on (reference, distorted) pairs: compare the train_seconds and "
+                         "images_seen its runs record in metrics.json with an NR run's instead")
     why = None
     configured = int(cfg.get("engine", {}).get("threads") or 0)
     if resolve_device(cfg["device"]).type == "cpu":
