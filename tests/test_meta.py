@@ -525,3 +525,66 @@ def test_unknown_sampling_rule_is_a_usage_error():
     ts, subsets = tiny_trainset()
     with pytest.raises(UsageError, match="method.sampling"):
         SubsetBatches(subsets, ts, lambda d: 4, np.random.default_rng(0), "stratified")
+
+
+# --------------------------------------------------------------------------- bn_batch=global
+class _ConvBNDrop(nn.Module):
+    """conv -> BatchNorm2d -> dropout -> mean: a BatchNorm layer beside a layer whose
+    training mode must survive bn_normalise_with_running."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn, self.drop = nn.Conv2d(3, 2, 3, padding=1), nn.BatchNorm2d(2), nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.drop(self.bn(self.conv(x))).mean(dim=(1, 2, 3))
+
+
+def test_refresh_sets_the_statistics_of_one_mixed_batch_and_restores_the_layer():
+    """bn_batch=global: refresh_bn_stats puts the plain (momentum 1) batch statistics of
+    one uniform training batch into the running buffers, whatever they held, and leaves
+    momentum and mode as they were."""
+    from methods.causal.reptile import refresh_bn_stats
+
+    ts, _ = tiny_trainset(4)
+    cfg = resolve("smoke", {"data.size": 4, "data.crop": 4, "data.flip": False})
+    torch.manual_seed(0)
+    model = _ConvBNDrop()
+    with torch.no_grad():
+        model.bn.running_mean.fill_(50.0)
+        model.bn.running_var.fill_(9.0)
+    engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(3))
+    model.eval()
+    assert refresh_bn_stats(engine, ts, batch=10) == 10
+    # the same draw, by hand: positions from a generator in the same state
+    pos = np.sort(np.random.default_rng(3).choice(len(ts), size=10, replace=False))
+    x, _ = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0)).batch(ts, pos)
+    with torch.no_grad():
+        act = model.conv(x)
+    torch.testing.assert_close(model.bn.running_mean, act.mean(dim=(0, 2, 3)))
+    torch.testing.assert_close(model.bn.running_var, act.var(dim=(0, 2, 3), unbiased=True))
+    assert model.bn.momentum == 0.1 and not model.bn.training
+
+
+def test_inner_steps_under_global_normalise_with_running_statistics():
+    """Inside bn_normalise_with_running a training-mode forward normalises with the running
+    statistics (the batch's own statistics do not matter) and leaves them unchanged, the
+    dropout stays in training mode, and every mode is restored on exit."""
+    from methods.causal.reptile import bn_normalise_with_running
+
+    torch.manual_seed(0)
+    model = _ConvBNDrop().train()
+    model.drop.p = 0.0
+    with torch.no_grad():
+        model.bn.running_mean.copy_(torch.tensor([0.3, -0.2]))
+        model.bn.running_var.copy_(torch.tensor([2.0, 0.5]))
+    x = torch.rand(6, 3, 4, 4)
+    with bn_normalise_with_running(model):
+        assert model.training and model.drop.training and not model.bn.training
+        together = model(x)
+        one_by_one = torch.cat([model(x[i:i + 1]) for i in range(6)])
+        torch.testing.assert_close(together, one_by_one)      # no batch statistics involved
+        torch.testing.assert_close(model.bn.running_mean, torch.tensor([0.3, -0.2]))
+    assert model.bn.training
+    model.eval()
+    torch.testing.assert_close(together, model(x))

@@ -12,7 +12,10 @@ from bench.registry import METHODS
 from bench.samplers import SubsetBatches
 from bench.settings import Setting
 
-from .reptile import ReptileMeta, bn_buffers, recompute_bn_stats
+import contextlib
+
+from .reptile import (ReptileMeta, bn_buffers, bn_normalise_with_running, recompute_bn_stats,
+                      refresh_bn_stats)
 
 # The division settings (bench/division.py computes it), with the paper's values; every
 # profile uses these.
@@ -44,6 +47,15 @@ META_SETTINGS = {
     "bn_stats": Setting("interp", "str", "BatchNorm running statistics: interp = moved by the "
                         "meta step like the parameters; recompute = recomputed at the final "
                         "theta before testing", choices=("interp", "recompute")),
+    "bn_batch": Setting("subset", "str", "what BatchNorm normalises an inner step with: "
+                        "subset = the statistics of that step's own batch (one subset: one "
+                        "distortion type and content cluster), as in training mode; global = "
+                        "running statistics taken from a uniform batch of the whole training set "
+                        "(method.bn_refresh images) at the start of every meta-iteration, and "
+                        "recomputed over the training set after the last one",
+                        choices=("subset", "global")),
+    "bn_refresh": Setting(64, "int", "images of the mixed batch that sets the BatchNorm "
+                          "statistics under bn_batch=global", low=2, high=100000),
     "sampling": Setting("uniform", "str", "subset minibatches: uniform draws with the Eq. 6 "
                         "weights renormalised, or weighted = drawn with probability equal to "
                         "the Eq. 6 weights", choices=("uniform", "weighted")),
@@ -117,13 +129,24 @@ class CausalMethod(Method):
     def iterations_per_epoch(self) -> int:
         return self.batches.iterations_per_epoch
 
+    def inner_scope(self, ctx: FitContext):
+        """The context one meta-iteration's inner steps run in: under bn_batch=global the
+        BatchNorm statistics are first set from a mixed batch and then held (see
+        reptile.refresh_bn_stats); otherwise nothing changes."""
+        if self.hp["bn_batch"] != "global":
+            return contextlib.nullcontext()
+        self.bn_refresh_images = getattr(self, "bn_refresh_images", 0) + refresh_bn_stats(
+            ctx.engine, ctx.train, self.hp["bn_refresh"])
+        return bn_normalise_with_running(ctx.engine.model)
+
     def end_training(self, ctx: FitContext) -> None:
-        if self.hp["bn_stats"] == "recompute":
+        if self.hp["bn_stats"] == "recompute" or self.hp["bn_batch"] == "global":
             recompute_bn_stats(ctx.engine, ctx.train, self.cfg["train"]["batch_size"])
 
     def describe(self) -> dict:
         return {**super().describe(), **meta_facts(self.hp, self.meta),
-                "sampling": self.hp["sampling"], "subsets": len(getattr(self, "subsets", []))}
+                "sampling": self.hp["sampling"], "bn_batch": self.hp["bn_batch"],
+                "subsets": len(getattr(self, "subsets", []))}
 
 
 MLIVE_EXTRA = {"real": ["mlive"], "synthetic": ["syn-mlive"]}

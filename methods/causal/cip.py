@@ -69,6 +69,10 @@ class CIP(CausalMethod):
         choices=("per_subset", "mixed"))}
 
     def update(self, ctx: FitContext) -> list[float]:
+        with self.inner_scope(ctx):
+            return self._meta_iteration(ctx)
+
+    def _meta_iteration(self, ctx: FitContext) -> list[float]:
         self.meta.begin()
         n = len(self.subsets)
         if self.hp["forward"] == "mixed":

@@ -36,7 +36,8 @@ class CIS(CausalMethod):
             pos, w = self.batches.next(k)
             return e.step(self.optimizer, ctx.train, pos, w)
 
-        return serial_meta_iteration(self.meta, e.rng.permutation(len(self.subsets)), inner)
+        with self.inner_scope(ctx):
+            return serial_meta_iteration(self.meta, e.rng.permutation(len(self.subsets)), inner)
 
 
 register_with_ablations("cis", CIS)

@@ -25,6 +25,9 @@ theta <- theta + beta * mean_k (phi_k - theta).
 """
 from __future__ import annotations
 
+import contextlib
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -134,6 +137,53 @@ class ReptileMeta:
         self.steps = int(state["steps"])
         if self.opt is not None:
             self.opt.load_state_dict(state["opt"])
+
+
+def bn_layers(model: nn.Module) -> list[nn.Module]:
+    """Every BatchNorm layer of ``model`` that keeps running statistics."""
+    return [m for m in model.modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
+@contextlib.contextmanager
+def bn_normalise_with_running(model: nn.Module):
+    """Inside the block every BatchNorm layer of ``model`` normalises with its running
+    statistics (eval-mode BatchNorm) and leaves them unchanged, while the rest of the
+    model stays in training mode; the layers' modes are restored on exit."""
+    layers = bn_layers(model)
+    modes = [m.training for m in layers]
+    for m in layers:
+        m.train(False)
+    try:
+        yield
+    finally:
+        for m, mode in zip(layers, modes):
+            m.train(mode)
+
+
+@torch.no_grad()
+def refresh_bn_stats(engine, ts, batch: int) -> int:
+    """Set every BatchNorm layer's running statistics of ``engine.model`` to those of one
+    training-mode forward pass over ``batch`` training images drawn uniformly without
+    replacement from ``ts`` (all distortion types and contents mixed; random crops as in
+    training). Returns the images used (forward only: not counted in images_seen)."""
+    layers = bn_layers(engine.model)
+    n = min(int(batch), len(ts))
+    if not layers or n < 2:
+        return 0
+    momenta = [m.momentum for m in layers]
+    for m in layers:
+        m.momentum = 1.0
+    modes = [m.training for m in layers]
+    for m in layers:
+        m.train(True)
+    pos = np.sort(engine.rng.choice(len(ts), size=n, replace=False))
+    x, _ = engine.batch(ts, pos)
+    engine.net(x)
+    for m, mom, mode in zip(layers, momenta, modes):
+        m.momentum = mom
+        m.train(mode)
+    return n
 
 
 @torch.no_grad()
