@@ -147,3 +147,13 @@ def test_scrambled_unlabelled_mos_leaves_predictions_identical(release, tmp_path
     _rewrite_mos(release, shown, np.random.default_rng(7))
     assert run(release, tmp_path / "three", "fr-fewlabel", method, *args) == 0
     assert not np.array_equal(_predictions(tmp_path / "one"), _predictions(tmp_path / "three"))
+
+
+def test_run_header_names_what_trained_with_and_without_mos(release, tmp_path, toy_fr, capsys):
+    """The summary header of `run` says which sets trained and which only lent pairs
+    without MOS (fr-labelfree's training part used to print as an empty name)."""
+    args = ("--dataset", NAME, "--splits", "1")
+    assert run(release, tmp_path / "free", "fr-labelfree", "pyiqa-fr:psnr", *args) == 0
+    assert f"trained on {NAME} without MOS (" in capsys.readouterr().out
+    assert run(release, tmp_path / "few", "fr-fewlabel", toy_fr, *args, "--label-fraction", "0.25") == 0
+    assert f"trained on {NAME} (" in capsys.readouterr().out

@@ -175,7 +175,12 @@ def main(args) -> int:
             records[name] = folders[name].read()
             busy.remove(name)
     done = [records[f.name] for f in folds if f.name in records]
-    trained_on = "+".join(n for n, _ in (session.folds[0].pretrain or session.folds[0].train))
+    first = session.folds[0]
+    labelled = [n for n, _ in (first.pretrain or first.train)]
+    unlabelled = [n for n, _ in getattr(first, "unlabelled", [])]
+    trained_on = "+".join(dict.fromkeys(labelled)) + "".join(
+        f" + {n} without MOS" for n in dict.fromkeys(unlabelled) if n not in labelled)
+    trained_on = trained_on.lstrip(" +") if labelled or unlabelled else "nothing (training-free)"
     print(f"\n{cfg['protocol']['name']} / {cfg['method']} / trained on {trained_on} "
           f"({cfg['profile']} profile, seed {cfg['seed']})")
     if done:
