@@ -16,90 +16,17 @@ worst test image, counted in ``n_predict_fallback``.
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 
 import numpy as np
 
 from bench.errors import BenchError, UsageError, suggest
 from bench.method import FitContext, Method
+from bench.pyiqa_offline import MissingWeights, offline, weights_only_loads  # noqa: F401 - re-exported
 from bench.registry import METHODS
 from methods.classical import harness
 
 # pyiqa's NR list holds distribution metrics that score folders, not images
 NOT_PER_IMAGE = ("fid", "fid_dinov2", "inception_score")
-
-
-class MissingWeights(BenchError):
-    """A pyiqa metric's weights are not in the local cache (the harness never downloads)."""
-
-
-@contextlib.contextmanager
-def offline(label: str):
-    """Build pyiqa metrics inside this block: downloads become :class:`MissingWeights`,
-    network connections a BenchError, ``torch.load`` weights-only. ``label`` names the
-    method in the messages."""
-    import pyiqa.utils.download_util as dl
-    import torch
-    import torch.hub
-
-    raised: list[BenchError] = []
-
-    def no_download(url, dst, *args, **kwargs):
-        folder, name = os.path.split(os.path.abspath(dst))
-        raised.append(MissingWeights(
-            f"{label}: weights file {name} is not in {folder}; this harness never downloads: "
-            f"copy it there from a machine with network access ({url})"))
-        raise raised[-1]
-
-    def no_connect(sock, address, *args, **kwargs):
-        raised.append(BenchError(f"{label}: pyiqa tried to reach the network ({address}); its "
-                                 "weights are not all in the local cache (pyiqa: "
-                                 f"{dl.DEFAULT_CACHE_DIR}, torch: {torch.hub.get_dir()})"))
-        raise raised[-1]
-
-    real_load = torch.load
-
-    def weights_only_load(f, *args, **kwargs):
-        kwargs["weights_only"] = True
-        try:
-            return real_load(f, *args, **kwargs)
-        except Exception as exc:
-            if isinstance(exc, BenchError):
-                raise
-            raised.append(BenchError(f"{label}: {f} does not load as plain weights "
-                                     f"(torch.load weights_only=True: {str(exc).splitlines()[0][:100]}); "
-                                     "the harness never unpickles arbitrary objects"))
-            raise raised[-1] from None
-
-    saved_env = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    patches = [(dl, "download_url_to_file", no_download),
-               (torch.hub, "download_url_to_file", no_download),
-               (socket.socket, "connect", no_connect),
-               (torch, "load", weights_only_load)]
-    originals = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
-    try:
-        os.environ.update({k: "1" for k in saved_env})
-        for obj, attr, fn in patches:
-            setattr(obj, attr, fn)
-        try:
-            yield
-        except BenchError:
-            raise
-        except Exception:
-            if raised:  # pyiqa wrapped our refusal in its own exception
-                raise raised[0] from None
-            raise
-        if raised:      # pyiqa swallowed it and went on: still refuse
-            raise raised[0]
-    finally:
-        for obj, attr, fn in originals:
-            setattr(obj, attr, fn)
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def create_offline(name: str):
@@ -142,7 +69,7 @@ class ZeroShot(harness.NoNetwork, Method):
 
         index = np.asarray(index, dtype=np.int64)
         out = []
-        with torch.no_grad():
+        with torch.no_grad(), weights_only_loads(f"pyiqa:{self.metric_name}"):
             for a in range(0, len(index), max(1, batch_size)):
                 x = torch.from_numpy(images(bank, index[a:a + batch_size])).permute(0, 3, 1, 2)
                 score = self.metric(x.float() / 255.0)

@@ -87,3 +87,30 @@ def test_zero_shot_runs_under_a_protocol_with_pretraining(tmp_path, monkeypatch)
                  "--out", str(tmp_path / "out")]) == 0
     rec = json.loads(next((tmp_path / "out").glob("*/metrics.json")).read_text())
     assert rec["n"] == 24 and np.isfinite(rec["srocc"]) and not (tmp_path / "out" / "models").exists()
+
+class _Planted:
+    """An object whose unpickling would run code (os.system alike)."""
+
+    def __reduce__(self):
+        return (print, ("planted code ran",))
+
+
+def test_weights_only_loads_refuses_a_planted_file_even_when_asked_not_to(tmp_path, capsys):
+    """pyiqa's own code passes weights_only=False in places; inside the guard (metric
+    construction, scoring, the pseudo-MOS) it is forced to True: plain weights load, a
+    pickled object is refused by name and its code never runs; torch.load is restored."""
+    import torch
+
+    from bench.errors import BenchError
+    from bench.pyiqa_offline import weights_only_loads
+
+    plain, planted = tmp_path / "plain.pt", tmp_path / "planted.pt"
+    torch.save({"w": torch.ones(2)}, plain)
+    torch.save({"w": _Planted()}, planted)
+    real = torch.load
+    with weights_only_loads("pyiqa:test"):
+        assert torch.equal(torch.load(plain, weights_only=False)["w"], torch.ones(2))
+        with pytest.raises(BenchError, match="planted.pt"):
+            torch.load(planted, weights_only=False)
+    assert torch.load is real
+    assert "planted code ran" not in capsys.readouterr().out

@@ -26,16 +26,17 @@ import numpy as np
 
 from bench.errors import BenchError, UsageError, suggest
 from bench.method import FitContext, PairMethod
+from bench.pyiqa_offline import MissingWeights, offline, weights_only_loads
 from bench.registry import METHODS
 from methods.classical import harness
-from methods.zero_shot import MissingWeights, offline, oriented_scores
+from methods.zero_shot import oriented_scores
 
 FAMILY = "pyiqa-fr"
 
 
 def create_fr_metric(name: str):
     """``pyiqa.create_metric(name, as_loss=False, device='cpu')`` built offline (see
-    methods.zero_shot.offline); pyiqa's and torch.hub's printouts are passed on less their
+    bench.pyiqa_offline.offline); pyiqa's and torch.hub's printouts are passed on less their
     'Downloading: ...' lines (nothing is downloaded)."""
     import pyiqa
 
@@ -123,7 +124,7 @@ class PyIQAFR(harness.NoNetwork, PairMethod):
 
         index = np.asarray(index, dtype=np.int64)
         out = []
-        with torch.no_grad():
+        with torch.no_grad(), weights_only_loads(f"{FAMILY}:{self.metric_name}"):
             for a in range(0, len(index), max(1, batch_size)):
                 idx = index[a:a + batch_size]
                 ref = harness.images(pairs.references, pairs.ref_of[idx])

@@ -46,11 +46,14 @@ def member_scores(distorted: np.ndarray, reference: np.ndarray, batch: int = 64,
         warnings.filterwarnings("ignore", module="pyiqa")
         import pyiqa
 
+        from ...pyiqa_offline import offline, weights_only_loads
+
         for name, side in MEMBERS:
-            metric = pyiqa.create_metric(name, device="cpu")
+            with offline(f"pseudo-MOS {name}"):
+                metric = pyiqa.create_metric(name, device="cpu")
             sign = -1.0 if metric.lower_better else 1.0
             vals = []
-            with torch.no_grad():
+            with torch.no_grad(), weights_only_loads(f"pseudo-MOS {name}"):
                 for i in range(0, len(distorted), batch):
                     d = torch.from_numpy(distorted[i:i + batch]).permute(0, 3, 1, 2).float() / 255
                     r = torch.from_numpy(reference[i:i + batch]).permute(0, 3, 1, 2).float() / 255
