@@ -37,11 +37,7 @@ META_STEPS = ("interp", "adam")
 def bn_buffers(model: nn.Module) -> list[torch.Tensor]:
     """The running means and variances of every BatchNorm layer of ``model`` (the integer
     batch counters are left out: they only matter with momentum=None)."""
-    out = []
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
-            out += [m.running_mean, m.running_var]
-    return out
+    return [t for m in bn_layers(model) for t in (m.running_mean, m.running_var)]
 
 
 class ReptileMeta:
@@ -193,11 +189,9 @@ def recompute_bn_stats(engine, ts, batch: int) -> int:
     mode (random crops, as in training; batches of ``batch`` images) with momentum None, so
     the statistics are the plain average over the pass. Returns the images used (not
     counted in ``engine.images_seen``: no optimizer step is taken)."""
-    import numpy as np
 
     model = engine.model
-    layers = [m for m in model.modules()
-              if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    layers = bn_layers(model)
     if not layers:
         return 0
     momenta = [m.momentum for m in layers]
