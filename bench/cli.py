@@ -10,7 +10,7 @@ import importlib
 import sys
 
 from .commands import COMMAND_MODULES
-from .errors import BenchError
+from .core.errors import BenchError
 
 
 class _Parser(argparse.ArgumentParser):

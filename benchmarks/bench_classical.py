@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from methods.classical import api
+from bench.methods.classical import api
 
 N_IMAGES = 16
 SCENES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "brick", "grass", "gravel")
@@ -98,8 +98,8 @@ def test_brisque_regressor_fit_lodo_size(benchmark):
 def _lodo_session(method: str):
     """The quick profile's LODO session of ``method`` on syn-kadid (the synthetic suite and
     the decoded cache are made once in BENCH_CACHE, minutes the first time)."""
-    from bench import plan
-    from bench.config import resolve
+    from bench.engine import session as plan
+    from bench.core.config import resolve
 
     cfg = resolve("quick", {"device": "cpu"}, method=method)
     cfg["protocol"] = {"name": "lodo", "dataset": "syn-kadid"}
@@ -111,10 +111,10 @@ def _fold_seconds(session, fold) -> float:
     test images (the network the runner builds is not part of it)."""
     import time
 
-    from bench import plan
-    from bench.loop import FitContext
-    from bench.models import build_model
-    from bench.train import Engine
+    from bench.engine import session as plan
+    from bench.engine.loop import FitContext
+    from bench.engine.models import build_model
+    from bench.engine.engine import Engine
 
     cfg = plan.fold_config(session.cfg, fold)
     model, _ = build_model(cfg["model"], log=lambda m: None)

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench.config import resolve
+from bench.core.config import resolve
 from bench.data.bank import ImageBank, draw_crops
 from bench.data.device_bank import DeviceBank
-from bench.models import build_model
-from bench.train import Engine, TrainSet
+from bench.engine.models import build_model
+from bench.engine.engine import Engine, TrainSet
 
 N, SIZE, CROP = 2000, 256, 224
 BATCH = int(os.environ.get("BENCH_CROP_BATCH", "256"))

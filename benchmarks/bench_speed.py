@@ -1,5 +1,5 @@
 """The cases of `python -m bench speed` (issue 6) under pytest-benchmark: for each method,
-one interleaved measurement (bench.speed.measure: bare loop, ERM step, the method's step,
+one interleaved measurement (bench.app.speed.measure: bare loop, ERM step, the method's step,
 data pipeline; medians), its figures kept in the benchmark's extra_info and printed.
 
 CIS is held to the issue's targets: harness/bare >= 0.95 and a CIS meta-iteration at most
@@ -19,9 +19,9 @@ import os
 import pytest
 import torch
 
-from bench.config import resolve
-from bench.speed import measure
-from bench.speed_report import format_report
+from bench.core.config import resolve
+from bench.app.speed import measure
+from bench.app.speed_report import format_report
 
 DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
 PROFILE = os.environ.get("BENCH_PROFILE", "quick")

@@ -31,14 +31,14 @@ import numpy as np
 import pytest
 import torch
 
-from bench.config import resolve
+from bench.core.config import resolve
 from bench.data.bank import ImageBank
-from bench.division import build_subsets
-from bench.loop import FitContext
-from bench.models import build_model
-from bench.samplers import BatchSampler
-from bench.train import Engine, TrainSet
-from methods.causal.cis import CIS
+from bench.engine.division import build_subsets
+from bench.engine.loop import FitContext
+from bench.engine.models import build_model
+from bench.engine.samplers import BatchSampler
+from bench.engine.engine import Engine, TrainSet
+from bench.methods.causal.cis import CIS
 
 DEVICE = torch.device(os.environ.get("BENCH_DEVICE", "cpu"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "41"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.method import FitContext, Method
-from bench.registry import METHODS
-from bench.samplers import BatchSampler
+from bench.engine.method import FitContext, Method
+from bench.core.registry import METHODS
+from bench.engine.samplers import BatchSampler
 
 
 @METHODS.register("erm")

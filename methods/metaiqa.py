@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.division import Subset
-from bench.method import FitContext, Method
-from bench.registry import METHODS
-from bench.samplers import SubsetBatches
-from bench.settings import Setting
+from bench.engine.division import Subset
+from bench.engine.method import FitContext, Method
+from bench.core.registry import METHODS
+from bench.engine.samplers import SubsetBatches
+from bench.core.settings import Setting
 
 from .causal.base import inner_adam
 from .causal.reptile import ReptileMeta, bn_buffers, recompute_bn_stats

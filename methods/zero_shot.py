@@ -19,11 +19,11 @@ import contextlib
 
 import numpy as np
 
-from bench.errors import BenchError, UsageError, suggest
-from bench.method import FitContext, Method
-from bench.pyiqa_offline import MissingWeights, offline, weights_only_loads  # noqa: F401 - re-exported
-from bench.registry import METHODS
-from methods.classical import harness
+from bench.core.errors import BenchError, UsageError, suggest
+from bench.engine.method import FitContext, Method
+from bench.data.pyiqa_offline import MissingWeights, offline, weights_only_loads  # noqa: F401 - re-exported
+from bench.core.registry import METHODS
+from bench.methods.classical import harness
 
 # pyiqa's NR list holds distribution metrics that score folders, not images
 NOT_PER_IMAGE = ("fid", "fid_dinov2", "inception_score")
@@ -65,7 +65,7 @@ class ZeroShot(harness.NoNetwork, Method):
         """Scores (float64 N, higher = better) of bank images ``index``."""
         import torch
 
-        from methods.classical.harness import images
+        from bench.methods.classical.harness import images
 
         index = np.asarray(index, dtype=np.int64)
         out = []

@@ -3,8 +3,8 @@ the same model on every target without fine-tuning. The trained model is an arti
 the fine-tune protocol (and other targets) reuse instead of training again."""
 from __future__ import annotations
 
-from bench.protocol import Fold, Option, Protocol
-from bench.registry import PROTOCOLS
+from bench.engine.protocol import Fold, Option, Protocol
+from bench.core.registry import PROTOCOLS
 
 REAL_TRAIN = ["tid2013", "kadid10k"]
 REAL_TARGETS = ["cid2013", "livec", "koniq10k"]

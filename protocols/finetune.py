@@ -9,9 +9,9 @@ import zlib
 
 import numpy as np
 
-from bench.errors import UsageError
-from bench.protocol import Fold, Option
-from bench.registry import PROTOCOLS
+from bench.core.errors import UsageError
+from bench.engine.protocol import Fold, Option
+from bench.core.registry import PROTOCOLS
 
 from .cross import CrossDataset
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 
-from bench.errors import UsageError
-from bench.protocol import Fold, Option, Protocol, boolean
-from bench.registry import PROTOCOLS
+from bench.core.errors import UsageError
+from bench.engine.protocol import Fold, Option, Protocol, boolean
+from bench.core.registry import PROTOCOLS
 
 from .fr_split import PairFold
 

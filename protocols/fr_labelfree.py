@@ -3,8 +3,8 @@ the method gets the training part's pairs only (every one unlabelled, the FR con
 bench/method.py) and is scored on the test pairs."""
 from __future__ import annotations
 
-from bench.protocol import Fold
-from bench.registry import PROTOCOLS
+from bench.engine.protocol import Fold
+from bench.core.registry import PROTOCOLS
 
 from .fr_split import PairFold, SplitProtocol, check_split_options, reference_splits
 

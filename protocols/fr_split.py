@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bench.errors import UsageError
-from bench.protocol import Fold, Option, Protocol
-from bench.registry import PROTOCOLS
+from bench.core.errors import UsageError
+from bench.engine.protocol import Fold, Option, Protocol
+from bench.core.registry import PROTOCOLS
 
 from .finetune import split_indices
 
@@ -26,7 +26,7 @@ DEFAULT_SPLITS = 3
 class PairFold(Fold):
     """A fold of a full-reference protocol: ``train`` holds the (dataset, indices) parts
     whose MOS the method gets, ``unlabelled`` the parts it gets without MOS (their scores
-    become NaN before the method sees them, bench.plan.pair_train_set_from)."""
+    become NaN before the method sees them, bench.engine.session.pair_train_set_from)."""
 
     unlabelled: list = field(default_factory=list)
 

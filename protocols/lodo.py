@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.errors import UsageError
-from bench.protocol import Fold, Option, Protocol, boolean
-from bench.registry import PROTOCOLS
+from bench.core.errors import UsageError
+from bench.engine.protocol import Fold, Option, Protocol, boolean
+from bench.core.registry import PROTOCOLS
 
 
 def validation_partners(types: list, seed: int) -> dict:

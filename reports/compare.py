@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 
 IGNORED_KEYS = ("method", "method_settings", "device", "code_version", "submission")
 METRICS = ("srocc", "plcc", "krcc", "plcc_logistic")
@@ -58,7 +58,7 @@ def run_table(runs_dir: Path | str, metric: str = "srocc", match: str = "config"
     fold, target, seed, split, the metric's value, the run folder, its flattened config and
     the pairing key. Folders whose record or config.json fails validation are named and
     skipped with a count (never dropped silently)."""
-    from bench.results import load_records
+    from bench.app.results import load_records
 
     if metric not in METRICS:
         raise BenchError(f"unknown metric '{metric}'; valid: {', '.join(METRICS)}")
@@ -86,9 +86,9 @@ def run_table(runs_dir: Path | str, metric: str = "srocc", match: str = "config"
 
 
 def method_summary(table: pd.DataFrame, run_dirs, protocol: str, metric: str) -> str:
-    """The protocol's own summary (bench.protocol.Protocol.summarise) of the paired runs of
+    """The protocol's own summary (bench.engine.protocol.Protocol.summarise) of the paired runs of
     one method, per target: 'livec: median of 10 splits 0.8123 ± 0.0100 (n=10)'."""
-    from bench.results import protocol_class
+    from bench.app.results import protocol_class
 
     runs = table[table["run_dir"].isin(set(run_dirs))].drop_duplicates("run_dir")
     summary = protocol_class(protocol).summarise(list(runs["record"]), list(runs["run_dir"]))

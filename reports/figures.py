@@ -90,7 +90,7 @@ def lodo_bars(results: pd.DataFrame, out_dir: Path, paper: pd.DataFrame | None =
     """One bar chart per LODO (method, dataset, backbone, profile): measured SROCC per fold
     beside the published SROCC of the same method on the mapped paper table."""
     paper = load_paper_numbers() if paper is None else paper
-    from bench.results import protocol_class
+    from bench.app.results import protocol_class
 
     per_fold = results["protocol"].map(lambda p: protocol_class(p).layout == "folds")
     runs = results[per_fold.astype(bool)]

@@ -60,7 +60,7 @@ def _facts(rec) -> dict:
 def is_fr_row(protocol: str, rec) -> bool:
     """Whether a results row is full-reference: its protocol says ``inputs='pairs'`` or
     its record has the FR fact ``n_labelled``."""
-    from bench.results import protocol_class
+    from bench.app.results import protocol_class
 
     return getattr(protocol_class(protocol), "inputs", "images") == "pairs" or "n_labelled" in _facts(rec)
 
@@ -91,7 +91,7 @@ def fr_results(results: pd.DataFrame | None) -> pd.DataFrame:
 
 def _summaries(rows: pd.DataFrame) -> dict:
     """Target -> Summary of one protocol's rows of one setting (its own statistic)."""
-    from bench.results import summarise_rows
+    from bench.app.results import summarise_rows
 
     return summarise_rows(rows)
 
@@ -310,7 +310,7 @@ def fr_grids(results: pd.DataFrame | None) -> list[FRGrid]:
     fr = fr_results(results)
     if fr.empty:
         return []
-    from bench.results import protocol_class
+    from bench.app.results import protocol_class
 
     groups = sorted(fr.groupby(["protocol", "dataset", "backbone", "profile"], sort=True),
                     key=lambda kv: (protocol_class(kv[0][0]).order, kv[0]))

@@ -1,4 +1,4 @@
-"""Atomic file writes for the reporter: the engine's :mod:`bench.data.atomic`, plus a
+"""Atomic file writes for the reporter: the engine's :mod:`bench.core.atomic`, plus a
 variant for writers that need a file name (matplotlib's ``savefig``)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.data.atomic import write_bytes_atomic
+from bench.core.atomic import write_bytes_atomic
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:

@@ -1,7 +1,7 @@
 """The leaderboard: one row per method x protocol x dataset/target x setting, with the
 protocol's headline metric, best first; as text and as a sortable HTML page.
 
-Each row's numbers come from the protocol's own :meth:`bench.protocol.Protocol.summarise`
+Each row's numbers come from the protocol's own :meth:`bench.engine.protocol.Protocol.summarise`
 (LODO: mean over folds of each fold's mean over seeds; cross: mean over seeds; fine-tune:
 median over splits), with the sample std (ddof=1) over those units and their count n.
 An incomplete set (fewer folds than the protocol defines) says so ('mean over 2 of 5
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.results import protocol_class, summarise_rows
+from bench.app.results import protocol_class, summarise_rows
 
 from .fr import label_source_marks, mark_notes, strongest
 
@@ -54,7 +54,7 @@ def _row(key: tuple, grp: pd.DataFrame) -> dict:
 
 
 def build_leaderboard(results: pd.DataFrame) -> pd.DataFrame:
-    """The leaderboard table (columns :data:`COLUMNS`) of ``bench.results.load_results``'s
+    """The leaderboard table (columns :data:`COLUMNS`) of ``bench.app.results.load_results``'s
     one-row-per-(run, target) table; empty when there are no runs. ``rank`` is None for a
     marked (label-source) row; ``attrs['notes']`` explains the marks shown."""
     if results is None or results.empty:

@@ -1,8 +1,8 @@
 """Measured runs for one table: select the runs that feed it, label its measured entities
 (methods or backbones), and aggregate each cell over seeds and splits.
 
-The input is the one-row-per-run DataFrame of ``bench.results.load_results``. A cell's
-value is its protocol's own summary (:meth:`bench.protocol.Protocol.summarise`: e.g. the
+The input is the one-row-per-run DataFrame of ``bench.app.results.load_results``. A cell's
+value is its protocol's own summary (:meth:`bench.engine.protocol.Protocol.summarise`: e.g. the
 median over fine-tune splits, as the leaderboard shows), with the sample std (ddof=1) over
 the summarised units and their count n; a cell holding one fold shows the mean and spread
 over its seeds. Runs of different settings are different entities (never averaged).
@@ -212,8 +212,8 @@ def aggregate(spec: TableSpec, runs: pd.DataFrame) -> dict[tuple, dict[tuple, Ag
 def _cell_stat(vals: pd.DataFrame, metric: str) -> tuple[float, float, int]:
     """(value, sample std, n) of one cell: the protocol's summary of its runs' records,
     or over seeds when the cell holds one fold; mean and sample std without records."""
-    from bench.results import summarise_rows
-    from bench.summary import summarise_records
+    from bench.app.results import summarise_rows
+    from bench.core.summary import summarise_records
 
     has_records = "record" in vals.columns and vals["record"].notna().all()
     if has_records and metric and vals["protocol"].nunique() == 1 and vals["target"].nunique() == 1:

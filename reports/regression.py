@@ -6,7 +6,7 @@ an empty filter cell matches everything), and ``folds``: how many folds (or spli
 seeds for a one-fold protocol) the baseline value was measured over.
 
 The measured value of a baseline row is its protocol's own summary
-(:meth:`bench.protocol.Protocol.summarise`: LODO the mean over folds of each fold's mean
+(:meth:`bench.engine.protocol.Protocol.summarise`: LODO the mean over folds of each fold's mean
 over seeds, fine-tune the median over splits), averaged over the targets when the row
 names none. A row fails when:
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 
 REQUIRED = ("metric", "protocol", "method", "dataset", "value", "tolerance")
 KEY = ("metric", "protocol", "method", "dataset")
@@ -118,7 +118,7 @@ class Measure:
 def measure(runs: pd.DataFrame, metric: str) -> Measure:
     """The protocol's summary of ``runs`` (rows of one protocol) on ``metric``, averaged
     over targets; the value is NaN when several settings are mixed (never averaged)."""
-    from bench.results import summarise_rows
+    from bench.app.results import summarise_rows
 
     if runs is None or runs.empty:
         return Measure(math.nan)

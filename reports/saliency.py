@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "config.json"
@@ -79,8 +79,8 @@ def load_model(run: Path | str, device: str = "cpu"):
     """The trained network of ``run`` in eval mode on ``device``, and the run's config."""
     import torch
 
-    from bench.method import build_network
-    from bench.registry import METHODS
+    from bench.engine.method import build_network
+    from bench.core.registry import METHODS
 
     path, cfg = find_model(run)
     model_cfg = {**cfg["model"], "pretrained": False, "weights": None}   # the state dict has all
@@ -199,7 +199,7 @@ def explain(run: Path | str, images: list[Path | str], out_dir: Path | str, devi
     (atomically) and return what was written, in the order given."""
     from PIL import Image
 
-    from bench.data.atomic import write_bytes_atomic
+    from bench.core.atomic import write_bytes_atomic
 
     model, cfg = load_model(run, device)
     size, crop = int(cfg["data"]["size"]), int(cfg["data"].get("crop") or cfg["data"]["size"])

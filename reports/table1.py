@@ -64,7 +64,7 @@ def collect_datasets(data_root: Optional[str] = None, paths: Optional[dict] = No
     from bench.data.open import open_dataset
     from bench.data.registry import dataset_names, find_release, get_spec
     from bench.data.synthetic.domains import is_domain_set
-    from bench.errors import BenchError, unknown_choice
+    from bench.core.errors import BenchError, unknown_choice
 
     paths = dict(paths or {})
     names = dataset_names()

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bench.errors import UsageError
+from bench.core.errors import UsageError
 
 
 @dataclass(frozen=True)

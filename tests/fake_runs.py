@@ -1,5 +1,5 @@
 """Fake done run folders for the leaderboard, compare and bootstrap tests, written through
-the one writer (bench.record.RunFolder with a RunRecord: config.json, predictions.csv,
+the one writer (bench.core.record.RunFolder with a RunRecord: config.json, predictions.csv,
 metrics.json, done), without training, with predictions whose SROCC is known."""
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.config import with_method_settings
-from bench.registry import METHODS
-from bench.config import config_hash
-from bench.metrics import all_metrics
-from bench.profiles import profile_config
-from bench.record import RunFolder, RunRecord, folder_name
+from bench.core.config import with_method_settings
+from bench.core.registry import METHODS
+from bench.core.config import config_hash
+from bench.core.metrics import all_metrics
+from bench.core.profiles import profile_config
+from bench.core.record import RunFolder, RunRecord, folder_name
 
 DISPLAY = {"erm": "Baseline", "cis": "CIS", "cip": "CIP", "metaiqa": "MetaIQA"}
 

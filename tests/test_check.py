@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from bench.cli import main as cli_main
-from bench.errors import BenchError
-from bench.results import load_results
-from reports.regression import compare, load_baseline, measured_value, write_baseline
+from bench.core.errors import BenchError
+from bench.app.results import load_results
+from bench.reports.regression import compare, load_baseline, measured_value, write_baseline
 
 from fake_runs import make_run, read_json
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-import bench.plan as plan
-from bench.models import build_model
-from bench.loop import FitContext
-from bench.train import Engine
+import bench.engine.session as plan
+from bench.engine.models import build_model
+from bench.engine.loop import FitContext
+from bench.engine.engine import Engine
 from tests.test_methods import method_config, one_thread, tiny_data  # noqa: F401  (fixtures)
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import ndimage, optimize, special
 
-from methods.classical import api
-from methods.classical.bliinds2 import _blocks, block_statistics
-from methods.classical.images import FeatureError
+from bench.methods.classical import api
+from bench.methods.classical.bliinds2 import _blocks, block_statistics
+from bench.methods.classical.images import FeatureError
 
 
 def _dct_matrix(n: int) -> np.ndarray:

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy import ndimage, optimize, special
 
-from methods.classical import api
-from methods.classical.codebook import normalised_patches
-from methods.classical.cornia import cornia_features
-from methods.classical.hosa import aggregate
-from methods.classical.images import FeatureError, luma
+from bench.methods.classical import api
+from bench.methods.classical.codebook import normalised_patches
+from bench.methods.classical.cornia import cornia_features
+from bench.methods.classical.hosa import aggregate
+from bench.methods.classical.images import FeatureError, luma
 
 SCENES = ("astronaut", "chelsea", "coffee", "rocket", "camera", "brick", "grass", "gravel",
           "hubble_deep_field", "immunohistochemistry")

@@ -13,13 +13,13 @@ import test_run
 import torch
 from test_run import NAME, load_release, run_cli, run_folders
 
-from bench import plan
-from bench.config import resolve
-from bench.loop import FitContext
-from bench.models import build_model
-from bench.registry import METHODS
-from bench.train import Engine
-from methods.classical import cache
+from bench.engine import session as plan
+from bench.core.config import resolve
+from bench.engine.loop import FitContext
+from bench.engine.models import build_model
+from bench.core.registry import METHODS
+from bench.engine.engine import Engine
+from bench.methods.classical import cache
 
 release = test_run.release   # the tiny on-disk release fixture
 
@@ -99,7 +99,7 @@ def test_feature_cache_is_written_once_and_read_back(release, monkeypatch):
     assert len(files) == 1 and NAME in files[0].name      # keyed by the decoded array's name
     first = engine.predict(ts.bank, ts.index, 64)
     cache.clear_memo()
-    monkeypatch.setattr("methods.classical.api.extract",
+    monkeypatch.setattr("bench.methods.classical.api.extract",
                         lambda *a, **k: pytest.fail("features recomputed despite the cache"))
     _, _, engine2 = _fit(release, "brisque")
     np.testing.assert_array_equal(engine2.predict(ts.bank, ts.index, 64), first)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from methods.classical import api
-from methods.classical.regress import LINEAR_GRID, RBF_GRID
+from bench.methods.classical import api
+from bench.methods.classical.regress import LINEAR_GRID, RBF_GRID
 
 
 def _mse(a, b) -> float:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 from fake_runs import make_run
 
-from bench.results import load_results
-from reports.grid import build_grid
-from reports.measured import method_matches
-from reports.tables import SPECS
+from bench.app.results import load_results
+from bench.reports.grid import build_grid
+from bench.reports.measured import method_matches
+from bench.reports.tables import SPECS
 
 
 def test_method_patterns_select_prefixed_names():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import bench.runner
+import bench.engine.fold
 from bench.cli import main
 from bench.data.synthetic import suite
 
@@ -26,8 +26,8 @@ def no_data(monkeypatch, tmp_path):
         raise AssertionError("data was loaded before the command line was validated")
 
     monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.runner, "load_plan", forbidden)
-    monkeypatch.setattr(bench.runner, "prepare", forbidden)
+    monkeypatch.setattr(bench.engine.fold, "load_plan", forbidden)
+    monkeypatch.setattr(bench.engine.fold, "prepare", forbidden)
     return tmp_path / "cache"
 
 

@@ -10,13 +10,13 @@ import pytest
 from scipy import stats
 
 from bench.cli import main as cli_main
-from bench.results import load_results
-from reports.bootstrap import (Sample, attach_intervals, bootstrap_interval, pooled_interval,
+from bench.app.results import load_results
+from bench.reports.bootstrap import (Sample, attach_intervals, bootstrap_interval, pooled_interval,
                                read_sample, replicates)
-from reports.compare import pair_runs, paired_tests, run_table
-from reports.grid import build_grid
-from reports.render import render_table
-from reports.tables import SPECS
+from bench.reports.compare import pair_runs, paired_tests, run_table
+from bench.reports.grid import build_grid
+from bench.reports.render import render_table
+from bench.reports.tables import SPECS
 
 from fake_runs import make_run, predictions
 
@@ -103,7 +103,7 @@ def test_interval_is_seeded_and_brackets_the_estimate():
     reps = replicates(s, "plcc", 200)
     assert reps.shape == (200,) and np.all(np.abs(reps) <= 1)
     # replicate 0 is the metric on resample 0, recomputed by scipy
-    from reports.bootstrap import resample_indices
+    from bench.reports.bootstrap import resample_indices
 
     idx = resample_indices(s.images, 200)[0]
     assert reps[0] == pytest.approx(stats.pearsonr(s.pred[idx], s.mos[idx])[0])
@@ -177,7 +177,7 @@ def test_seed_level_view_averages_each_seed_then_tests_over_seeds(tmp_path, caps
             make_run(root, "lodo", "erm", fold=fold, seed=seed, noise=0.6)
     make_run(root, "lodo", "cis", fold="GB", seed=3, noise=0.2)      # seed 3: one fold only
     make_run(root, "lodo", "erm", fold="GB", seed=3, noise=0.6)
-    from reports.compare import seed_means
+    from bench.reports.compare import seed_means
 
     pairs = pair_runs(run_table(root), "cis", "erm")
     g = seed_means(pairs)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-import bench.runner
+import bench.engine.fold
 from bench.cli import main
-from bench.config import resolve, validate
+from bench.core.config import resolve, validate
 from bench.data.synthetic import suite
-from bench.errors import UsageError
+from bench.core.errors import UsageError
 
 
 @pytest.fixture()
@@ -21,7 +21,7 @@ def no_data(monkeypatch, tmp_path):
         raise AssertionError("data was touched before the config was validated")
 
     monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.plan, "open_dataset", forbidden)
+    monkeypatch.setattr(bench.engine.session, "open_dataset", forbidden)
     return tmp_path / "cache"
 
 
@@ -83,7 +83,7 @@ def test_a_method_setting_lands_under_method_settings_and_changes_the_identity()
     assert base["method_settings"]["meta_lr"] == 1e-2
     cfg = resolve("smoke", sets=["method.meta_lr=0.05", "division.clusters=3"], method="cis")
     assert cfg["method_settings"]["meta_lr"] == 0.05 and cfg["method_settings"]["clusters"] == 3
-    from bench.config import config_hash
+    from bench.core.config import config_hash
 
     assert config_hash(cfg) != config_hash(base)
 
@@ -110,7 +110,7 @@ def test_every_profile_passes_its_own_schema():
 
 def test_clusters_above_the_training_references_is_a_usage_error(monkeypatch):
     from tests.test_methods import method_config, tiny_data  # noqa: F401
-    import bench.plan as plan
+    import bench.engine.session as plan
     from tests.test_methods import tiny_dataset
 
     sets = {"tiny": tiny_dataset("tiny", ("A", "B"), (1,), 4, seed=1)}

@@ -19,7 +19,7 @@ from bench.data.cleanup import remove_owned, sweep_suite_leftovers, try_lock
 from bench.data.paths import check_seed, owned_path
 from bench.data.records import Dataset, Record
 from bench.data.synthetic import suite
-from bench.errors import BenchError, UsageError
+from bench.core.errors import BenchError, UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 

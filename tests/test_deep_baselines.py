@@ -13,18 +13,18 @@ import test_run
 import torch
 from test_run import NAME, load_release, run_cli, run_folders
 
-from bench import plan
+from bench.engine import session as plan
 from bench.cli import main
-from bench.config import resolve
+from bench.core.config import resolve
 from bench.data.registry import DATASETS, DatasetSpec
-from bench.errors import BenchError
-from bench.loop import FitContext
-from bench.method import build_network
-from bench.registry import METHODS
-from bench.train import Engine
-from methods.deep.dbcnn import bilinear_pool, distortion_classes
-from methods.deep.hyperiqa import HyperIQANet, target_forward
-from methods.deep.wadiqam import (
+from bench.core.errors import BenchError
+from bench.engine.loop import FitContext
+from bench.engine.method import build_network
+from bench.core.registry import METHODS
+from bench.engine.engine import Engine
+from bench.methods.deep.dbcnn import bilinear_pool, distortion_classes
+from bench.methods.deep.hyperiqa import HyperIQANet, target_forward
+from bench.methods.deep.wadiqam import (
     WaDIQaMNet,
     grid_patches,
     grid_starts,
@@ -241,7 +241,7 @@ def test_own_network_is_reloaded_for_the_second_finetune_split(release, tmp_path
 def test_scores_keep_fp32_resolution_under_bf16_autocast(method):
     """Under the engine's bf16 autocast the backbone runs in bf16 but the score does not
     come out rounded to bf16 (ties would bias SROCC)."""
-    from bench.train import AmpForward
+    from bench.engine.engine import AmpForward
 
     cfg = resolve("smoke", {"device": "cpu"}, method=method)
     torch.manual_seed(4)

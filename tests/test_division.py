@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from bench.division import build_subsets, cluster_probabilities, pixel_stat_features
-from bench.errors import UsageError
+from bench.engine.division import build_subsets, cluster_probabilities, pixel_stat_features
+from bench.core.errors import UsageError
 
 
 def toy_items(datasets=("d1",), types=("GB", "JPEG", "WN"), levels=(1, 2, 3), refs=4,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-import bench.runner
-import bench.tools.environment as env
+import bench.engine.fold
+import bench.app.environment as env
 from bench.cli import main
 from bench.data.synthetic import suite
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 
 
 @pytest.fixture()
@@ -27,8 +27,8 @@ def no_data(monkeypatch, tmp_path):
         raise AssertionError("data was loaded before the environment was checked")
 
     monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.runner, "load_plan", forbidden)
-    monkeypatch.setattr(bench.runner, "prepare", forbidden)
+    monkeypatch.setattr(bench.engine.fold, "load_plan", forbidden)
+    monkeypatch.setattr(bench.engine.fold, "prepare", forbidden)
     return tmp_path
 
 
@@ -106,11 +106,11 @@ def test_run_checks_free_space_before_training(no_data, monkeypatch, capsys):
     """The run stops after planning, before the first fold trains."""
     from types import SimpleNamespace
 
-    from bench.protocol import Fold
+    from bench.engine.protocol import Fold
 
     session = SimpleNamespace(folds=[Fold("GB", [])], protocol=None)
-    monkeypatch.setattr(bench.runner, "prepare", lambda cfg, log: session)
-    monkeypatch.setattr(bench.runner, "run_fold", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(bench.engine.fold, "prepare", lambda cfg, log: session)
+    monkeypatch.setattr(bench.engine.fold, "run_fold", lambda *a, **k: pytest.fail("trained"))
     usage = shutil.disk_usage(no_data)
     monkeypatch.setattr(env.shutil, "disk_usage", lambda p: usage._replace(free=0))
     assert main(["run", "--profile", "smoke", "--quiet", "--out", str(no_data / "runs")]) == 1

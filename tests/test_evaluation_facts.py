@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from bench.config import resolve
+from bench.core.config import resolve
 from bench.data.bank import ImageBank, resize_images
-from bench.errors import UsageError
-from bench.loop import FitContext
-from bench.metrics import all_metrics
-from bench.models import build_model
-from bench.registry import METHODS
-from bench.runner import training_fit
-from bench.train import Engine, TrainSet
+from bench.core.errors import UsageError
+from bench.engine.loop import FitContext
+from bench.core.metrics import all_metrics
+from bench.engine.models import build_model
+from bench.core.registry import METHODS
+from bench.engine.fold import training_fit
+from bench.engine.engine import Engine, TrainSet
 
 CPU = torch.device("cpu")
 

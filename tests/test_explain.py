@@ -12,10 +12,10 @@ from PIL import Image
 
 from bench.cli import main as cli_main
 from bench.data.records import Dataset, Record
-from bench.models import build_model
-from bench.profiles import profile_config
-from reports.render import render_table
-from reports.table1 import DatasetFacts, build_table1, collect_datasets, facts_of
+from bench.engine.models import build_model
+from bench.core.profiles import profile_config
+from bench.reports.render import render_table
+from bench.reports.table1 import DatasetFacts, build_table1, collect_datasets, facts_of
 
 from layouts import build_kadid10k
 
@@ -63,7 +63,7 @@ def test_explain_writes_maps_of_the_image_size(tmp_path, capsys):
 
 
 def test_gradient_map_is_normalised(tmp_path):
-    from reports.saliency import gradient_map, load_model
+    from bench.reports.saliency import gradient_map, load_model
 
     model, cfg = load_model(fake_run(tmp_path / "run"))
     crop = cfg["data"]["crop"]
@@ -76,7 +76,7 @@ def test_gradient_map_is_normalised(tmp_path):
 
 
 def test_full_image_mode_sees_every_pixel(tmp_path):
-    from reports.saliency import explain
+    from bench.reports.saliency import explain
 
     run = fake_run(tmp_path / "run")
     img = make_image(tmp_path / "a.png")
@@ -138,7 +138,7 @@ def test_table1_found_beside_paper(tmp_path):
 
 
 def test_report_table1_needs_no_runs(tmp_path, monkeypatch):
-    from reports import table1
+    from bench.reports import table1
 
     build_kadid10k(tmp_path / "data" / "kadid10k")
     out = tmp_path / "rep"

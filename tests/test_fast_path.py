@@ -17,17 +17,17 @@ import pytest
 import torch
 
 import bench.data.bank as bank_mod
-from bench.config import config_hash, resolve
+from bench.core.config import config_hash, resolve
 from bench.data.bank import ImageBank, draw_crops
 from bench.data.device_bank import (DeviceBank, HostStager, choose_placement, fits_on_device,
                                     gather_crops, release_device_banks)
-from bench.division import build_subsets
-from bench.errors import UsageError
-from bench.metrics import all_metrics
-from bench.models import build_model
-from bench.registry import METHODS
-from bench.loop import FitContext
-from bench.train import AmpForward, Engine, TrainSet, resolve_amp
+from bench.engine.division import build_subsets
+from bench.core.errors import UsageError
+from bench.core.metrics import all_metrics
+from bench.engine.models import build_model
+from bench.core.registry import METHODS
+from bench.engine.loop import FitContext
+from bench.engine.engine import AmpForward, Engine, TrainSet, resolve_amp
 
 CPU = torch.device("cpu")
 

@@ -3,7 +3,7 @@ comparisons), disjoint in references where the target has references."""
 from __future__ import annotations
 
 from bench.data.records import Record
-from protocols.finetune import split_indices
+from bench.protocols.finetune import split_indices
 
 
 def _records(refs: int, per_ref: int, with_refs: bool = True) -> list[Record]:

@@ -14,8 +14,8 @@ import pytest
 
 from bench.commands import run as run_command
 from bench.commands.options import resolve_run_config
-from bench.errors import UsageError
-from bench.fold_workers import auto_jobs, parse_jobs, worker_argv
+from bench.core.errors import UsageError
+from bench.app.fold_workers import auto_jobs, parse_jobs, worker_argv
 from tests.test_run import NAME, release, run_folders  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def test_jobs_default_comes_from_bench_jobs_else_auto(monkeypatch):
 
 
 def test_auto_jobs_one_per_core_only_with_fixed_threads_on_the_cpu(monkeypatch):
-    import bench.launchers.local as local
+    import bench.app.launchers.local as local
 
     monkeypatch.setattr(local, "cpu_count", lambda: 4)
     cfg = {"device": "cpu", "engine": {"threads": 1}}

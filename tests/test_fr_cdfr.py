@@ -12,12 +12,12 @@ from scipy.stats import spearmanr
 
 from tests.test_run import release  # noqa: F401  (fixture)
 
-from methods.fr.cdfr_labelfree import LabelFreeHead, adapt, fit_label_free, label_free_scores
-from methods.fr.cdfr_losses import (Weights, content_invariance, degradation_order, draws,
+from bench.methods.fr.cdfr_labelfree import LabelFreeHead, adapt, fit_label_free, label_free_scores
+from bench.methods.fr.cdfr_losses import (Weights, content_invariance, degradation_order, draws,
                                     independence, intervention, self_supervised)
-from bench.models import SmallCNN
-from methods.fr.cdfr_model import CDFRNet, MaskingModule, rms_pool
-from methods.fr.siamese import feature_trunk
+from bench.engine.models import SmallCNN
+from bench.methods.fr.cdfr_model import CDFRNet, MaskingModule, rms_pool
+from bench.methods.fr.siamese import feature_trunk
 
 SIZE = 32
 LEVELS = {"noise": [0.03, 0.08, 0.16, 0.3], "blur": [0.6, 1.2, 2.0, 3.0]}
@@ -305,7 +305,7 @@ def test_cdfr_few_label_uses_only_the_kept_labels(release, tmp_path):
     from tests.test_fr_protocols import _rewrite_mos
     from tests.test_run import NAME, load_release
 
-    from bench.registry import PROTOCOLS
+    from bench.core.registry import PROTOCOLS
 
     args = ("--label-fraction", "0.25")
     assert run_cdfr(release, tmp_path / "one", "fr-fewlabel", *args) == 0

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from bench.method import PairMethod
-from bench.registry import METHODS
+from bench.engine.method import PairMethod
+from bench.core.registry import METHODS
 from tests import test_run
 from tests.test_run import NAME, run_folders
 

@@ -14,7 +14,7 @@ from bench.data import cache as cache_mod
 from bench.data.bank import draw_crops
 from bench.data.pairs import DevicePairBank, open_pair_bank, reference_index
 from bench.data.records import Dataset, Record
-from bench.errors import DataError
+from bench.core.errors import DataError
 
 S = 32  # side of every test image = the cache size, so decoding does not resample
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from bench.data.records import Dataset, Record
-from bench.errors import UsageError
-from bench.registry import PROTOCOLS
+from bench.core.errors import UsageError
+from bench.core.registry import PROTOCOLS
 from tests import test_fr_contract as contract
 from tests import test_run
 from tests.test_fr_contract import run

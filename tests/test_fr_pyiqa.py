@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from bench.data.registry import DATASETS
-from bench.errors import UsageError
-from bench.registry import METHODS
+from bench.core.errors import UsageError
+from bench.core.registry import METHODS
 from tests import test_run
 from tests.test_fr_contract import run
 from tests.test_run import NAME, run_folders

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import torch
 
-from bench.models import SmallCNN
-from methods.fr.siamese import SiameseFR
+from bench.engine.models import SmallCNN
+from bench.methods.fr.siamese import SiameseFR
 from tests import test_run
 from tests.test_fr_contract import run
 from tests.test_run import NAME, run_folders

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main as cli_main
-from bench.results import load_results
-from reports.fr import CORRELATED, NEAR_MARK, SOURCE_MARK
-from reports.grid import build_grid
-from reports.leaderboard import build_leaderboard, format_html, format_text, to_records
-from reports.render import render_table
-from reports.tables import get_spec
+from bench.app.results import load_results
+from bench.reports.fr import CORRELATED, NEAR_MARK, SOURCE_MARK
+from bench.reports.grid import build_grid
+from bench.reports.leaderboard import build_leaderboard, format_html, format_text, to_records
+from bench.reports.render import render_table
+from bench.reports.tables import get_spec
 
 from fake_runs import make_run
 

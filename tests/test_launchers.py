@@ -18,7 +18,7 @@ import pytest
 from test_sweep import REPO, tiny_options, write_tiny_kadid
 
 from bench.cli import main as cli_main
-from bench.launchers.local import LocalLauncher
+from bench.app.launchers.local import LocalLauncher
 
 #: Run options of the small sweep: 1 method x 1 seed x the tiny set's 3 folds = 3 units.
 SMALL = ["--method", "erm", "--seed", "0"]
@@ -161,8 +161,8 @@ def fake(tmp_path: Path, name: str, code: str) -> FakeUnit:
                                   f"f.mkdir(parents=True, exist_ok=True)\n{code}")
 
 
-# A unit that finishes its folder as a run does: a valid record through bench.record.
-FINISH = ("from bench.record import RunFolder, RunRecord\n"
+# A unit that finishes its folder as a run does: a valid record through bench.core.record.
+FINISH = ("from bench.core.record import RunFolder, RunRecord\n"
           "m = {'srocc': 0.5, 'plcc': 0.5, 'krcc': 0.4, 'plcc_logistic': 0.5, 'n': 1}\n"
           "rec = RunRecord('lodo', 1, f.name, 'erm', 'ERM', 'd', 0, 'smoke', 'smallcnn', {'d': m})\n"
           "RunFolder(f).begin({}); RunFolder(f).finish(rec, [{'target': 'd', 'image': 'x', "
@@ -202,7 +202,7 @@ def test_local_sigint_stops_children_and_starts_no_more(tmp_path):
 
 
 def test_local_gives_each_slot_its_own_gpu(tmp_path, monkeypatch):
-    from bench.launchers import local
+    from bench.app.launchers import local
 
     monkeypatch.setattr(local, "visible_gpus", lambda: ["3", "5"])
     monkeypatch.setattr(local, "cpu_count", lambda: 8)

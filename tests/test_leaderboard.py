@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from bench.cli import main as cli_main
-from bench.results import load_results
-from reports.leaderboard import build_leaderboard, format_html, format_text
+from bench.app.results import load_results
+from bench.reports.leaderboard import build_leaderboard, format_html, format_text
 
 from fake_runs import make_run, read_json
 

@@ -21,7 +21,7 @@ from bench.data.loaders.mlive import load_mlive
 from bench.data.loaders.tid2013 import load_tid2013
 from bench.data.open import open_dataset
 from bench.data.registry import DATASETS
-from bench.errors import DataError
+from bench.core.errors import DataError
 
 try:
     from tests import layouts

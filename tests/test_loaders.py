@@ -19,7 +19,7 @@ from bench.data.loaders.metainfo import load_metainfo
 from bench.data.loaders.mlive import load_mlive
 from bench.data.loaders.tid2013 import load_tid2013, parse_tid2013_name
 from bench.data.registry import DATASETS, DatasetSpec, Expected, find_release
-from bench.errors import DataError
+from bench.core.errors import DataError
 
 try:
     from tests import layouts

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bench.data.records import Dataset, Record
-from bench.errors import UsageError
-from protocols.lodo import LeaveOneDistortionOut, validation_partners
+from bench.core.errors import UsageError
+from bench.protocols.lodo import LeaveOneDistortionOut, validation_partners
 
 TYPES = [f"T{k}" for k in range(6)]
 

@@ -19,16 +19,16 @@ import pytest
 import torch
 from torch import nn
 
-from bench.config import resolve
+from bench.core.config import resolve
 from bench.data.bank import ImageBank
-from bench.division import Subset, build_subsets
-from bench.errors import UsageError
-from bench.loop import FitContext
-from bench.samplers import SubsetBatches
-from bench.train import Engine, TrainSet
-from methods.causal.cip import CIP, parallel_batch
-from methods.causal.cis import CIS, serial_meta_iteration
-from methods.causal.reptile import ReptileMeta
+from bench.engine.division import Subset, build_subsets
+from bench.core.errors import UsageError
+from bench.engine.loop import FitContext
+from bench.engine.samplers import SubsetBatches
+from bench.engine.engine import Engine, TrainSet
+from bench.methods.causal.cip import CIP, parallel_batch
+from bench.methods.causal.cis import CIS, serial_meta_iteration
+from bench.methods.causal.reptile import ReptileMeta
 
 
 def tiny_linear() -> nn.Linear:
@@ -152,7 +152,7 @@ class TinyBNNet(nn.Module):
 
 
 def test_interp_moves_batchnorm_statistics_with_the_parameters():
-    from methods.causal.reptile import bn_buffers
+    from bench.methods.causal.reptile import bn_buffers
 
     torch.manual_seed(0)
     model = TinyBNNet()
@@ -187,7 +187,7 @@ def test_interp_moves_batchnorm_statistics_with_the_parameters():
 def test_recomputed_statistics_do_not_depend_on_stale_ones():
     """bn_stats=recompute: after recompute_bn_stats the test predictions are the same
     whatever running statistics the model carried before."""
-    from methods.causal.reptile import recompute_bn_stats
+    from bench.methods.causal.reptile import recompute_bn_stats
 
     size = 4
     ts, _ = tiny_trainset(size)
@@ -544,7 +544,7 @@ def test_refresh_sets_the_statistics_of_one_mixed_batch_and_restores_the_layer()
     """bn_batch=global: refresh_bn_stats puts the plain (momentum 1) batch statistics of
     one uniform training batch into the running buffers, whatever they held, and leaves
     momentum and mode as they were."""
-    from methods.causal.reptile import refresh_bn_stats
+    from bench.methods.causal.reptile import refresh_bn_stats
 
     ts, _ = tiny_trainset(4)
     cfg = resolve("smoke", {"data.size": 4, "data.crop": 4, "data.flip": False})
@@ -570,7 +570,7 @@ def test_inner_steps_under_global_normalise_with_running_statistics():
     """Inside bn_normalise_with_running a training-mode forward normalises with the running
     statistics (the batch's own statistics do not matter) and leaves them unchanged, the
     dropout stays in training mode, and every mode is restored on exit."""
-    from methods.causal.reptile import bn_normalise_with_running
+    from bench.methods.causal.reptile import bn_normalise_with_running
 
     torch.manual_seed(0)
     model = _ConvBNDrop().train()

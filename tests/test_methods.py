@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench import plan
-from bench.config import resolve, with_method_settings
+from bench.engine import session as plan
+from bench.core.config import resolve, with_method_settings
 from bench.data.records import Dataset, Record
-from bench.models import build_model
-from bench.registry import METHODS
-from bench.loop import FitContext
-from bench.train import Engine
+from bench.engine.models import build_model
+from bench.core.registry import METHODS
+from bench.engine.loop import FitContext
+from bench.engine.engine import Engine
 
 SIZE = 40                       # the smoke profile's data.size (crop 32)
 TYPES = ("A", "B", "C", "D")    # LODO holds out A: the fold trains on B, C, D
@@ -255,7 +255,7 @@ def test_describe_records_the_readings(tiny_data):
 
 
 def test_metaiqa_paper_profile_uses_its_own_batches_and_schedule():
-    from bench.config import resolve as _resolve
+    from bench.core.config import resolve as _resolve
 
     cfg = _resolve("paper", method="metaiqa")
     m = METHODS.get("metaiqa")(cfg)
@@ -272,7 +272,7 @@ def test_metaiqa_lr_decay_does_not_compound(tiny_data):
     out = fit("metaiqa", epochs=5, iterations=1)
     m = out["method"]
     m.hp.update({"lr_decay": 0.5, "lr_step_epochs": 2})
-    from bench.loop import _scheduler
+    from bench.engine.loop import _scheduler
 
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = _scheduler(opt, m.schedule())

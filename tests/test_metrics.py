@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.metrics import (
+from bench.core.metrics import (
     DEFAULT_LOGISTIC,
     LOGISTICS,
     all_metrics,

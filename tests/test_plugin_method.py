@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.registry import METHODS
+from bench.core.registry import METHODS
 from tests.test_run import NAME, release, run_cli, run_folders  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def test_readme_method_snippet_runs_under_lodo(release, tmp_path, monkeypatch):
     assert 15 <= len([ln for ln in code.splitlines() if ln.strip()]) <= 35   # "about 20 lines"
     METHODS.discover()  # find every method first: the copy below is what is restored after
     monkeypatch.setattr(METHODS, "_items", dict(METHODS._items))            # undone after
-    exec(compile(code, "README.md:tails", "exec"), {"__name__": "methods.tails"})
+    exec(compile(code, "README.md:tails", "exec"), {"__name__": "bench.methods.tails"})
     assert "erm-tails" in METHODS.names()
     out = tmp_path / "out"
     assert run_cli(release, out, "--set", "method.gamma=4", method="erm-tails", folds="A") == 0

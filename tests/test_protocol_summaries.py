@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.record import RunFolder
-from bench.registry import PROTOCOLS
-from bench.results import load_results
-from reports.leaderboard import build_leaderboard, format_text
-from reports.measured import aggregate, label_entities, select_runs
-from reports.regression import measured_value
-from reports.tables import get_spec
+from bench.core.record import RunFolder
+from bench.core.registry import PROTOCOLS
+from bench.app.results import load_results
+from bench.reports.leaderboard import build_leaderboard, format_text
+from bench.reports.measured import aggregate, label_entities, select_runs
+from bench.reports.regression import measured_value
+from bench.reports.tables import get_spec
 
 from fake_runs import make_run, read_json
 
@@ -83,8 +83,8 @@ def test_run_options_come_from_the_registered_protocols():
     import argparse
 
     from bench.commands.options import add_run_arguments, resolve_run_config
-    from bench.errors import UsageError
-    from bench.protocol import Option
+    from bench.core.errors import UsageError
+    from bench.engine.protocol import Option
 
     lodo = PROTOCOLS.get("lodo")
 

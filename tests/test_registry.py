@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UsageError
-from bench.registry import Registry
+from bench.core.errors import UsageError
+from bench.core.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,7 +83,7 @@ def test_entry_points_real_metadata_broken_one_skipped(tmp_path):
     in a one-line warning, and the built-in methods still work."""
     site = tmp_path / "site"
     _write(site / "goodplug.py", """
-        from bench.registry import METHODS
+        from bench.core.registry import METHODS
         @METHODS.register("plugged")
         class Plugged:
             display = "Plugged"
@@ -97,7 +97,7 @@ def test_entry_points_real_metadata_broken_one_skipped(tmp_path):
         bad = badplug
         ghost = goodplug:NoSuchThing
     """)
-    code = ("from bench.registry import METHODS\n"
+    code = ("from bench.core.registry import METHODS\n"
             "names = METHODS.names()\n"
             "print('plugged' in names, 'cis' in names, 'erm' in names)\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}

@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 
 from bench.cli import main as cli_main
-from reports.grid import build_grid
-from reports.paper import load_paper_numbers, paper_table, paper_value
-from reports.render import (
+from bench.reports.grid import build_grid
+from bench.reports.paper import load_paper_numbers, paper_table, paper_value
+from bench.reports.render import (
     FORMATS,
     escape_html,
     escape_latex,
     escape_markdown,
     render_table,
 )
-from reports.tables import SPECS, get_spec, parse_table_ids
+from bench.reports.tables import SPECS, get_spec, parse_table_ids
 
 KADID = ["GB", "LB", "MB", "CD", "CS", "CQ", "CSA1", "CSA2", "JP2K", "JPEG", "WN", "WNCC", "IN",
          "MN", "DENOISE", "BRIGHTEN", "DARKEN", "MS", "JITTER", "NEP", "PIXELATE",
@@ -61,7 +61,7 @@ SHAPES = {2: (14, 6), 3: (26, 9), 4: (6, 6), 5: (6, 6), 6: (6, 3), 7: (4, 6), 8:
 
 
 def synthetic_results(tmp_path=None, lodo_folds=KADID[:10], seeds=(0, 1)) -> pd.DataFrame:
-    """A one-row-per-run table like bench.results.load_results returns."""
+    """A one-row-per-run table like bench.app.results.load_results returns."""
     rng = np.random.default_rng(0)
     rows = []
 

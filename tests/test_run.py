@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-import bench.models
-import bench.train
+import bench.engine.models
+import bench.engine.engine
 from bench.cli import main
 from bench.data.records import Dataset, Record
 from bench.data.registry import DATASETS, DatasetSpec, dataset_names
@@ -163,18 +163,18 @@ def test_done_runs_are_skipped_and_unfinished_ones_redone(release, tmp_path, cap
     capsys.readouterr()
 
     # both folds done: nothing is trained (building a model would fail) and nothing rewritten
-    real_build = bench.models.build_model
+    real_build = bench.engine.models.build_model
 
     def no_build(*a, **k):
         raise AssertionError("a done fold was trained again")
 
-    monkeypatch.setattr(bench.models, "build_model", no_build)
+    monkeypatch.setattr(bench.engine.models, "build_model", no_build)
     assert run_cli(release, out) == 0
     assert capsys.readouterr().err.count("done already") == 2
     assert {f: mtimes(folder) for f, folder in folders.items()} == before
 
     # fold A loses its done marker: A is redone from scratch, B stays as it was
-    monkeypatch.setattr(bench.models, "build_model", real_build)
+    monkeypatch.setattr(bench.engine.models, "build_model", real_build)
     (folders["A"] / "done").unlink()
     assert run_cli(release, out) == 0
     assert (folders["A"] / "done").is_file()
@@ -186,7 +186,7 @@ def test_done_runs_are_skipped_and_unfinished_ones_redone(release, tmp_path, cap
 
 
 def test_nan_loss_stops_with_one_line_and_no_done_marker(release, tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(bench.train.LOSSES, "l1", lambda p, y: (p - y).abs() * float("nan"))
+    monkeypatch.setitem(bench.engine.engine.LOSSES, "l1", lambda p, y: (p - y).abs() * float("nan"))
     out = tmp_path / "out"
     assert run_cli(release, out, folds="A") == 1
     err = capsys.readouterr().err
@@ -249,12 +249,12 @@ def test_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(release,
                                                                          monkeypatch, capsys):
     """Ctrl-C after epoch 1 of 3 (train.checkpoint=true): the folder keeps its checkpoint
     (and config), the rerun resumes from it and ends exactly as an uninterrupted run."""
-    import bench.runner
+    import bench.engine.fold
 
     args = ("--set", "train.checkpoint=true", "--set", "train.epochs=3")
     assert run_cli(release, tmp_path / "whole", *args, folds="A") == 0
     whole = run_folders(tmp_path / "whole")["A"]
-    real = bench.runner._progress
+    real = bench.engine.fold._progress
 
     def interrupting(desc, epochs):
         bar, history, epoch_done = real(desc, epochs)
@@ -267,11 +267,11 @@ def test_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(release,
         return bar, history, done
 
     out = tmp_path / "cut"
-    monkeypatch.setattr(bench.runner, "_progress", interrupting)
+    monkeypatch.setattr(bench.engine.fold, "_progress", interrupting)
     assert run_cli(release, out, *args, folds="A") == 130
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     assert (folder / "checkpoint.pt").is_file() and not (folder / "done").exists()
-    monkeypatch.setattr(bench.runner, "_progress", real)
+    monkeypatch.setattr(bench.engine.fold, "_progress", real)
     assert run_cli(release, out, *args, folds="A") == 0
     assert not (folder / "checkpoint.pt").exists()
     assert metrics_without_timing(folder) == metrics_without_timing(whole)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from bench.commands.run import fold_table, target_table
-from bench.record import RunFolder
-from bench.registry import PROTOCOLS
+from bench.core.record import RunFolder
+from bench.core.registry import PROTOCOLS
 
 from fake_runs import make_run
 
@@ -67,15 +67,15 @@ def test_run_command_on_the_run_fold_contract(tmp_path, monkeypatch, capsys):
     has, and says the set is incomplete."""
     from types import SimpleNamespace
 
-    import bench.runner
+    import bench.engine.fold
     from bench.cli import main
-    from bench.protocol import Fold
+    from bench.engine.protocol import Fold
 
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     made = {f: make_run(tmp_path / "made", fold=f, fold_count=3) for f in ("GB", "LB")}
     folds = [Fold(name, [("syn-kadid", [])]) for name in ("GB", "LB", "MB")]
     session = SimpleNamespace(folds=folds, protocol=PROTOCOLS.get("lodo")())
-    monkeypatch.setattr(bench.runner, "prepare", lambda cfg, log: session)
+    monkeypatch.setattr(bench.engine.fold, "prepare", lambda cfg, log: session)
 
     def run_fold(s, fold, out, log, position=""):
         if fold.name not in made:
@@ -83,7 +83,7 @@ def test_run_command_on_the_run_fold_contract(tmp_path, monkeypatch, capsys):
         run = RunFolder(made[fold.name])
         return run, run.read()
 
-    monkeypatch.setattr(bench.runner, "run_fold", run_fold)
+    monkeypatch.setattr(bench.engine.fold, "run_fold", run_fold)
     assert main(["run", "--profile", "smoke", "--method", "cis", "--out", str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()
     assert "run: method cis, protocol lodo on syn-kadid, profile smoke, seed 0, 3 fold(s)" in captured.err

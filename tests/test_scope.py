@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-from bench.scope import run_scope
+from bench.core.scope import run_scope
 
 
 @pytest.fixture()

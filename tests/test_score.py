@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 
 from bench.cli import main as cli_main
-from bench.results import load_results
-from bench.record import RunFolder
+from bench.app.results import load_results
+from bench.core.record import RunFolder
 
 from layouts import KADID10K_ROWS, build_kadid10k
 

@@ -15,9 +15,9 @@ from scipy import stats
 
 from bench.cli import main as cli_main
 from bench.data.registry import DATASETS
-from bench.results import load_results
-from reports.fr import fr_results
-from reports.leaderboard import build_leaderboard
+from bench.app.results import load_results
+from bench.reports.fr import fr_results
+from bench.reports.leaderboard import build_leaderboard
 
 from layouts import KADID10K_ROWS, build_kadid10k
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench import speed
+from bench.app import speed
 from bench.cli import main as cli_main
-from bench.config import resolve
-from bench.models import build_model
-from bench.train import Engine
+from bench.core.config import resolve
+from bench.engine.models import build_model
+from bench.engine.engine import Engine
 
 SMALL = ["--profile", "smoke", "--steps", "2", "--repeats", "2", "--threads", "1",
          "--data", "random", "--device", "cpu"]

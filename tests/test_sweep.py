@@ -1,4 +1,4 @@
-"""Tests of sweep expansion and planning (bench.sweep, `python -m bench sweep --dry-run`).
+"""Tests of sweep expansion and planning (bench.app.sweep, `python -m bench sweep --dry-run`).
 
 They use a tiny KADID-10k release (3 references x 3 types x 2 levels, 40x40 px) written
 by :func:`write_tiny_kadid` and the smoke profile; test_launchers.py reuses these helpers.
@@ -16,10 +16,10 @@ import pytest
 from bench.cli import build_parser
 from bench.cli import main as cli_main
 from bench.commands.options import resolve_run_config
-from bench.protocol import Fold, Protocol
-from bench.registry import PROTOCOLS
-from bench.runner import load_plan, run_folder
-from bench.sweep import clean_stale, expand, plan
+from bench.engine.protocol import Fold, Protocol
+from bench.core.registry import PROTOCOLS
+from bench.engine.fold import load_plan, run_folder
+from bench.app.sweep import clean_stale, expand, plan
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -175,7 +175,7 @@ def test_dry_run_lists_done_and_to_do_and_a_done_unit_is_skipped(tiny_kadid, env
     assert cli_main(["sweep", *argv, "--folds", units[4].fold, "--seed", "1"]) == 0
     assert "nothing to do" in capsys.readouterr().out
     # ... and a launcher handed it anyway (done after planning) does not start it
-    from bench.launchers.local import LocalLauncher
+    from bench.app.launchers.local import LocalLauncher
 
     report = LocalLauncher(argparse.Namespace(jobs=1)).launch([units[4]], lambda m: None)
     assert [r.status for r in report.results] == ["skipped"]

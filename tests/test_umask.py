@@ -1,4 +1,4 @@
-"""bench.data.atomic leaves the umask alone at import and honours the current one."""
+"""bench.core.atomic leaves the umask alone at import and honours the current one."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.data.atomic import current_umask, write_text_atomic
+from bench.core.atomic import current_umask, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,7 +15,7 @@ def test_import_does_not_touch_umask():
     """Importing the module makes no umask system call (traced by wrapping os.umask)."""
     code = ("import os\ncalls = []\nreal = os.umask\n"
             "os.umask = lambda m: (calls.append(m), real(m))[1]\n"
-            "import bench.data.atomic\nprint(len(calls))\n")
+            "import bench.core.atomic\nprint(len(calls))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr

@@ -10,8 +10,8 @@ import pytest
 import test_run
 from test_run import run_cli, run_folders
 
-from bench.errors import UsageError
-from bench.registry import METHODS, Registry
+from bench.core.errors import UsageError
+from bench.core.registry import METHODS, Registry
 
 release = test_run.release   # the tiny on-disk release fixture
 
@@ -101,8 +101,8 @@ def test_weights_only_loads_refuses_a_planted_file_even_when_asked_not_to(tmp_pa
     pickled object is refused by name and its code never runs; torch.load is restored."""
     import torch
 
-    from bench.errors import BenchError
-    from bench.pyiqa_offline import weights_only_loads
+    from bench.core.errors import BenchError
+    from bench.data.pyiqa_offline import weights_only_loads
 
     plain, planted = tmp_path / "plain.pt", tmp_path / "planted.pt"
     torch.save({"w": torch.ones(2)}, plain)

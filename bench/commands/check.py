@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import BenchError, UsageError
+from ..core.errors import BenchError, UsageError
 
 NAME = "check"
 HELP = "compare measured metrics with a baseline CSV; exit 1 on a regression (for CI)"
@@ -33,9 +33,9 @@ def add_arguments(parser) -> None:
 
 
 def load_runs(runs_dir: Path):
-    """The finished runs under ``runs_dir`` (bench.results' one-row-per-run DataFrame);
+    """The finished runs under ``runs_dir`` (bench.app.results' one-row-per-run DataFrame);
     invalid folders are named and skipped."""
-    from bench.results import load_results
+    from bench.app.results import load_results
 
     if not runs_dir.is_dir():
         raise BenchError(f"no runs folder {runs_dir}/; pass --runs DIR")
@@ -44,8 +44,8 @@ def load_runs(runs_dir: Path):
 
 def main(args) -> int:
     """Run the check (or write a baseline); return the exit status."""
-    from reports.io import write_atomic
-    from reports.regression import (
+    from bench.reports.io import write_atomic
+    from bench.reports.regression import (
         compare,
         describe,
         format_table,

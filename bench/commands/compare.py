@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import BenchError
+from ..core.errors import BenchError
 
 NAME = "compare"
 HELP = "paired test (t-test, Wilcoxon) between two methods' runs on the same folds/splits/seeds"
@@ -30,7 +30,7 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     """Print the pairs and the tests; BenchError saying what is missing when nothing pairs."""
-    from reports.compare import (explain_no_pairs, format_report, pair_runs, resolve_method,
+    from bench.reports.compare import (explain_no_pairs, format_report, pair_runs, resolve_method,
                                  run_table)
 
     runs = Path(args.runs)

@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
 
 def data_paths(sets: list[str]) -> dict:
     """{dataset: folder} from ``--set data.NAME=PATH`` items."""
-    from ..errors import UsageError
+    from ..core.errors import UsageError
 
     out = {}
     for item in sets:
@@ -52,7 +52,7 @@ def _real_folders(args) -> dict:
                 found[name] = folder
     unknown = set(paths) - set(DATASETS)
     if unknown:
-        from ..errors import unknown_choice
+        from ..core.errors import unknown_choice
 
         raise unknown_choice("dataset", sorted(unknown)[0], DATASETS)
     return found

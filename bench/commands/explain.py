@@ -25,10 +25,10 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     """Write the maps and print one line per image (prediction, files)."""
-    from reports.saliency import explain
+    from bench.reports.saliency import explain
 
-    from ..errors import UsageError
-    from ..tools.environment import writable_dir
+    from ..core.errors import UsageError
+    from ..app.environment import writable_dir
 
     writable_dir(args.out, "--out")
     if args.device != "cpu" and not args.device.startswith("cuda"):

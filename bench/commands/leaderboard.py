@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import BenchError
+from ..core.errors import BenchError
 
 NAME = "leaderboard"
 HELP = "rank methods per protocol and dataset/target by their headline metric (text, HTML)"
@@ -31,10 +31,10 @@ def main(args) -> int:
     """Print the leaderboard (and write the HTML page)."""
     import json
 
-    from reports.io import write_atomic
-    from reports.leaderboard import build_leaderboard, format_html, format_text, to_records
+    from bench.reports.io import write_atomic
+    from bench.reports.leaderboard import build_leaderboard, format_html, format_text, to_records
 
-    from ..results import load_results
+    from ..app.results import load_results
 
     runs = Path(args.runs)
     if not runs.is_dir():

@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
 
 def main(args) -> int:
     """Print the listing; return 0."""
-    from ..tools.listing import datasets_lines, fold_lines, methods_lines, protocols_lines
+    from ..app.listing import datasets_lines, fold_lines, methods_lines, protocols_lines
 
     print("methods (--method):")
     print("\n".join(methods_lines()))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 # CLI option -> dotted config key, for the single-valued run options.
 RUN_OPTIONS = {
@@ -14,8 +14,8 @@ RUN_OPTIONS = {
 
 def protocol_options():
     """Every registered protocol's options: flag -> (Option, [protocol names])."""
-    from ..protocol import all_options
-    from ..registry import PROTOCOLS
+    from ..engine.protocol import all_options
+    from ..core.registry import PROTOCOLS
 
     return all_options(sorted(PROTOCOLS.items(), key=lambda kv: (kv[1].order, kv[0])))
 
@@ -30,7 +30,7 @@ def add_protocol_arguments(p: argparse.ArgumentParser, listed: bool = False) -> 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The options of `python -m bench run`."""
-    from ..registry import PROTOCOLS
+    from ..core.registry import PROTOCOLS
 
     p.add_argument("--protocol", default="lodo",
                    help=f"evaluation protocol: {', '.join(PROTOCOLS.names())} (default lodo)")
@@ -54,9 +54,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 def resolve_run_config(args: argparse.Namespace) -> dict:
     """Resolved config of a `run` invocation: profile, options, --set (which wins)."""
-    from ..config import resolve, set_key
+    from ..core.config import resolve, set_key
     from ..data.registry import dataset_names
-    from ..registry import METHODS, PROTOCOLS
+    from ..core.registry import METHODS, PROTOCOLS
 
     names = dataset_names()
     protocol_cls = PROTOCOLS.get(args.protocol)
@@ -82,12 +82,12 @@ def resolve_run_config(args: argparse.Namespace) -> dict:
         if "=" not in item:
             raise UsageError(f"--set expects key=value, got '{item}'")
         key, text = item.split("=", 1)
-        from ..config import parse_value
+        from ..core.config import parse_value
 
         set_key(cfg, key.strip(), parse_value(text.strip()), names)
     for n in _dataset_options(cfg):
         if n not in names:
-            from ..errors import unknown_choice
+            from ..core.errors import unknown_choice
 
             raise unknown_choice("dataset", n, names)
     return cfg

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 from .data import data_paths
 
 NAME = "report"
@@ -52,9 +52,9 @@ def add_arguments(parser) -> None:
 
 
 def load_runs(runs_dir: Path):
-    """The finished runs under ``runs_dir`` as bench.results' one-row-per-run DataFrame
+    """The finished runs under ``runs_dir`` as bench.app.results' one-row-per-run DataFrame
     (invalid run folders are named and skipped)."""
-    from bench.results import load_results
+    from bench.app.results import load_results
 
     return load_results(runs_dir)
 
@@ -69,7 +69,7 @@ def _no_runs(why: str) -> int:
 
 def _table1(args, paths: dict):
     """Table 1's grid: the paper's alone with --paper, else the datasets found beside it."""
-    from reports.table1 import build_table1, collect_datasets
+    from bench.reports.table1 import build_table1, collect_datasets
 
     if args.paper:
         return build_table1(None)
@@ -79,13 +79,13 @@ def _table1(args, paths: dict):
 
 def main(args) -> int:
     """Render the selected tables (and figures, index page); print every file written."""
-    from reports.figures import make_figures
-    from reports.grid import build_grid
-    from reports.html import TableEntry, render_index
-    from reports.io import write_atomic
-    from reports.paper import load_paper_numbers
-    from reports.render import FORMATS, render_latex_document, render_table
-    from reports.tables import get_spec, parse_table_ids
+    from bench.reports.figures import make_figures
+    from bench.reports.grid import build_grid
+    from bench.reports.html import TableEntry, render_index
+    from bench.reports.io import write_atomic
+    from bench.reports.paper import load_paper_numbers
+    from bench.reports.render import FORMATS, render_latex_document, render_table
+    from bench.reports.tables import get_spec, parse_table_ids
 
     ids = parse_table_ids(args.tables)
     formats = list(FORMATS) if args.format == "all" else [args.format]
@@ -112,7 +112,7 @@ def main(args) -> int:
 
     grids = [build_grid(get_spec(t), results, paper) for t in ids]
     if results is not None:
-        from reports.fr import fr_grids
+        from bench.reports.fr import fr_grids
 
         grids = [g for g in grids if g.has_measured] + fr_grids(results)   # FR tables after
         if not grids and not want_table1:
@@ -124,7 +124,7 @@ def main(args) -> int:
             return 1
 
     if results is not None and "html" in formats and args.bootstrap:
-        from reports.bootstrap import attach_intervals, describe
+        from bench.reports.bootstrap import attach_intervals, describe
 
         attach_intervals(grids, args.bootstrap)
         for g in grids:
@@ -152,8 +152,8 @@ def main(args) -> int:
     figures, unreadable = [], []
     if results is not None and not args.no_figures:
         figures, unreadable = make_figures(results, out / "figures", paper)
-        from reports.figures import FigureGroup
-        from reports.fr_figures import label_budget_figures
+        from bench.reports.figures import FigureGroup
+        from bench.reports.fr_figures import label_budget_figures
 
         budget = label_budget_figures(results, out / "figures")
         figures += [FigureGroup("Full-reference: SROCC vs label budget", budget)] if budget else []

@@ -4,7 +4,7 @@ Before anything is decoded or trained: ``--out`` and the cache are checked writa
 the free space under ``--out`` against an estimate of what the run writes. The run prints a
 short summary (method, protocol, dataset, profile, seed, folds, run-folder path); the full
 resolved config is in each run folder's ``config.json`` and printed by ``--print-config``.
-The table's summary rows are the protocol's own (:meth:`bench.protocol.Protocol.summarise`;
+The table's summary rows are the protocol's own (:meth:`bench.engine.protocol.Protocol.summarise`;
 spread: sample std, ddof=1, n shown) and say when they cover only some of the folds.
 """
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _select_folds(folds: list, wanted_text: str | None) -> list:
     known = {f.name for f in folds}
     bad = [w for w in wanted if w not in known]
     if bad:
-        from ..errors import unknown_choice
+        from ..core.errors import unknown_choice
 
         raise unknown_choice("fold", bad[0], known)
     return [f for f in folds if f.name in wanted]
@@ -120,7 +120,7 @@ def _select_folds(folds: list, wanted_text: str | None) -> list:
 
 def _preflight(cfg: dict, out: Path) -> None:
     """--out and the cache are writable folders (before any data is touched)."""
-    from ..tools.environment import cache_dir, writable_dir
+    from ..app.environment import cache_dir, writable_dir
 
     writable_dir(out, "--out")
     cache_dir()
@@ -131,12 +131,12 @@ def main(args) -> int:
     then print the table."""
     import os
 
-    from ..config import dumps
-    from ..fold_workers import FoldWorkers, auto_jobs, parse_jobs, worker_argv
-    from ..plan import check_config
-    from ..record import RunFolder
-    from ..runner import prepare, run_fold, run_folder
-    from ..tools.environment import estimate_run_bytes, free_space
+    from ..core.config import dumps
+    from ..app.fold_workers import FoldWorkers, auto_jobs, parse_jobs, worker_argv
+    from ..engine.session import check_config
+    from ..core.record import RunFolder
+    from ..engine.fold import prepare, run_fold, run_folder
+    from ..app.environment import estimate_run_bytes, free_space
 
     jobs = parse_jobs(getattr(args, "jobs", None) or os.environ.get("BENCH_JOBS") or "auto")
     cfg = resolve_run_config(args)
@@ -213,6 +213,6 @@ def _share_threads(cfg: dict, jobs: int) -> None:
     if int(cfg.get("engine", {}).get("threads") or 0) < 1 and "OMP_NUM_THREADS" not in os.environ:
         import torch
 
-        from ..launchers.local import cpu_count
+        from ..app.launchers.local import cpu_count
 
         torch.set_num_threads(max(1, cpu_count() // jobs))

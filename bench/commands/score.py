@@ -11,14 +11,14 @@ metrics as JSON. ``--out DIR`` stores the result as done run folders (method
 ``submission:<name>``, ``--name`` defaulting to the CSV's stem), so it joins the leaderboard.
 Metrics undefined on a test set (NaN: constant predictions) are shown as 'nan', the
 command exits 1, and such a result is never written as run folders.
-See :mod:`bench.tools.scoring` and :mod:`bench.tools.submission`.
+See :mod:`bench.app.scoring` and :mod:`bench.app.submission`.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
+from ..core.errors import UsageError
 
 NAME = "score"
 HELP = "score an outside model's predictions CSV on a protocol's test images (submissions)"
@@ -51,10 +51,10 @@ def main(args) -> int:
     undefined."""
     import json
 
-    from ..errors import BenchError
-    from ..tools.environment import writable_dir, writable_file
-    from ..tools.scoring import match_predictions, score_config, test_sets, write_template
-    from ..tools.submission import format_scores, result_json, undefined, write_runs
+    from ..core.errors import BenchError
+    from ..app.environment import writable_dir, writable_file
+    from ..app.scoring import match_predictions, score_config, test_sets, write_template
+    from ..app.submission import format_scores, result_json, undefined, write_runs
 
     if bool(args.template) == bool(args.predictions):
         raise UsageError("give a predictions CSV to score, or --template FILE to write one to "

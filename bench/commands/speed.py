@@ -41,9 +41,9 @@ def add_arguments(p) -> None:
 
 def build_config(args) -> dict:
     """The resolved config the measurement runs under."""
-    from ..config import resolve
+    from ..core.config import resolve
     from ..data.registry import dataset_names
-    from ..registry import METHODS
+    from ..core.registry import METHODS
 
     METHODS.get(args.method)
     overrides = {"seed": args.seed}
@@ -79,15 +79,15 @@ def main(args) -> int:
 
     import torch
 
-    from ..errors import UsageError
-    from ..runner import resolve_device
-    from ..speed import measure
-    from ..speed_report import format_report
+    from ..core.errors import UsageError
+    from ..engine.fold import resolve_device
+    from ..app.speed import measure
+    from ..app.speed_report import format_report
 
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be at least 1")
     cfg = build_config(args)
-    from ..registry import METHODS
+    from ..core.registry import METHODS
 
     if getattr(METHODS.get(cfg["method"]), "inputs", "images") != "images":
         raise UsageError(f"bench speed times blind (NR) training steps; --method {cfg['method']} "

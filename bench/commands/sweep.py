@@ -21,8 +21,8 @@ HELP = "run every combination of comma-separated run options (e.g. --method erm,
 
 def add_arguments(p) -> None:
     """`run`'s options (lists where they sweep), --dry-run, the launcher and its options."""
-    from ..launchers import LAUNCHERS
-    from ..sweep import make_sweepable
+    from ..app.launchers import LAUNCHERS
+    from ..app.sweep import make_sweepable
 
     add_run_arguments(p)
     make_sweepable(p)
@@ -38,16 +38,16 @@ def add_arguments(p) -> None:
 def launcher_choices() -> str:
     """The registered launcher names, as both --help and the unknown-launcher error list
     them: 'local, slurm, submitit' (aliases included)."""
-    from ..launchers import LAUNCHERS
+    from ..app.launchers import LAUNCHERS
 
     return ", ".join(LAUNCHERS.names())
 
 
 def main(args) -> int:
     """Plan the sweep, then list it (--dry-run) or run what is not done."""
-    from ..launchers import LAUNCHERS
-    from ..record import RunFolder
-    from ..sweep import count_line, format_plan, plan
+    from ..app.launchers import LAUNCHERS
+    from ..core.record import RunFolder
+    from ..app.sweep import count_line, format_plan, plan
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)

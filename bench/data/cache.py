@@ -33,8 +33,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import DataError
-from .atomic import file_lock
+from ..core.errors import DataError
+from ..core.atomic import file_lock
 from .cleanup import remove_owned, try_lock
 from .paths import cache_root, owned_path
 from .progress import Progress

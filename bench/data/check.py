@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..errors import DataError
+from ..core.errors import DataError
 from .loaders._common import is_image_name
 from .records import Dataset
 from .registry import DatasetSpec, Expected

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from .atomic import try_lock
+from ..core.atomic import try_lock
 from .paths import owned_path
 
 

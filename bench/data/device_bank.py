@@ -64,7 +64,7 @@ def choose_placement(placement: str, bank: ImageBank, device) -> str:
     import torch
 
     if placement not in PLACEMENTS:
-        from ..errors import UsageError
+        from ..core.errors import UsageError
 
         raise UsageError(f"data.placement must be one of {', '.join(PLACEMENTS)}, not {placement!r}")
     if placement != "auto":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..errors import DataError
+from ..core.errors import DataError
 from .records import Dataset
 from .registry import find_release, get_spec
 

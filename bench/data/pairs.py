@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..core.errors import DataError
 from .bank import ImageBank, draw_crops
 from .records import Dataset, Record
 

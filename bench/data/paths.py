@@ -6,7 +6,7 @@ import numbers
 import os
 from pathlib import Path
 
-from ..errors import BenchError, UsageError
+from ..core.errors import BenchError, UsageError
 
 
 def cache_root() -> Path:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..errors import DataError, unknown_choice
+from ..core.errors import DataError, unknown_choice
 from .records import Dataset
 
 

@@ -7,10 +7,10 @@ Budget: an epoch is the training-set size in images (``epoch_unit = 'images'``),
 for ERM, MetaIQA, CIS and CIP; a CIS/CIP meta-iteration sees one batch of every subset."""
 from __future__ import annotations
 
-from bench.method import FitContext, Method
-from bench.registry import METHODS
-from bench.samplers import SubsetBatches
-from bench.settings import Setting
+from bench.engine.method import FitContext, Method
+from bench.core.registry import METHODS
+from bench.engine.samplers import SubsetBatches
+from bench.core.settings import Setting
 
 import contextlib
 
@@ -70,7 +70,7 @@ def inner_adam(engine, hp: dict, lr: float, split: bool):
     if not split:
         return engine.adam(model.parameters(), lr)
     if not (hasattr(model, "backbone") and hasattr(model, "head")):
-        from bench.errors import UsageError
+        from bench.core.errors import UsageError
 
         raise UsageError("a separate head lr needs a model with .backbone and .head (an IQANet)")
     return engine.adam([{"params": model.backbone.parameters(), "lr": lr},

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.method import FitContext
-from bench.settings import Setting
+from bench.engine.method import FitContext
+from bench.core.settings import Setting
 
 from .base import CAUSAL_SETTINGS, CausalMethod, register_with_ablations
 

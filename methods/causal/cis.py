@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from bench.method import FitContext
+from bench.engine.method import FitContext
 
 from .base import CausalMethod, register_with_ablations
 from .reptile import ReptileMeta

@@ -50,7 +50,7 @@ class ReptileMeta:
 
     def __init__(self, params, step: str = "interp", beta: float = 1.0, lr: float = 1e-2,
                  betas=(0.9, 0.9999), buffers=()):
-        from bench.errors import UsageError
+        from bench.core.errors import UsageError
 
         if step not in META_STEPS:
             raise UsageError(f"method.meta_step must be one of {', '.join(META_STEPS)}, not {step!r}")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.atomic import file_lock, write_bytes_atomic
+from bench.core.atomic import file_lock, write_bytes_atomic
 from bench.data.paths import cache_root, owned_path
 
 from .brisque import Extracted

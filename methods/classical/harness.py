@@ -1,7 +1,7 @@
 """How a method that trains no network plugs into the harness's runner, and the fold's
 images it works from.
 
-Such a method (:class:`NoNetwork`) overrides :meth:`bench.method.Method.fit` entirely and
+Such a method (:class:`NoNetwork`) overrides :meth:`bench.engine.method.Method.fit` entirely and
 provides ``predict_images(bank, index, batch_size)`` (float64 N, higher = better) and
 ``facts`` (a dict for the run record). After ``fit`` the runner predicts every image
 through ``predict_images`` (the engine's ``predictor``), records ``describe()`` (the facts

@@ -26,9 +26,9 @@ import time
 
 import numpy as np
 
-from bench.method import FitContext, Method
-from bench.registry import METHODS
-from bench.settings import Setting as S
+from bench.engine.method import FitContext, Method
+from bench.core.registry import METHODS
+from bench.core.settings import Setting as S
 
 from . import harness
 

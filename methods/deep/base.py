@@ -3,8 +3,8 @@
 method's own, and :class:`DeepNR`, a method that trains its own network on MOS with ERM's
 sampling and image budget (an epoch is the training-set size in images).
 
-Backbones come from the harness's registry (``bench.models.BACKBONES``) through
-:func:`bench.models.build_model`, so their initialisation follows the harness's rule:
+Backbones come from the harness's registry (``bench.engine.models.BACKBONES``) through
+:func:`bench.engine.models.build_model`, so their initialisation follows the harness's rule:
 ImageNet weights only from the local torch cache (or ``model.weights``), random otherwise,
 and the run record says which.
 """
@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.errors import BenchError
-from bench.method import FitContext, Method
-from bench.models import IMAGENET_MEAN, IMAGENET_STD, SmallCNN
-from bench.samplers import BatchSampler
-from bench.settings import Setting
+from bench.core.errors import BenchError
+from bench.engine.method import FitContext, Method
+from bench.engine.models import IMAGENET_MEAN, IMAGENET_STD, SmallCNN
+from bench.engine.samplers import BatchSampler
+from bench.core.settings import Setting
 
 
 class Normalize(nn.Module):
@@ -87,7 +87,7 @@ def harness_backbone(cfg: dict, name: Optional[str], log: Callable[[str], None])
     """(backbone module, init) of backbone ``name`` (None: the config's model.backbone),
     built and initialised exactly as the harness builds ERM's (the regression head it
     builds alongside is dropped)."""
-    from bench.models import build_model
+    from bench.engine.models import build_model
 
     model_cfg = dict(cfg["model"])
     if name:

@@ -50,11 +50,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import BenchError, UsageError
-from bench.method import FitContext
-from bench.registry import METHODS
-from bench.samplers import BatchSampler
-from bench.settings import Setting
+from bench.core.errors import BenchError, UsageError
+from bench.engine.method import FitContext
+from bench.core.registry import METHODS
+from bench.engine.samplers import BatchSampler
+from bench.core.settings import Setting
 
 from .base import (
     DeepNR,
@@ -284,7 +284,7 @@ class DBCNN(DeepNR):
                                   lambda x, p: F.cross_entropy(self.classifier(model.scnn_map(x)),
                                                                labels[torch.as_tensor(p)]))
         elif phase == 1:
-            from bench.train import LOSSES
+            from bench.engine.engine import LOSSES
 
             y = torch.from_numpy(ctx.train.mos).to(e.device)
 

@@ -42,9 +42,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import UsageError
-from bench.registry import METHODS
-from bench.settings import Setting
+from bench.core.errors import UsageError
+from bench.core.registry import METHODS
+from bench.core.settings import Setting
 
 from .base import (
     DeepNR,

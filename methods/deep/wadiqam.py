@@ -38,9 +38,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from bench.errors import UsageError
-from bench.registry import METHODS
-from bench.settings import Setting
+from bench.core.errors import UsageError
+from bench.core.registry import METHODS
+from bench.core.settings import Setting
 
 from .base import DeepNR, Normalize, full_precision, schedule_settings
 

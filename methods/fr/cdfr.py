@@ -29,11 +29,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.errors import UsageError
-from bench.method import FitContext, PairMethod
-from bench.registry import METHODS
-from bench.samplers import BatchSampler
-from bench.settings import Setting
+from bench.core.errors import UsageError
+from bench.engine.method import FitContext, PairMethod
+from bench.core.registry import METHODS
+from bench.engine.samplers import BatchSampler
+from bench.core.settings import Setting
 
 from .cdfr_labelfree import ORIENTS, LabelFreeHead
 from .cdfr_losses import INVARIANCES, Weights, draws, self_supervised, supervised_loss
@@ -131,9 +131,9 @@ class CDFR(PairMethod):
     @classmethod
     def build_model(cls, cfg: dict, log=print):
         """(CDFRNet, init): the feature maps of the config's backbone (weights and init as
-        the NR networks', bench.models.build_model: ImageNet weights only from the local
+        the NR networks', bench.engine.models.build_model: ImageNet weights only from the local
         cache or model.weights) under the heads of the method's settings."""
-        from bench.models import build_model
+        from bench.engine.models import build_model
 
         from .siamese import feature_trunk
 

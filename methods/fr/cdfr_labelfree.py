@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 import torch
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 
 from .cdfr_losses import Weights, draws, self_supervised
 from .cdfr_model import CDFRNet

@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import UsageError
-from bench.models import IMAGENET_MEAN, IMAGENET_STD
+from bench.core.errors import UsageError
+from bench.engine.models import IMAGENET_MEAN, IMAGENET_STD
 
 MASKINGS = ("divisive", "none")
 MASKING_CONTENTS = ("reference", "distorted")

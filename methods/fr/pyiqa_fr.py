@@ -24,19 +24,19 @@ import sys
 
 import numpy as np
 
-from bench.errors import BenchError, UsageError, suggest
-from bench.method import FitContext, PairMethod
-from bench.pyiqa_offline import MissingWeights, offline, weights_only_loads
-from bench.registry import METHODS
-from methods.classical import harness
-from methods.zero_shot import oriented_scores
+from bench.core.errors import BenchError, UsageError, suggest
+from bench.engine.method import FitContext, PairMethod
+from bench.data.pyiqa_offline import MissingWeights, offline, weights_only_loads
+from bench.core.registry import METHODS
+from bench.methods.classical import harness
+from bench.methods.zero_shot import oriented_scores
 
 FAMILY = "pyiqa-fr"
 
 
 def create_fr_metric(name: str):
     """``pyiqa.create_metric(name, as_loss=False, device='cpu')`` built offline (see
-    bench.pyiqa_offline.offline); pyiqa's and torch.hub's printouts are passed on less their
+    bench.data.pyiqa_offline.offline); pyiqa's and torch.hub's printouts are passed on less their
     'Downloading: ...' lines (nothing is downloaded)."""
     import pyiqa
 

@@ -1,7 +1,7 @@
 """``fr-siamese``: the trainable full-reference baseline, a deep feature-difference
 regressor in the WaDIQaM-FR / LPIPS style.
 
-One backbone (``model.backbone`` from bench.models.BACKBONES, shared by both inputs, its
+One backbone (``model.backbone`` from bench.engine.models.BACKBONES, shared by both inputs, its
 spatial feature maps: the convolutional trunk without pooling or classifier) embeds the
 reference r and the distorted image d; the per-position difference |f(r) - f(d)| is
 averaged over positions (LPIPS's spatial mean), optionally concatenated with the pooled
@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.errors import UsageError
-from bench.method import FitContext, PairMethod, Setting
-from bench.models import IMAGENET_MEAN, IMAGENET_STD, SmallCNN
-from bench.registry import METHODS
-from bench.samplers import BatchSampler
+from bench.core.errors import UsageError
+from bench.engine.method import FitContext, PairMethod, Setting
+from bench.engine.models import IMAGENET_MEAN, IMAGENET_STD, SmallCNN
+from bench.core.registry import METHODS
+from bench.engine.samplers import BatchSampler
 
 
 def feature_trunk(backbone: nn.Module) -> tuple[nn.Module, int]:
@@ -82,8 +82,8 @@ class FRSiamese(PairMethod):
     @classmethod
     def build_model(cls, cfg: dict, log=print):
         """(SiameseFR, init): the config's backbone (ImageNet weights only from the local
-        cache, as bench.models.build_model) in the Siamese network."""
-        from bench.models import build_model
+        cache, as bench.engine.models.build_model) in the Siamese network."""
+        from bench.engine.models import build_model
 
         hp = cls(cfg).hp
         model, init = build_model(cfg["model"], log)   # weights and init as the NR networks'

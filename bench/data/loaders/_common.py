@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
-from ...errors import DataError
+from ...core.errors import DataError
 
 #: File name endings counted as images by the loaders and by ``bench data check``.
 IMAGE_SUFFIXES = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif", ".webp"})

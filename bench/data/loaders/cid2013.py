@@ -20,7 +20,7 @@ import math
 import re
 from pathlib import Path
 
-from ...errors import DataError
+from ...core.errors import DataError
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
 from ._common import PathResolver, RowChecks, find_child, read_image_score_csv, to_float

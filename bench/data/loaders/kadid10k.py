@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ...errors import DataError
+from ...core.errors import DataError
 from ..distortion_types import KADID10K_TYPES, abbreviation_of, abbreviations
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset

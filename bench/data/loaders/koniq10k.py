@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import DataError
+from ...core.errors import DataError
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
 from ._common import FileIndex, RowChecks, find_path, read_csv_table, require_file, to_float

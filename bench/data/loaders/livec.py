@@ -17,7 +17,7 @@ import math
 import re
 from pathlib import Path
 
-from ...errors import DataError
+from ...core.errors import DataError
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
 from ._common import FileIndex, RowChecks, load_mat, mat_numbers, mat_strings, require_file

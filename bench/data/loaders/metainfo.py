@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from pathlib import Path, PurePosixPath
 
-from ...errors import DataError
+from ...core.errors import DataError
 from ..records import Dataset, Record
 from ..registry import register_dataset
 from ._common import PathResolver, RowChecks, escapes_root, read_csv_table, to_float

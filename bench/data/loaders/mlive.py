@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from pathlib import Path, PurePosixPath
 
-from ...errors import DataError
+from ...core.errors import DataError
 from ..distortion_types import MLIVE_TYPES, abbreviation_of, abbreviations
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import file_lock, write_text_atomic
+from ...core.atomic import file_lock, write_text_atomic
 from ..cleanup import remove_owned, sweep_suite_leftovers
 from ..distortion_types import KADID10K_TYPES, abbreviations
 from ..paths import cache_root, check_seed, files_match, owned_path

@@ -46,7 +46,7 @@ def member_scores(distorted: np.ndarray, reference: np.ndarray, batch: int = 64,
         warnings.filterwarnings("ignore", module="pyiqa")
         import pyiqa
 
-        from ...pyiqa_offline import offline, weights_only_loads
+        from ..pyiqa_offline import offline, weights_only_loads
 
         for name, side in MEMBERS:
             with offline(f"pseudo-MOS {name}"):

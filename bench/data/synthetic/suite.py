@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import file_lock, write_text_atomic
+from ...core.atomic import file_lock, write_text_atomic
 from ..cleanup import remove_owned, sweep_suite_leftovers
 from ..loaders._common import RowChecks, read_csv_table, to_float
 from ..distortion_types import KADID10K_TYPES, MLIVE_TYPES, abbreviations
@@ -32,7 +32,7 @@ from ..paths import cache_root, check_seed, files_match, owned_path
 from ..progress import Progress
 from ..records import Dataset, Record
 from ..registry import DATASETS, Expected, register_dataset
-from ...errors import DataError
+from ...core.errors import DataError
 
 SUITE_VERSION = 1
 SET_NAMES = ("syn-kadid", "syn-wild", "syn-mlive")

@@ -3,10 +3,10 @@
 learning rate is train.lr times its own hyperparameter ``lr_scale``."""
 import numpy as np
 
-from bench.method import Method
-from bench.registry import METHODS
-from bench.samplers import BatchSampler
-from bench.settings import Setting
+from bench.engine.method import Method
+from bench.core.registry import METHODS
+from bench.engine.samplers import BatchSampler
+from bench.core.settings import Setting
 
 
 @METHODS.register("plug-erm")

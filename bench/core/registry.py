@@ -1,0 +1,190 @@
+"""Name registries for every kind of plug-in: methods, protocols, launchers, and (through
+the same :class:`Registry` class, registered by the modules that own them) datasets,
+backbones and losses.
+
+A plug-in registers itself with a decorator (``@METHODS.register("cis")``), the way timm
+registers models. A registry is lazy: the first lookup imports every module of its
+package (``methods``, ``protocols``, ``bench.app.launchers``) and loads the entry points of
+its group (``bench.methods``, ``bench.protocols``, ``bench.app.launchers``) of any installed
+package, so nothing in ``bench`` imports a specific method or protocol.
+
+A *family* resolves prefixed names on demand: ``METHODS.register_family("pyiqa", factory)``
+makes ``get("pyiqa:piqe")`` return ``factory("piqe")`` (made once, then kept), for plug-ins
+whose names are open-ended (any pyiqa metric); the factory raises a UsageError for a name it
+cannot make.
+
+A plug-in that fails to import (a module raising on import, an entry point naming a
+missing object) is reported once with a one-line warning naming it, and skipped: every
+other plug-in still works. A misspelt name gets a "did you mean" suggestion.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import threading
+from importlib import metadata
+from typing import Callable, Dict, Generic, Iterable, TypeVar
+
+from .errors import unknown_choice
+
+T = TypeVar("T")
+
+
+_REQUIRED = object()   # get() without a default: an unknown name is a usage error
+
+
+class Registry(Generic[T]):
+    """A mapping from name to object, filled by a ``register`` decorator.
+
+    ``package`` and ``entry_point_group`` say where :meth:`discover` looks for plug-ins
+    (both optional: a registry filled by its owner's imports alone needs neither).
+    ``failures`` maps each plug-in that could not be loaded to the reason.
+    """
+
+    def __init__(self, kind: str, package: str | None = None, entry_point_group: str | None = None):
+        self.kind = kind
+        self.package = package
+        self.entry_point_group = entry_point_group
+        self._items: Dict[str, T] = {}
+        self._discovered = False
+        self._discovering = False
+        self._lock = threading.RLock()
+        self.failures: Dict[str, str] = {}
+        self._families: Dict[str, Callable[[str], T]] = {}
+        self._made: Dict[str, T] = {}
+
+    def register(self, name: str, *aliases: str, override: bool = False) -> Callable[[T], T]:
+        """Decorator recording ``obj`` under ``name`` (and optional aliases). Registering a
+        different object under a taken name is an error unless ``override=True`` (a plug-in
+        deliberately replacing a built-in)."""
+
+        def deco(obj: T) -> T:
+            for key in (name, *aliases):
+                if key in self._items and self._items[key] is not obj and not override:
+                    raise ValueError(f"{self.kind} '{key}' is registered twice "
+                                     "(pass override=True to replace it)")
+                self._items[key] = obj
+            return obj
+
+        return deco
+
+    def register_family(self, prefix: str, factory: Callable[[str], T], override: bool = False) -> None:
+        """Resolve names ``<prefix>:<rest>`` by ``factory(rest)`` (see the module docstring)."""
+        if prefix in self._families and self._families[prefix] is not factory and not override:
+            raise ValueError(f"{self.kind} family '{prefix}:' is registered twice")
+        self._families[prefix] = factory
+
+    def families(self) -> list[str]:
+        """The registered prefixes, shown as '<prefix>:NAME', sorted."""
+        self.discover()
+        return sorted(f"{p}:NAME" for p in self._families)
+
+    def _family_member(self, name: str):
+        prefix, sep, rest = name.partition(":")
+        if not sep or prefix not in self._families:
+            return None
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = self._families[prefix](rest)
+            return self._made[name]
+
+    def add(self, name: str, obj: T, override: bool = False) -> T:
+        """Register ``obj`` under ``name`` without a decorator."""
+        return self.register(name, override=override)(obj)
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        self.failures[what] = reason
+        print(f"bench: warning: {self.kind} plug-in {what} could not be loaded and is skipped "
+              f"({reason})", file=sys.stderr)
+
+    def _import_package(self) -> None:
+        try:
+            pkg = importlib.import_module(self.package)
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in package must not abort
+            self._failed(f"package '{self.package}'", exc)
+            return
+        for info in pkgutil.iter_modules(getattr(pkg, "__path__", [])):
+            if info.name.startswith("_"):
+                continue
+            name = f"{self.package}.{info.name}"
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # noqa: BLE001
+                self._failed(f"module '{name}'", exc)
+
+    def _load_entry_points(self) -> None:
+        for ep in metadata.entry_points(group=self.entry_point_group):
+            try:
+                ep.load()
+            except Exception as exc:  # noqa: BLE001 - a broken entry point is skipped
+                self._failed(f"entry point '{ep.name} = {ep.value}'", exc)
+
+    def discover(self) -> None:
+        """Import the plug-in package's modules and the installed entry points, once; a
+        plug-in that fails is warned about and skipped. Marked done only after every import
+        ran, so a lookup from inside a plug-in's import never sees a half-filled registry
+        as final."""
+        if self._discovered:
+            return
+        with self._lock:
+            if self._discovered or self._discovering:
+                return            # a plug-in looking a name up while it is being imported
+            self._discovering = True
+            try:
+                if self.package:
+                    self._import_package()
+                if self.entry_point_group:
+                    self._load_entry_points()
+                self._discovered = True
+            finally:
+                self._discovering = False
+
+    def get(self, name: str, default=_REQUIRED) -> T:
+        """The object registered as ``name``; a UsageError with a suggestion and the valid
+        choices otherwise (or ``default`` when one is given, as dict.get)."""
+        self.discover()
+        if name in self._items:
+            return self._items[name]
+        made = self._family_member(name)
+        if made is None:
+            if default is not _REQUIRED:
+                return default
+            raise unknown_choice(self.kind, name, [*self._items, *(f"{p}:NAME" for p in self._families)])
+        return made
+
+    def names(self) -> list[str]:
+        """All registered names (aliases included), sorted."""
+        self.discover()
+        return sorted(self._items)
+
+    def __contains__(self, name: str) -> bool:
+        self.discover()
+        if name in self._items:
+            return True
+        try:
+            return self._family_member(name) is not None
+        except Exception:  # noqa: BLE001 - a name the family cannot make is not contained
+            return False
+
+    def items(self) -> Iterable[tuple[str, T]]:
+        """(name, object) pairs, sorted by name."""
+        self.discover()
+        return sorted(self._items.items())
+
+    def __iter__(self):
+        """The registered names, sorted (so a registry lists itself in usage errors)."""
+        return iter(self.names())
+
+    def __getitem__(self, name: str) -> T:
+        """``get(name)``: a UsageError with the choices and a suggestion when unknown."""
+        return self.get(name)
+
+    def __setitem__(self, name: str, obj: T) -> None:
+        """Register ``obj`` as ``name``, replacing what was there (``add(..., override=True)``)."""
+        self.add(name, obj, override=True)
+
+
+METHODS: Registry = Registry("method", package="bench.methods", entry_point_group="bench.methods")
+PROTOCOLS: Registry = Registry("protocol", package="bench.protocols", entry_point_group="bench.protocols")

@@ -1,0 +1,326 @@
+"""The engine's step machinery: the training set view, batches on the device, the inner
+optimizer and its schedule, weighted losses, NaN checks, prediction.
+
+A method's ``update`` calls :meth:`Engine.step` (one optimizer step on a batch); the epoch
+loop around it is :func:`bench.engine.loop.train`. Nothing in this module knows any particular
+method.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.bank import ImageBank
+from ..core.errors import TrainingDiverged, UsageError
+from ..core.registry import Registry
+
+
+@dataclass
+class TrainSet:
+    """The training images of a fold. Arrays have one entry per training item.
+
+    index: global indices into ``bank``; mos: float32 targets in [0, 1]; dataset, dist_type,
+    level, ref: per-item labels (ref qualified by dataset so references never collide).
+    """
+
+    bank: ImageBank
+    index: np.ndarray
+    mos: np.ndarray
+    dataset: list
+    dist_type: list
+    level: list
+    ref: list
+    ref_images: dict = field(default_factory=dict)  # ref key -> S x S x 3 uint8 reference
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def type_keys(self) -> list:
+        """Per item (dataset, type): types of different datasets stay distinct."""
+        return list(zip(self.dataset, self.dist_type))
+
+
+# Per-image losses by name (``train.loss``, a method's ``loss`` setting): (pred, y) -> B.
+LOSSES: Registry = Registry("loss")
+LOSSES.add("l1", lambda p, y: (p - y).abs())
+LOSSES.add("mse", lambda p, y: (p - y) ** 2)
+
+
+ENGINE_DEFAULTS = {"amp": "auto", "compile": False, "channels_last": "auto", "fused": "auto"}
+
+
+TEST_VIEWS = ("resize", "center")
+
+
+def resolve_test_view(cfg: dict) -> str:
+    """The config's test view (test.view; 'center' for a hand-built config without it,
+    the view runs had before the option existed)."""
+    view = (cfg.get("test") or {}).get("view", "center")
+    if view not in TEST_VIEWS:
+        raise UsageError(f"test.view must be resize or center, not {view!r}")
+    return view
+
+
+def engine_options(cfg: dict) -> dict:
+    """The config's ``engine`` tree, with defaults for keys a hand-built config lacks."""
+    return {**ENGINE_DEFAULTS, **(cfg.get("engine") or {})}
+
+
+def _flag(value, device: torch.device, name: str) -> bool:
+    """'auto' -> on CUDA only; a boolean as given.
+
+    On a CPU, auto keeps the plain path (NCHW, foreach Adam), whose numbers runs made before
+    these options reproduce bit for bit. engine.channels_last=true is faster there too (the
+    quick profile's step about 20% on a 2-core EPYC) but changes rounding, and CIS's meta
+    Adam turns rounding differences into different runs (see tests/test_fast_path.py)."""
+    if value == "auto":
+        return device.type == "cuda"
+    if isinstance(value, bool):
+        return value
+    raise UsageError(f"engine.{name} must be auto, true or false, not {value!r}")
+
+
+def resolve_amp(amp, device: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype of ``engine.amp`` on ``device``: 'auto' is bf16 on a GPU that
+    supports it and none (fp32) elsewhere; 'bf16' asks for it; 'off' is fp32."""
+    if amp in ("off", False, None):
+        return None
+    if amp == "auto":
+        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    if amp == "bf16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise UsageError("engine.amp=bf16: this GPU has no bfloat16; use engine.amp=off")
+        return torch.bfloat16
+    raise UsageError(f"engine.amp must be auto, bf16 or off, not {amp!r}")
+
+
+class AmpForward(nn.Module):
+    """``model(x)`` under autocast to ``dtype`` (None: plain fp32). For an IQANet only the
+    backbone runs in ``dtype``: the input normalisation and the regression head stay in
+    fp32, so predictions keep fp32 resolution (bf16 scores would tie and bias SROCC)."""
+
+    def __init__(self, model: nn.Module, dtype: Optional[torch.dtype]):
+        super().__init__()
+        self.model = model
+        self.dtype = dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        if self.dtype is None:
+            return m(x)
+        from .models import IQANet
+
+        if isinstance(m, IQANet):
+            with torch.autocast(x.device.type, dtype=self.dtype):
+                feats = m.backbone((x - m.mean) / m.std)
+            return m.head(feats.float()).squeeze(1)
+        with torch.autocast(x.device.type, dtype=self.dtype):
+            return m(x).float()
+
+
+class Engine:
+    """Runs steps of a model on batches cut from an image bank.
+
+    cfg: the resolved config; model: an IQANet; device: torch device.
+
+    How it computes follows the config's ``engine`` tree: ``amp`` (bf16 autocast, auto =
+    on GPUs that have it; the one option that changes the numbers beyond rounding),
+    ``channels_last`` and ``fused`` (the Adam implementation; foreach otherwise), auto =
+    on CUDA; ``compile`` (torch.compile, true or a backend name). ``data.placement`` says
+    where crops are cut (auto: on the GPU from a resident copy of the arrays when it has
+    room; see bench.data.device_bank).
+    """
+
+    def __init__(self, cfg: dict, model: nn.Module, device: torch.device,
+                 rng: np.random.Generator, progress: Optional[Callable[[dict], None]] = None):
+        from ..data.device_bank import HostStager
+
+        self.cfg = cfg
+        self.device = device = torch.device(device)
+        self.rng = rng
+        self.crop = cfg["data"]["crop"]
+        self.flip = cfg["data"]["flip"]
+        self.placement = cfg["data"].get("placement", "auto")
+        self.progress = progress or (lambda info: None)
+        opts = engine_options(cfg)
+        self.amp_dtype = resolve_amp(opts["amp"], device)
+        self.channels_last = _flag(opts["channels_last"], device, "channels_last")
+        self.fused = _flag(opts["fused"], device, "fused")
+        self.model = model.to(device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        # what the steps call: the model itself unless autocast needs the wrapper
+        self.net: Callable[[torch.Tensor], torch.Tensor] = (
+            self.model if self.amp_dtype is None else AmpForward(self.model, self.amp_dtype))
+        self.compiled = opts["compile"]
+        if self.compiled:
+            kw = {} if self.compiled is True else {"backend": str(self.compiled)}
+            self.net = torch.compile(self.net, **kw)
+        self._stager = HostStager(device)
+        self._placed: dict = {}  # id(bank) -> (bank, 'device' | 'host')
+        self._kept: dict = {}    # batch buffers step() reuses from step to step
+        self._reuse = False      # True while step() cuts its batch
+        self.test_view = resolve_test_view(cfg)
+        self.images_seen = 0       # training images the steps have taken, all steps
+        # what predicts when the method trains no network (its ``predict_images``): set by
+        # the runner after fit; None: the model predicts
+        self.predictor: Optional[Callable[[ImageBank, np.ndarray, int], np.ndarray]] = None
+        self.optimizer_steps = 0   # calls of step(): one optimizer update each
+        # called with the batch size after every step (bench speed's matched ERM steps)
+        self.step_observers: list[Callable[[int], None]] = []
+
+    def describe(self) -> dict:
+        """How this engine runs (for the run record): amp, memory format, Adam, compile,
+        where crops are cut."""
+        places = sorted({p for _, p in self._placed.values()})
+        return {"amp": "bf16" if self.amp_dtype is torch.bfloat16 else "off",
+                "channels_last": self.channels_last, "adam": "fused" if self.fused else "foreach",
+                "compile": self.compiled, "placement": ",".join(places) or self.placement}
+
+    # ------------------------------------------------------------------ batches
+    def placement_of(self, bank: ImageBank) -> str:
+        """'device' or 'host': where this engine cuts crops of ``bank`` (decided once)."""
+        from ..data.device_bank import choose_placement
+
+        got = self._placed.get(id(bank))
+        if got is None or got[0] is not bank:
+            got = (bank, choose_placement(self.placement, bank, self.device))
+            self._placed[id(bank)] = got
+        return got[1]
+
+    def crops(self, bank: ImageBank, idx: np.ndarray) -> torch.Tensor:
+        """Random training crops (and flips) of images ``idx``: B x H x W x 3 uint8 on the
+        device, cut there from the resident bank or on the host and copied."""
+        if self.placement_of(bank) == "device":
+            from ..data.device_bank import DeviceBank
+
+            return DeviceBank.of(bank, self.device).random_crops(idx, self.crop, self.rng, self.flip)
+        out = None
+        if self._reuse and self.device.type == "cpu":
+            out = self._buffer("crops", (len(idx), self.crop, self.crop, 3), torch.uint8).numpy()
+        return self._stager.random_crops(bank, idx, self.crop, self.rng, self.flip, out=out)
+
+    def test_images(self, bank: ImageBank, idx: np.ndarray) -> torch.Tensor:
+        """The test view of images ``idx`` (test.view): B x crop x crop x 3 uint8 on the
+        device, the whole image resized ('resize') or its central crop ('center')."""
+        if self.test_view == "center":
+            return self.center_crops(bank, idx)
+        if self.placement_of(bank) == "device":
+            from ..data.device_bank import DeviceBank
+
+            return DeviceBank.of(bank, self.device).resized_images(idx, self.crop)
+        return self._stager.resized_images(bank, idx, self.crop)
+
+    def center_crops(self, bank: ImageBank, idx: np.ndarray) -> torch.Tensor:
+        """Central test crops of ``idx``: B x H x W x 3 uint8 on the device."""
+        if self.placement_of(bank) == "device":
+            from ..data.device_bank import DeviceBank
+
+            return DeviceBank.of(bank, self.device).center_crops(idx, self.crop)
+        return self._stager.center_crops(bank, idx, self.crop)
+
+    def to_float(self, crops: torch.Tensor) -> torch.Tensor:
+        """B x H x W x 3 uint8 on the device -> B x 3 x H x W float in [0, 1] there
+        (channels-last strides when the engine uses that format)."""
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        b, h, w, c = crops.shape
+        out = self._buffer("x", (b, c, h, w), torch.float32, fmt)
+        # one kernel (uint8 -> float and / 255 fused; the same bits as .float().div_(255)):
+        # on a busy 2-core CPU two parallel kernels cost 5-10x one
+        return torch.div(crops.permute(0, 3, 1, 2), 255.0, out=out)
+
+    def _buffer(self, key: str, shape: tuple, dtype: torch.dtype,
+                fmt: torch.memory_format = torch.contiguous_format) -> torch.Tensor:
+        """A new tensor; while step() cuts its batch, a view of a buffer kept from step to
+        step instead (a step's batch is dead once its backward has run). On a CPU fresh
+        1-2 MB blocks every step cost page faults (glibc returns them to the system each
+        time): about 4% of the quick profile's step."""
+        if not self._reuse:
+            return torch.empty(shape, dtype=dtype, device=self.device, memory_format=fmt)
+        buf = self._kept.get(key)
+        if buf is None or buf.shape[0] < shape[0] or tuple(buf.shape[1:]) != tuple(shape[1:]):
+            buf = torch.empty(shape, dtype=dtype, device=self.device, memory_format=fmt)
+            self._kept[key] = buf
+        return buf[:shape[0]]
+
+    def batch(self, ts: TrainSet, pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, targets) for training positions ``pos``: random crops and flips."""
+        x = self.to_float(self.crops(ts.bank, ts.index[pos]))
+        y = torch.from_numpy(ts.mos[pos]).to(self.device, non_blocking=True)
+        return x, y
+
+    # ------------------------------------------------------------------ optimisation
+    def adam(self, param_groups, lr: float) -> torch.optim.Optimizer:
+        """The inner Adam with the config's betas (fused implementation when
+        ``self.fused``, on CUDA by default; foreach otherwise)."""
+        t = self.cfg["train"]
+        impl = {"fused": True} if self.fused else {"foreach": True}
+        return torch.optim.Adam(param_groups, lr=lr, betas=tuple(t["betas"]),
+                                weight_decay=t["weight_decay"], **impl)
+
+    def scheduler(self, opt: torch.optim.Optimizer):
+        """Inner lr x train.lr_decay every train.lr_step_epochs epochs (call once per epoch)."""
+        t = self.cfg["train"]
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=t["lr_step_epochs"], gamma=t["lr_decay"])
+
+    def loss(self, pred: torch.Tensor, y: torch.Tensor, weights: Optional[torch.Tensor] = None,
+             kind: Optional[str] = None) -> torch.Tensor:
+        """Mean per-image loss, or sum(weights * loss) when ``weights`` (summing to 1) given."""
+        per = LOSSES[kind or self.cfg["train"]["loss"]](pred, y)
+        return per.mean() if weights is None else (per * weights).sum()
+
+    def step(self, opt: torch.optim.Optimizer, ts: TrainSet, pos: np.ndarray,
+             weights: Optional[np.ndarray] = None, loss_kind: Optional[str] = None) -> float:
+        """One optimizer step on the batch ``pos`` (optionally Eq. 6 weighted); the loss."""
+        self._reuse = True
+        try:
+            x, y = self.batch(ts, pos)
+        finally:
+            self._reuse = False
+        w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+        loss = self.loss(self.net(x), y, w, loss_kind)
+        return self.apply(opt, loss, len(pos))
+
+    def apply(self, opt, loss: torch.Tensor, n: int) -> float:
+        """Backward ``loss`` (a scalar tensor) and take one step of ``opt``, counting ``n``
+        images seen and one optimizer step (the budget every run records) and telling the
+        step observers; returns the loss as a float, TrainingDiverged when not finite."""
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        self.images_seen += int(n)
+        self.optimizer_steps += 1
+        value = self.check(loss)
+        for observe in self.step_observers:
+            observe(int(n))
+        return value
+
+    @staticmethod
+    def check(loss: torch.Tensor) -> float:
+        """The loss as a float; TrainingDiverged when it is NaN or infinite."""
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"training loss became {value}; the run stops without a done "
+                                   "marker (lower train.lr or check the data)")
+        return value
+
+    # ------------------------------------------------------------------ prediction
+    @torch.no_grad()
+    def predict(self, bank: ImageBank, index: np.ndarray, batch_size: int) -> np.ndarray:
+        """Predicted scores (float64, length N) of images ``index``, each seen in the test
+        view (test.view: the whole image resized to data.crop, or its centre crop); by the
+        method's own ``predict_images`` when it trains no network (``self.predictor``)."""
+        if self.predictor is not None:
+            return np.asarray(self.predictor(bank, index, batch_size), dtype=np.float64)
+        self.model.eval()
+        out = []
+        for i in range(0, len(index), batch_size):
+            x = self.to_float(self.test_images(bank, index[i:i + batch_size]))
+            out.append(self.net(x).float().cpu().numpy())
+        self.model.train()
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

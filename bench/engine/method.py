@@ -1,0 +1,151 @@
+"""The method interface. A method is a class registered by name in ``bench.core.registry.METHODS``
+(``@METHODS.register("erm")``) that implements small hooks; the engine's loop
+(:func:`bench.engine.loop.train`) owns the epochs, the inner schedule, checkpoints, NaN checks and
+progress around them (DomainBed's ``update`` contract):
+
+* ``setup(ctx)``: build what the method needs (optimizer, samplers, subsets); set
+  ``self.optimizer`` to the inner optimizer the engine's step schedule drives (or None);
+* ``iterations_per_epoch()``: iterations in a natural epoch (the loop caps it with
+  train.iterations_per_epoch);
+* ``update(ctx)``: one iteration on the batches the method asks for; its loss(es);
+* ``end_epoch(ctx, epoch)``: optional; ``end_training(ctx)``: optional, after the last
+  epoch (e.g. recomputing BatchNorm statistics);
+* ``schedule()``: the epochs and inner lr schedule (train.* unless the method has its own);
+* ``describe()``: what the run record should say about how the method trained (its
+  readings, budget and counts), a JSON-able dict the runner stores in the record's facts;
+* ``build_model(cfg, log)``: optional classmethod, the network the method trains, for a
+  method with an architecture of its own (default: the config's ``model`` tree through
+  :func:`bench.engine.models.build_model`).
+
+Budgets: a method whose ``epoch_unit`` is 'images' ends an epoch when it has seen
+``ctx.epoch_images()`` images (the training-set size), so methods with different
+iterations see equal images per epoch; 'iterations' (the default, for plug-ins) keeps
+``iterations_per_epoch`` calls of ``update``.
+
+A method declares its own hyperparameters in ``settings`` (name -> :class:`Setting`, with a
+default per profile where they differ); the resolved config holds them under
+``cfg["method_settings"]`` (``self.hp``), ``--set method.<name>=V`` sets one.
+
+Full-reference methods (the FR contract): a method whose class says ``inputs = "pairs"``
+(subclass :class:`PairMethod`) is full-reference. The runner then
+
+* builds its network with the class's ``network(cfg, log)`` (default: the config's IQANet);
+* gives it as ``ctx.train`` a :class:`PairTrainSet`: the fold's training pairs, labelled
+  and unlabelled together (in dataset, then record order, so the set does not depend on
+  which pairs keep labels), with ``pairs`` the :class:`~bench.data.pairs.PairBank` the
+  crops come from and ``mos`` NaN for every pair the protocol passed unlabelled (their
+  scores never leave the protocol: not in ``mos``, nor in the records ``ref_images`` holds);
+* predicts every test pair with ``predict_pairs(pairs, index, batch_size)`` (float64 N,
+  higher = better; index: global indices of the distorted images in ``pairs``).
+
+A protocol passes unlabelled training pairs as ``fold.unlabelled`` ((dataset, indices)
+parts beside ``fold.train``, which holds the labelled ones) and says it is full-reference
+with ``inputs = "pairs"``; an FR method also runs under any protocol without a
+pretraining stage (e.g. held-out distortion types). An NR method under an FR protocol, an
+FR method under a protocol that pretrains, and an FR method on a dataset without
+references are usage errors (bench.engine.session).
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence, Union
+
+from .loop import FitContext, train
+from ..core.settings import Setting, defaults
+
+
+class Method:
+    """Base class of training paradigms.
+
+    display: the name tables print (the paper's, e.g. 'CIS\\C').
+    extra_train: datasets joined to the training data, by data kind
+        ({'real': [...], 'synthetic': [...]}), e.g. MLIVE for the +M ablations.
+    settings: the method's own hyperparameters (``self.hp`` holds their values).
+    stateful: names of attributes set by ``setup`` whose ``state_dict`` a checkpoint keeps
+        (optimizers, samplers); the inner scheduler is kept by the loop.
+    """
+
+    display: str = ""
+    extra_train: dict = {"real": [], "synthetic": []}
+    settings: Mapping[str, Setting] = {}
+    stateful: Sequence[str] = ("optimizer",)
+    optimizer = None
+    epoch_unit: str = "iterations"
+    budget: dict = {}
+    inputs: str = "images"   # 'pairs': a full-reference method (see the module docstring)
+
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        given = cfg.get("method_settings") or {}
+        self.hp = {**defaults(self.settings, str(cfg.get("profile", "quick"))),
+                   **{k: v for k, v in given.items() if k in self.settings}}
+
+    @classmethod
+    def build_model(cls, cfg: dict, log: Callable[[str], None] = print) -> tuple:
+        """(network, init) the runner trains for this method: by default the config's
+        ``model`` tree (backbone + regression head, :func:`bench.engine.models.build_model`); init
+        says how the backbone started ('imagenet:<file>', 'file:<path>' or 'random'). A
+        method with its own architecture overrides this; its network maps N x 3 x H x W
+        images in [0, 1] to N scores."""
+        from .models import build_model
+
+        return build_model(cfg["model"], log)
+
+    def setup(self, ctx: FitContext) -> None:  # pragma: no cover - interface
+        """Build the optimizer(s) and samplers for ``ctx.train``."""
+        raise NotImplementedError
+
+    def iterations_per_epoch(self) -> int:  # pragma: no cover - interface
+        """Iterations of a natural epoch (every training image about once)."""
+        raise NotImplementedError
+
+    def update(self, ctx: FitContext) -> Union[float, Sequence[float]]:  # pragma: no cover
+        """One iteration; the loss of each inner step it took."""
+        raise NotImplementedError
+
+    def end_epoch(self, ctx: FitContext, epoch: int) -> None:
+        """Called after every epoch's scheduler step (nothing by default)."""
+
+    def end_training(self, ctx: FitContext) -> None:
+        """Called once after the last epoch (nothing by default)."""
+
+    def schedule(self) -> dict:
+        """{'epochs', 'lr_decay', 'lr_step_epochs'} of the fit: the config's train.*."""
+        t = self.cfg["train"]
+        return {"epochs": int(t["epochs"]), "lr_decay": float(t["lr_decay"]),
+                "lr_step_epochs": int(t["lr_step_epochs"])}
+
+    def describe(self) -> dict:
+        """How this method trained, for the run record's facts (JSON-able): its resolved
+        settings and the epoch budget rule the loop used. Subclasses add their readings."""
+        return {"settings": dict(self.hp), "budget": dict(self.budget)}
+
+    def state(self) -> dict:
+        """The objects a checkpoint keeps (``stateful`` attributes), by name."""
+        return {name: getattr(self, name) for name in self.stateful}
+
+    def fit(self, ctx: FitContext) -> list[float]:
+        """Train ``ctx.engine.model`` through the engine's loop; the per-epoch losses."""
+        return train(self, ctx)
+
+
+def build_network(method_cls: type, cfg: dict, log: Callable[[str], None] = print) -> tuple:
+    """(network, init) for a run of ``method_cls``: its ``build_model`` when it has one (a
+    plug-in need not derive from :class:`Method`), else :func:`bench.engine.models.build_model`."""
+    own = getattr(method_cls, "build_model", None)
+    if callable(own):
+        return own(cfg, log)
+    from .models import build_model
+
+    return build_model(cfg["model"], log)
+
+
+from .pair_method import PairMethod, PairTrainSet  # the FR contract (imports Method)
+
+
+def settings_of(method_cls: type) -> Mapping[str, Setting]:
+    """A method class's declared settings (empty for a class without any)."""
+    return dict(getattr(method_cls, "settings", {}) or {})
+
+
+__all__ = ["FitContext", "Method", "PairMethod", "PairTrainSet", "Setting", "build_network",
+           "settings_of"]

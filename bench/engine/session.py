@@ -1,0 +1,304 @@
+"""The plan of a protocol run: the resolved config checked, the records of the protocol's
+datasets loaded, the folds listed with a fingerprint of the data each trains and tests on,
+and (``prepare``) the images decoded behind one bank. Also what a fold's training sees:
+its training set and the counterfactual division service."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..core.version import __version__
+from ..core.config import config_hash, dumps, validate, with_method_settings
+from ..data.bank import ImageBank
+from ..data.cache import decode_image, decoded_array
+from ..data.open import open_dataset
+from ..data.records import Dataset
+from .division import build_subsets, cluster_probabilities, content_features
+from ..core.errors import UsageError
+from .protocol import Fold
+from ..core.record import folder_name
+from ..core.registry import METHODS, PROTOCOLS
+
+
+@dataclass
+class Session:
+    """Everything shared by the folds of one protocol run."""
+
+    cfg: dict
+    protocol: object
+    method_cls: type
+    datasets: dict[str, Dataset]
+    bank: Optional[ImageBank]
+    offsets: dict[str, int]
+    folds: list[Fold]
+    extra: list[str]
+    digests: dict = field(default_factory=dict)  # dataset -> per-record content digests
+    pairs: object | None = None  # PairBank of the datasets (full-reference methods)
+
+
+def is_pair_method(method_cls: type) -> bool:
+    """Whether the method is full-reference (``inputs = 'pairs'``, bench/method.py)."""
+    return getattr(method_cls, "inputs", "images") == "pairs"
+
+
+def unlabelled_parts(fold: Fold) -> list:
+    """The (dataset, indices) training parts a protocol passes without their MOS
+    (``fold.unlabelled``; none for a fold that has no such attribute)."""
+    return list(getattr(fold, "unlabelled", None) or [])
+
+
+def check_config(cfg: dict) -> dict:
+    """Every config value and the model's settings checked (UsageError naming the first bad
+    one), before any file is touched; ``cfg`` returned with the method's settings filled."""
+    from .models import check_model_config
+    from .fold import resolve_device
+
+    validate(cfg)
+    check_model_config(cfg["model"])
+    resolve_device(str(cfg["device"]))   # cpu | cuda[:k] | auto, and CUDA present if asked
+    return cfg
+
+
+def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
+    """Check every config value, load the records of the protocol's datasets (and the
+    method's extra training sets) and list the folds, each with ``info['data_fingerprint']``;
+    no image is decoded (``bank`` is None until :func:`prepare`)."""
+    check_config(cfg)
+    protocol = PROTOCOLS.get(cfg["protocol"]["name"])()
+    method_cls = METHODS.get(cfg["method"])
+    data = cfg["data"]
+    real = bool(data["root"]) or bool(data["paths"])
+    extra = list(method_cls.extra_train["real" if real else "synthetic"])
+    names = list(dict.fromkeys(protocol.datasets(cfg["protocol"]) + extra))
+    datasets = {n: open_dataset(n, data["root"], data["paths"], data["synthetic_seed"], log)
+                for n in names}
+    folds = protocol.folds(cfg["protocol"], datasets, cfg["seed"])
+    check_inputs(cfg, protocol, method_cls, datasets, folds)
+    digests = {n: record_digests(ds) for n, ds in datasets.items()}
+    s = Session(cfg, protocol, method_cls, datasets, None, {}, folds, extra, digests)
+    for fold in folds:
+        fold.info["data_fingerprint"] = fold_fingerprint(fold, digests, extra)
+        check_clusters(s, fold)
+    return s
+
+
+def check_inputs(cfg: dict, protocol, method_cls: type, datasets: dict, folds: list) -> None:
+    """UsageError (one line) when method and protocol disagree on their inputs: a
+    no-reference method under a full-reference protocol, a full-reference method under a
+    protocol that pretrains (its artifacts are no-reference networks) or on a dataset
+    without reference images."""
+    method, pname = cfg["method"], cfg["protocol"]["name"]
+    if getattr(protocol, "inputs", "images") == "pairs" and not is_pair_method(method_cls):
+        fr = [n for n, c in METHODS.items() if is_pair_method(c)]
+        raise UsageError(f"--protocol {pname} is full-reference but --method {method} is "
+                         "no-reference; use a full-reference method"
+                         + (f" ({', '.join(fr)}, ...)" if fr else "") + " (see `python -m bench list`)")
+    if not is_pair_method(method_cls):
+        return
+    if any(f.pretrain is not None for f in folds):
+        fr = [n for n, c in PROTOCOLS.items() if getattr(c, "inputs", "images") == "pairs"]
+        raise UsageError(f"--method {method} is full-reference and cannot run --protocol {pname} "
+                         f"(it pretrains a no-reference network); use {', '.join(fr) or 'an FR protocol'} "
+                         "or a protocol without a pretraining stage")
+    for name, ds in datasets.items():
+        if not any(r.ref_image for r in ds.records):
+            raise UsageError(f"--method {method} is full-reference but dataset '{name}' has no "
+                             "reference images; use a dataset with references (tid2013, "
+                             "kadid10k, mlive or a synthetic set with references)")
+
+
+def record_digests(ds: Dataset) -> list[bytes]:
+    """Per record a cheap content identity: image name, score, file size and mtime (ns)."""
+    out = []
+    for r in ds.records:
+        try:
+            st = os.stat(Path(ds.root) / r.image)
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        out.append(hashlib.sha256(f"{r.image}\0{r.mos!r}\0{r.ref}\0{r.dist_type}\0{r.level}\0"
+                                  f"{stamp}".encode()).digest())
+    return out
+
+
+def fold_fingerprint(fold: Fold, digests: dict[str, list[bytes]], extra: list[str]) -> str:
+    """sha256 (16 hex) of the records a fold trains, pre-trains and tests on, in order."""
+    h = hashlib.sha256()
+    parts = [("train", fold.train), ("pretrain", fold.pretrain or []),
+             ("extra", [(n, range(len(digests[n]))) for n in extra])]
+    if unlabelled_parts(fold):   # only then: the fingerprints of other folds stay as they were
+        parts.append(("unlabelled", unlabelled_parts(fold)))
+    parts += [(f"test:{t}", [v]) for t, v in fold.tests.items()]
+    for label, group in parts:
+        h.update(label.encode())
+        for name, idx in group:
+            h.update(f"\0{name}\0".encode())
+            for i in idx:
+                h.update(digests[name][i])
+    return h.hexdigest()[:16]
+
+
+def parts_fingerprint(s: Session, parts: list) -> str:
+    """sha256 (16 hex) of the records of (dataset, indices) ``parts``, in order."""
+    h = hashlib.sha256()
+    for name, idx in parts:
+        h.update(f"\0{name}\0".encode())
+        for i in idx:
+            h.update(s.digests[name][i])
+    return h.hexdigest()[:16]
+
+
+def check_clusters(s: Session, fold: Fold) -> None:
+    """UsageError when the method's ``clusters`` setting exceeds the fold's references."""
+    q = (s.cfg.get("method_settings") or {}).get("clusters")
+    if not isinstance(q, int) or q <= 1:
+        return
+    parts = with_extra(s, fold.pretrain or fold.train)
+    refs = {(n, s.datasets[n].records[i].ref or s.datasets[n].records[i].image)
+            for n, idx in parts for i in idx}
+    if q > len(refs):
+        raise UsageError(f"method.clusters={q} is more than the {len(refs)} training references "
+                         f"of fold {fold.name}; use at most {len(refs)}")
+
+
+def fold_config(cfg: dict, fold: Fold) -> dict:
+    """The resolved config of one fold's run (what its hash covers): the config with the
+    method's settings, the fold's name, the code version and the fingerprint of its data
+    (which is why data.root may stay out of the hash)."""
+    out = with_method_settings(copy.deepcopy(cfg))
+    out["fold"] = fold.name
+    out["code_version"] = __version__
+    out["data_fingerprint"] = fold.info.get("data_fingerprint")
+    return out
+
+
+def run_folder(cfg: dict, fold: Fold, out_dir: Path) -> Path:
+    """The run folder of ``fold`` under ``out_dir`` (named by the fold config's hash)."""
+    fcfg = fold_config(cfg, fold)
+    return Path(out_dir) / folder_name(fcfg, config_hash(fcfg))
+
+
+def prepare(cfg: dict, log: Callable[[str], None] = print) -> Session:
+    """:func:`load_plan`, then decode every dataset into the cache at data.size and put
+    them behind one image bank."""
+    s = load_plan(cfg, log)
+    arrays, at = [], 0
+    for n, ds in s.datasets.items():
+        arrays.append(decoded_array(ds, cfg["data"]["size"], log=log))
+        s.offsets[n] = at
+        at += len(ds)
+    s.bank = ImageBank(arrays)
+    if is_pair_method(s.method_cls):
+        from ..data.pairs import pair_bank
+
+        s.pairs = pair_bank(list(s.datasets.values()), s.bank, cfg["data"]["size"], log=log)
+    return s
+
+
+def with_extra(s: Session, parts: list) -> list:
+    """``parts`` plus every record of the method's extra training sets (+M)."""
+    return list(parts) + [(n, list(range(len(s.datasets[n])))) for n in s.extra]
+
+
+def train_set_from(s: Session, parts: list):
+    """TrainSet of (dataset name, record indices) parts; references keyed by dataset."""
+    from .engine import TrainSet
+
+    index, mos, dsn, types, levels, refs, ref_images = [], [], [], [], [], [], {}
+    for name, idx in parts:
+        ds = s.datasets[name]
+        for i in idx:
+            r = ds.records[i]
+            index.append(s.offsets[name] + i)
+            mos.append(r.mos)
+            dsn.append(name)
+            types.append(r.dist_type)
+            levels.append(r.level)
+            key = (name, r.ref if r.ref is not None else r.image)
+            refs.append(key)
+            ref_images.setdefault(key, (ds, r))
+    return TrainSet(s.bank, np.asarray(index, dtype=np.int64), np.asarray(mos, dtype=np.float32),
+                    dsn, types, levels, refs, ref_images)
+
+
+def pair_train_set_from(s: Session, labelled: list, unlabelled: list = ()):
+    """PairTrainSet (bench/pair_method.py) of a fold's training pairs: the ``labelled``
+    and ``unlabelled`` (dataset, indices) parts merged in dataset order, then record order
+    (so which pairs keep labels does not change the set's order), MOS NaN for every
+    unlabelled pair. The records in ``ref_images`` carry no scores either."""
+    import dataclasses
+
+    from .pair_method import PairTrainSet
+
+    keep: dict[str, dict[int, bool]] = {}
+    for parts, flag in ((labelled, True), (unlabelled, False)):
+        for name, idx in parts:
+            got = keep.setdefault(name, {})
+            for i in idx:
+                got[int(i)] = got.get(int(i), True) and flag   # unlabelled wins
+    index, mos, dsn, types, levels, refs, ref_images = [], [], [], [], [], [], {}
+    for name, flags in keep.items():
+        ds = s.datasets[name]
+        bare = dataclasses.replace(ds, records=[])   # no scores reachable through it
+        for i in sorted(flags):
+            r = ds.records[i]
+            index.append(s.offsets[name] + i)
+            mos.append(r.mos if flags[i] else np.nan)
+            dsn.append(name)
+            types.append(r.dist_type)
+            levels.append(r.level)
+            key = (name, r.ref if r.ref is not None else r.image)
+            refs.append(key)
+            ref_images.setdefault(key, (bare, dataclasses.replace(r, mos=np.nan, mos_raw=np.nan)))
+    return PairTrainSet(s.bank, np.asarray(index, dtype=np.int64), np.asarray(mos, dtype=np.float32),
+                        dsn, types, levels, refs, ref_images, pairs=s.pairs)
+
+
+def subset_provider(s: Session, ts, cfg: dict, log):
+    """subsets(clusters, levels=False, feature, tsne_dims, perplexity, covariance): the
+    counterfactual division of ``ts`` (content clusters of its references; computed once
+    per setting). ``.cache['feature']`` names the content feature used."""
+    cache: dict = {}
+
+    def reference_image(ds: Dataset, rec):
+        size = cfg["data"]["size"]
+        if rec.ref_image:
+            return decode_image(Path(ds.root) / rec.ref_image, size)
+        return s.bank.image(s.offsets[ds.name] + ds.records.index(rec))
+
+    def subsets(clusters: int, levels: bool = False, feature: str = "auto", tsne_dims: int = 10,
+                perplexity: float = 30.0, covariance: str = "diag"):
+        key = (clusters, feature, tsne_dims, perplexity, covariance)
+        if key not in cache:
+            keys = sorted(ts.ref_images, key=str)
+            if clusters > len(keys):
+                raise UsageError(f"method.clusters={clusters} is more than the {len(keys)} "
+                                 f"training references; use at most {len(keys)}")
+            if clusters > 1:
+                feats, used = content_features([reference_image(*ts.ref_images[k]) for k in keys],
+                                               feature, log)
+                w = cluster_probabilities(feats, clusters, tsne_dims, perplexity, cfg["seed"],
+                                          covariance)
+                cache["feature"] = used
+            else:
+                w = np.ones((len(keys), 1))
+            cache[key] = dict(zip(keys, w))
+        types = ts.type_keys()
+        if any(t[1] is None for t in types):
+            raise UsageError("the causal methods and MetaIQA need distortion type labels for "
+                             "every training image")
+        return build_subsets(types, ts.ref, cache[key], clusters, ts.level if levels else None)
+
+    subsets.cache = cache
+    return subsets
+
+
+def print_config(cfg: dict, log=print) -> None:
+    """Print the resolved config (with the method's settings) at the start of a run."""
+    log("resolved config:\n" + dumps(with_method_settings(copy.deepcopy(cfg))))
