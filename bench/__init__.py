@@ -23,6 +23,8 @@ import sys
 
 from .core.version import __version__
 
+__all__ = ["__version__"]
+
 PLUGIN_FOLDERS = ("methods", "protocols", "reports")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import bench.engine.fold
+import bench.engine.session
 from bench.cli import main
 from bench.data.synthetic import suite
 
@@ -26,8 +27,8 @@ def no_data(monkeypatch, tmp_path):
         raise AssertionError("data was loaded before the command line was validated")
 
     monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.engine.fold, "load_plan", forbidden)
-    monkeypatch.setattr(bench.engine.fold, "prepare", forbidden)
+    monkeypatch.setattr(bench.engine.session, "load_plan", forbidden)
+    monkeypatch.setattr(bench.engine.session, "prepare", forbidden)
     return tmp_path / "cache"
 
 

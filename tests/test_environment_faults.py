@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import bench.engine.fold
+import bench.engine.session
 import bench.app.environment as env
 from bench.cli import main
 from bench.data.synthetic import suite
@@ -27,8 +28,8 @@ def no_data(monkeypatch, tmp_path):
         raise AssertionError("data was loaded before the environment was checked")
 
     monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.engine.fold, "load_plan", forbidden)
-    monkeypatch.setattr(bench.engine.fold, "prepare", forbidden)
+    monkeypatch.setattr(bench.engine.session, "load_plan", forbidden)
+    monkeypatch.setattr(bench.engine.session, "prepare", forbidden)
     return tmp_path
 
 
@@ -109,7 +110,7 @@ def test_run_checks_free_space_before_training(no_data, monkeypatch, capsys):
     from bench.engine.protocol import Fold
 
     session = SimpleNamespace(folds=[Fold("GB", [])], protocol=None)
-    monkeypatch.setattr(bench.engine.fold, "prepare", lambda cfg, log: session)
+    monkeypatch.setattr(bench.engine.session, "prepare", lambda cfg, log: session)
     monkeypatch.setattr(bench.engine.fold, "run_fold", lambda *a, **k: pytest.fail("trained"))
     usage = shutil.disk_usage(no_data)
     monkeypatch.setattr(env.shutil, "disk_usage", lambda p: usage._replace(free=0))

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.engine.method import PairMethod
+from bench.engine.pair_method import PairMethod
 from bench.core.registry import METHODS
 from tests import test_run
 from tests.test_run import NAME, run_folders

@@ -68,6 +68,7 @@ def test_run_command_on_the_run_fold_contract(tmp_path, monkeypatch, capsys):
     from types import SimpleNamespace
 
     import bench.engine.fold
+    import bench.engine.session
     from bench.cli import main
     from bench.engine.protocol import Fold
 
@@ -75,7 +76,7 @@ def test_run_command_on_the_run_fold_contract(tmp_path, monkeypatch, capsys):
     made = {f: make_run(tmp_path / "made", fold=f, fold_count=3) for f in ("GB", "LB")}
     folds = [Fold(name, [("syn-kadid", [])]) for name in ("GB", "LB", "MB")]
     session = SimpleNamespace(folds=folds, protocol=PROTOCOLS.get("lodo")())
-    monkeypatch.setattr(bench.engine.fold, "prepare", lambda cfg, log: session)
+    monkeypatch.setattr(bench.engine.session, "prepare", lambda cfg, log: session)
 
     def run_fold(s, fold, out, log, position=""):
         if fold.name not in made:

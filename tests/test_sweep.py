@@ -18,7 +18,7 @@ from bench.cli import main as cli_main
 from bench.commands.options import resolve_run_config
 from bench.engine.protocol import Fold, Protocol
 from bench.core.registry import PROTOCOLS
-from bench.engine.fold import load_plan, run_folder
+from bench.engine.session import load_plan, run_folder
 from bench.app.sweep import clean_stale, expand, plan
 
 REPO = Path(__file__).resolve().parents[1]

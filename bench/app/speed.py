@@ -244,7 +244,7 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
 
     from ..engine.method import build_network
     from ..core.registry import METHODS
-    from ..engine.fold import resolve_device
+    from ..engine.device import resolve_device
     from ..engine.samplers import BatchSampler
     from ..engine.engine import Engine
 

@@ -171,7 +171,7 @@ def expand(args: argparse.Namespace) -> list[list[str]]:
 
 
 def _plan_key(cfg: dict) -> str:
-    """What :func:`bench.engine.fold.load_plan` reads to list the folds: the protocol options,
+    """What :func:`bench.engine.session.load_plan` reads to list the folds: the protocol options,
     the data settings, the method's extra training sets (and the seed, in case a protocol
     seeds its folds). Runs with equal keys have equal folds, so they are listed once."""
     from ..core.registry import METHODS
@@ -189,7 +189,7 @@ def plan(args: argparse.Namespace, log: Callable[[str], None] = print) -> list[U
     """
     from ..commands.options import resolve_run_config
     from ..core.record import RunFolder
-    from ..engine.fold import load_plan, run_folder
+    from ..engine.session import load_plan, run_folder
 
     parser = run_parser()
     wanted = split_list(args.folds) if getattr(args, "folds", None) else None

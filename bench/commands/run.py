@@ -135,7 +135,8 @@ def main(args) -> int:
     from ..app.fold_workers import FoldWorkers, auto_jobs, parse_jobs, worker_argv
     from ..engine.session import check_config
     from ..core.record import RunFolder
-    from ..engine.fold import prepare, run_fold, run_folder
+    from ..engine.fold import run_fold
+    from ..engine.session import prepare, run_folder
     from ..app.environment import estimate_run_bytes, free_space
 
     jobs = parse_jobs(getattr(args, "jobs", None) or os.environ.get("BENCH_JOBS") or "auto")

@@ -80,7 +80,7 @@ def main(args) -> int:
     import torch
 
     from ..core.errors import UsageError
-    from ..engine.fold import resolve_device
+    from ..engine.device import resolve_device
     from ..app.speed import measure
     from ..app.speed_report import format_report
 

@@ -55,10 +55,17 @@ def register_dataset(name: str, *, aliases=(), expected=None, kind="synthetic",
     return deco
 
 
+#: The modules whose import registers the datasets (each calls :func:`register_dataset`),
+#: imported by name on the first lookup, as the plug-in registries discover their packages
+#: (bench.core.registry): they import this module, so it never imports them.
+DATASET_MODULES = ("bench.data.loaders", "bench.data.synthetic.suite")
+
+
 def _import_loaders() -> None:
-    # Importing the loader modules fills DATASETS; kept lazy so `import bench` stays light.
-    from . import loaders  # noqa: F401
-    from .synthetic import suite  # noqa: F401
+    import importlib
+
+    for name in DATASET_MODULES:
+        importlib.import_module(name)
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -15,19 +15,16 @@ import numpy as np
 
 from ..core.version import __version__
 from ..core.config import config_hash
-from ..core.errors import UsageError
 from .loop import CheckpointDiscarded, FitContext
 from ..core.metrics import DEFAULT_LOGISTIC, all_metrics, count_failed_fits
-from .session import (  # noqa: F401
+from .device import resolve_device
+from .session import (
     Session,
     fold_config,
+    run_folder,
     is_pair_method,
-    load_plan,
     pair_train_set_from,
     parts_fingerprint,
-    prepare,
-    print_config,
-    run_folder,
     subset_provider,
     train_set_from,
     unlabelled_parts,
@@ -36,19 +33,6 @@ from .session import (  # noqa: F401
 from .protocol import Fold
 from ..core.record import BadRunFolder, RunFolder, RunRecord
 from ..core.scope import run_scope
-
-
-def resolve_device(name: str):
-    """torch.device for 'auto' | 'cpu' | 'cuda[:k]'; UsageError if CUDA is asked but absent."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available here; use --device cpu")
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise UsageError(f"--device must be cpu, cuda or auto, not '{name}'")
-    return torch.device(name)
 
 
 def _seed(cfg: dict, label: str) -> int:

@@ -139,13 +139,4 @@ def build_network(method_cls: type, cfg: dict, log: Callable[[str], None] = prin
     return build_model(cfg["model"], log)
 
 
-from .pair_method import PairMethod, PairTrainSet  # the FR contract (imports Method)
-
-
-def settings_of(method_cls: type) -> Mapping[str, Setting]:
-    """A method class's declared settings (empty for a class without any)."""
-    return dict(getattr(method_cls, "settings", {}) or {})
-
-
-__all__ = ["FitContext", "Method", "PairMethod", "PairTrainSet", "Setting", "build_network",
-           "settings_of"]
+__all__ = ["FitContext", "Method", "Setting", "build_network"]

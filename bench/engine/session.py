@@ -57,7 +57,7 @@ def check_config(cfg: dict) -> dict:
     """Every config value and the model's settings checked (UsageError naming the first bad
     one), before any file is touched; ``cfg`` returned with the method's settings filled."""
     from .models import check_model_config
-    from .fold import resolve_device
+    from .device import resolve_device
 
     validate(cfg)
     check_model_config(cfg["model"])

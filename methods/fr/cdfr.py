@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from bench.core.errors import UsageError
-from bench.engine.method import FitContext, PairMethod
+from bench.engine.method import FitContext
+from bench.engine.pair_method import PairMethod
 from bench.core.registry import METHODS
 from bench.engine.samplers import BatchSampler
 from bench.core.settings import Setting

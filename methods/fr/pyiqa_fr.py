@@ -25,7 +25,8 @@ import sys
 import numpy as np
 
 from bench.core.errors import BenchError, UsageError, suggest
-from bench.engine.method import FitContext, PairMethod
+from bench.engine.method import FitContext
+from bench.engine.pair_method import PairMethod
 from bench.data.pyiqa_offline import MissingWeights, offline, weights_only_loads
 from bench.core.registry import METHODS
 from bench.methods.classical import harness

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from bench.core.errors import UsageError
-from bench.engine.method import FitContext, PairMethod, Setting
+from bench.engine.method import FitContext, Setting
+from bench.engine.pair_method import PairMethod
 from bench.engine.models import IMAGENET_MEAN, IMAGENET_STD, SmallCNN
 from bench.core.registry import METHODS
 from bench.engine.samplers import BatchSampler
