@@ -23,7 +23,7 @@ import sys
 
 from .core.version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["RunSpec", "__version__", "run"]
 
 PLUGIN_FOLDERS = ("methods", "protocols", "reports")
 
@@ -55,3 +55,17 @@ def _map_plugin_folders() -> None:
 
 _map_plugin_folders()
 
+
+
+def __getattr__(name: str):
+    """``bench.RunSpec`` and ``bench.run`` (the Python API, bench/app/api.py), imported on
+    first use so that importing a part of the harness does not import the engine."""
+    if name == "RunSpec":
+        from .app.spec import RunSpec
+
+        return RunSpec
+    if name == "run":
+        from .app.api import run
+
+        return run
+    raise AttributeError(f"module 'bench' has no attribute '{name}'")

@@ -16,7 +16,6 @@ from bench.core.errors import UsageError
 from bench.engine.protocol import Fold, Option, Protocol, boolean
 from bench.core.registry import PROTOCOLS
 
-from .fr_split import PairFold
 
 REAL_TRAIN, REAL_TARGETS = ["kadid10k"], ["tid2013"]
 SYN_TRAIN = ["syn-kadid"]
@@ -75,7 +74,7 @@ class FRCross(Protocol):
                 "label_fraction": 1.0 if labels else 0.0, "n_labelled": n_source if labels else 0}
         tests = {t: (t, list(range(len(datasets[t])))) for t in opts["targets"]}
         if not adapt:
-            return [PairFold("all", labelled, tests, unlabelled=list(unlabelled), info=info)]
-        return [PairFold(f"adapt-{t}", labelled, {t: test}, unlabelled=unlabelled + [test],
+            return [Fold("all", labelled, tests, unlabelled=list(unlabelled), info=info)]
+        return [Fold(f"adapt-{t}", labelled, {t: test}, unlabelled=unlabelled + [test],
                          info={**info, "adapted_to": t})
                 for t, test in tests.items()]

@@ -17,7 +17,7 @@ from bench.core.errors import UsageError
 from bench.engine.protocol import Fold, Option
 from bench.core.registry import PROTOCOLS
 
-from .fr_split import PairFold, SplitProtocol, check_split_options, reference_splits
+from .fr_split import SplitProtocol, check_split_options, reference_splits
 
 DEFAULT_FRACTIONS = [0.01, 0.05, 0.1]
 
@@ -93,7 +93,7 @@ class FRFewLabel(SplitProtocol):
                 keep = labelled_subset(train, f, seed, k, name)
                 kept = set(keep)
                 rest = [i for i in train if i not in kept]
-                folds.append(PairFold(
+                folds.append(Fold(
                     f"f{f:g}-s{k}", [(name, keep)], {target_name(name, f): (name, test)},
                     unlabelled=[(name, rest)] if rest else [],
                     info={"split": k, "train_ratio": t, "fold_count": n, "label_fraction": f,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bench.engine.protocol import Fold
 from bench.core.registry import PROTOCOLS
 
-from .fr_split import PairFold, SplitProtocol, check_split_options, reference_splits
+from .fr_split import SplitProtocol, check_split_options, reference_splits
 
 
 @PROTOCOLS.register("fr-labelfree")
@@ -19,7 +19,7 @@ class FRLabelFree(SplitProtocol):
     def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
         name = opts["dataset"]
         t, n = check_split_options(opts)
-        return [PairFold(f"s{k}", [], {name: (name, test)}, unlabelled=[(name, train)],
+        return [Fold(f"s{k}", [], {name: (name, test)}, unlabelled=[(name, train)],
                          info={"split": k, "train_ratio": t, "fold_count": n,
                                "label_fraction": 0.0, "n_labelled": 0})
                 for k, train, test in reference_splits(opts, datasets, seed)]

@@ -2,14 +2,12 @@
 splits; a reference and all its distorted images are on one side only. The FR methods get
 the training pairs with their MOS and are scored on the test pairs.
 
-Also the pieces the other FR protocols share: :class:`PairFold` (a fold whose training
-pairs are partly passed without MOS, ``unlabelled``; the FR contract, bench/method.py)
-and the seeded splits. Splits are :func:`protocols.finetune.split_indices`' (they depend
+Also the pieces the other FR protocols share: the seeded splits (a fold passes the
+training pairs it gives without MOS as ``Fold.unlabelled``; the FR contract,
+bench/engine/pair_method.py). Splits are :func:`protocols.finetune.split_indices`' (they depend
 only on seed, split and dataset, so every method, and every FR protocol, sees the same).
 """
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from bench.core.errors import UsageError
 from bench.engine.protocol import Fold, Option, Protocol
@@ -20,15 +18,6 @@ from .finetune import split_indices
 REAL_DATASET = "kadid10k"
 SYN_DATASET = "syn-kadid"
 DEFAULT_SPLITS = 3
-
-
-@dataclass
-class PairFold(Fold):
-    """A fold of a full-reference protocol: ``train`` holds the (dataset, indices) parts
-    whose MOS the method gets, ``unlabelled`` the parts it gets without MOS (their scores
-    become NaN before the method sees them, bench.engine.session.pair_train_set_from)."""
-
-    unlabelled: list = field(default_factory=list)
 
 
 def check_split_options(opts: dict) -> tuple[float, int]:
@@ -90,7 +79,7 @@ class FRSplit(SplitProtocol):
     def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
         name = opts["dataset"]
         t, n = check_split_options(opts)
-        return [PairFold(f"s{k}", [(name, train)], {name: (name, test)},
+        return [Fold(f"s{k}", [(name, train)], {name: (name, test)},
                          info={"split": k, "train_ratio": t, "fold_count": n,
                                "label_fraction": 1.0, "n_labelled": len(train)})
                 for k, train, test in reference_splits(opts, datasets, seed)]

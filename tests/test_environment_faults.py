@@ -42,14 +42,14 @@ def _one_line(capsys) -> str:
 
 def test_out_is_a_file(no_data, capsys):
     (no_data / "afile").write_text("x")
-    assert main(["run", "--profile", "smoke", "--out", str(no_data / "afile")]) == 1
+    assert main(["run", "--profile", "smoke", "--runs", str(no_data / "afile")]) == 1
     line = _one_line(capsys)
-    assert "--out" in line and "afile is a file" in line
+    assert "--runs" in line and "afile is a file" in line
 
 
 def test_out_under_a_file_cannot_be_created(no_data, capsys):
     (no_data / "afile").write_text("x")
-    assert main(["run", "--profile", "smoke", "--out", str(no_data / "afile" / "runs")]) == 1
+    assert main(["run", "--profile", "smoke", "--runs", str(no_data / "afile" / "runs")]) == 1
     assert "cannot be created" in _one_line(capsys)
 
 
@@ -58,9 +58,9 @@ def test_read_only_out(no_data, monkeypatch, capsys):
     out.mkdir()
     real = os.access
     monkeypatch.setattr(os, "access", lambda p, m, *a, **k: False if Path(p) == out else real(p, m))
-    assert main(["run", "--profile", "smoke", "--out", str(out)]) == 1
+    assert main(["run", "--profile", "smoke", "--runs", str(out)]) == 1
     line = _one_line(capsys)
-    assert "--out" in line and "not writable" in line
+    assert "--runs" in line and "not writable" in line
 
 
 def test_read_only_mount_caught_by_the_probe(tmp_path, monkeypatch):
@@ -76,7 +76,7 @@ def test_read_only_mount_caught_by_the_probe(tmp_path, monkeypatch):
 def test_cache_is_a_file(no_data, monkeypatch, capsys):
     (no_data / "cachefile").write_text("x")
     monkeypatch.setenv("BENCH_CACHE", str(no_data / "cachefile"))
-    assert main(["run", "--profile", "smoke", "--out", str(no_data / "runs")]) == 1
+    assert main(["run", "--profile", "smoke", "--runs", str(no_data / "runs")]) == 1
     line = _one_line(capsys)
     assert "cache" in line and "BENCH_CACHE" in line
 
@@ -86,7 +86,7 @@ def test_read_only_cache(no_data, monkeypatch, capsys):
     cache.mkdir()
     real = os.access
     monkeypatch.setattr(os, "access", lambda p, m, *a, **k: False if Path(p) == cache else real(p, m))
-    assert main(["run", "--profile", "smoke", "--out", str(no_data / "runs")]) == 1
+    assert main(["run", "--profile", "smoke", "--runs", str(no_data / "runs")]) == 1
     line = _one_line(capsys)
     assert "cache" in line and "not writable" in line and "BENCH_CACHE" in line
 
@@ -116,7 +116,7 @@ def test_run_checks_free_space_before_training(no_data, monkeypatch, capsys):
     monkeypatch.setattr(env.shutil, "disk_usage", lambda p: usage._replace(free=0))
     assert main(["run", "--profile", "smoke", "--quiet", "--out", str(no_data / "runs")]) == 1
     line = _one_line(capsys)
-    assert "--out" in line and "0 MiB free" in line
+    assert "--runs" in line and "0 MiB free" in line
 
 
 def test_explain_out_is_a_file(tmp_path, capsys):

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from bench.commands import run as run_command
-from bench.commands.options import resolve_run_config
+from bench.commands.options import spec_from_args
 from bench.core.errors import UsageError
-from bench.app.fold_workers import auto_jobs, parse_jobs, worker_argv
+from bench.app.fold_workers import auto_jobs, parse_jobs, worker_command
+from bench.app.spec import with_absolute_out
 from tests.test_run import NAME, release, run_folders  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,11 +75,13 @@ def test_worker_command_repeats_the_run(tmp_path):
                                 "--folds", "GB,LB", "--set", "train.lr=0.01", "--set",
                                 "train.epochs=3", "--out", "rel", "--jobs", "2",
                                 "--print-config"])
-    argv = worker_argv(parser(), args)
+    spec = with_absolute_out(spec_from_args(args))
+    argv = worker_command(spec)[4:]
     again = parser().parse_args(argv)
-    assert resolve_run_config(again) == resolve_run_config(args)
+    assert spec_from_args(again) == spec
+    assert spec_from_args(again).config() == spec_from_args(args).config()
     assert again.folds == "GB,LB" and again.jobs == "1" and again.quiet
-    assert not again.print_config and Path(again.out).is_absolute()
+    assert not again.print_config and Path(again.runs).is_absolute()
 
 
 def test_two_jobs_write_the_folders_one_job_writes(release, tmp_path):

@@ -29,13 +29,8 @@ PENDING_CYCLES: dict[frozenset, str] = {
         "helpers; the synthetic suite v2 rewrite owns these files",
     frozenset({"bench.reports.fr", "bench.reports.grid", "bench.reports.measured"}):
         "measured.py borrows fr.py's label-source marks; the reports rework owns these files",
-    frozenset({"bench.app.fold_workers", "bench.app.launchers.local", "bench.app.sweep",
-               "bench.commands.run"}): "sweeps are planned as run argv (issue 18 stage c)",
 }
 PENDING_EDGES: dict[tuple[str, str], str] = {
-    ("bench.app.launchers.slurm", "bench.cli"): "stage c",
-    ("bench.app.sweep", "bench.commands.options"): "stage c",
-    ("bench.app.sweep", "bench.commands.run"): "stage c",
     ("bench.methods.fr.pyiqa_fr", "bench.methods.classical.harness"): "stage e",
     ("bench.methods.fr.pyiqa_fr", "bench.methods.zero_shot"): "stage e",
     ("bench.methods.metaiqa", "bench.methods.causal.base"): "stage e",

@@ -82,7 +82,7 @@ def test_run_options_come_from_the_registered_protocols():
     and refuses it for a protocol that does not declare it."""
     import argparse
 
-    from bench.commands.options import add_run_arguments, resolve_run_config
+    from bench.commands.options import add_run_arguments, spec_from_args
     from bench.core.errors import UsageError
     from bench.engine.protocol import Option
 
@@ -102,9 +102,9 @@ def test_run_options_come_from_the_registered_protocols():
         parser = argparse.ArgumentParser()
         add_run_arguments(parser)
         args = parser.parse_args(["--protocol", "holdout-test", "--holdout-share", "0.25"])
-        assert resolve_run_config(args)["protocol"]["holdout_share"] == 0.25
+        assert spec_from_args(args).config()["protocol"]["holdout_share"] == 0.25
         args = parser.parse_args(["--protocol", "lodo", "--holdout-share", "0.25"])
         with pytest.raises(UsageError, match="--holdout-share does not apply to protocol 'lodo'"):
-            resolve_run_config(args)
+            spec_from_args(args).config()
     finally:
         PROTOCOLS._items.pop("holdout-test")

@@ -15,11 +15,13 @@ import pytest
 
 from bench.cli import build_parser
 from bench.cli import main as cli_main
-from bench.commands.options import resolve_run_config
+from bench.commands.options import spec_from_args
+from bench.commands.sweep import sweep_plan
 from bench.engine.protocol import Fold, Protocol
 from bench.core.registry import PROTOCOLS
 from bench.engine.session import load_plan, run_folder
-from bench.app.sweep import clean_stale, expand, plan
+from bench.app.spec import RunSpec
+from bench.app.sweep import Axis, clean_stale, expand, plan
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,22 +74,22 @@ def tiny_options(kadid: Path) -> list[str]:
             "--set", f"data.kadid10k={kadid}"]
 
 
-def sweep_args(argv: list[str]) -> argparse.Namespace:
-    """Parse `sweep` options as the CLI does."""
-    return build_parser().parse_args(["sweep", *argv])
+def sweep_specs(argv: list[str]) -> list[RunSpec]:
+    """The run specs of `sweep <argv>`, parsed and expanded as the CLI does."""
+    return expand(*sweep_plan(build_parser().parse_args(["sweep", *argv])))
 
 
 def run_folders_of(argv: list[str]) -> list[Path]:
     """The run folders `python -m bench run <argv>` writes, through run's own path."""
     args = build_parser().parse_args(["run", *argv])
-    cfg = resolve_run_config(args)
-    return [run_folder(cfg, f, Path(args.out)) for f in load_plan(cfg, lambda m: None).folds]
+    cfg = spec_from_args(args).config()
+    return [run_folder(cfg, f, Path(args.runs)) for f in load_plan(cfg, lambda m: None).folds]
 
 
 def test_expansion_is_the_cartesian_product_with_run_hashes(tiny_kadid, env, tmp_path):
     out = tmp_path / "runs"
     base = tiny_options(tiny_kadid) + ["--out", str(out)]
-    units = plan(sweep_args(base + ["--method", "erm,cis", "--seed", "0,1,2"]), lambda m: None)
+    units = plan(sweep_specs(base + ["--method", "erm,cis", "--seed", "0,1,2"]), lambda m: None)
     assert len(units) == 2 * 3 * 3  # methods x seeds x the tiny set's 3 LODO folds
     assert len({u.folder for u in units}) == len(units)
     expected = []
@@ -95,15 +97,17 @@ def test_expansion_is_the_cartesian_product_with_run_hashes(tiny_kadid, env, tmp
         for seed in ("0", "1", "2"):
             expected += run_folders_of(base + ["--method", method, "--seed", seed])
     assert [u.folder for u in units] == expected
-    # a unit's own command line resolves to its folder through `run`'s parser
+    # a unit's child command line is its spec, and resolves to its folder through `run`'s parser
     unit = units[7]
-    assert unit.argv[-3:] == ("--folds", unit.fold, "--quiet")
-    assert run_folders_of(list(unit.argv[:-3])).count(unit.folder) == 1
+    argv = unit.command()[4:]
+    assert argv[-3:] == ["--jobs", "1", "--quiet"] and unit.spec.folds == (unit.fold,)
+    assert spec_from_args(build_parser().parse_args(["run", *argv])) == unit.spec
+    assert run_folders_of(argv[:-3]).count(unit.folder) == 1
 
 
 def test_folds_option_restricts_units_and_rejects_unknown_names(tiny_kadid, env, tmp_path):
     base = tiny_options(tiny_kadid) + ["--out", str(tmp_path), "--seed", "0,1"]
-    units = plan(sweep_args(base + ["--folds", "GB,MB"]), lambda m: None)
+    units = plan(sweep_specs(base + ["--folds", "GB,MB"]), lambda m: None)
     assert [u.fold for u in units] == ["GB", "MB", "GB", "MB"]
     assert cli_main(["sweep", *base, "--folds", "NOPE", "--dry-run"]) == 2
 
@@ -136,12 +140,11 @@ def split_protocol():
 def test_protocol_options_only_go_to_protocols_taking_them(split_protocol, env, tmp_path):
     argv = ["--protocol", "lodo,sweep-test-split", "--train-ratio", "0.3,0.5",
             "--dataset", "kadid10k", "--out", str(tmp_path)]
-    runs = expand(sweep_args(argv))
-    lodo = [r for r in runs if r[1] == "lodo"]
-    split = [r for r in runs if r[1] == "sweep-test-split"]
-    assert len(lodo) == 1 and "--train-ratio" not in lodo[0] and "--dataset" in lodo[0]
-    assert [r[r.index("--train-ratio") + 1] for r in split] == ["0.3", "0.5"]
-    assert all("--dataset" not in r for r in split)
+    runs = sweep_specs(argv)
+    lodo = [r for r in runs if r.protocol == "lodo"]
+    split = [r for r in runs if r.protocol == "sweep-test-split"]
+    assert len(lodo) == 1 and lodo[0].options == {"dataset": "kadid10k"}
+    assert [r.options for r in split] == [{"train_ratio": 0.3}, {"train_ratio": 0.5}]
     # an option no protocol of the sweep takes is still an error
     assert cli_main(["sweep", "--protocol", "lodo", "--train-ratio", "0.5", "--dry-run",
                      "--out", str(tmp_path)]) == 2
@@ -158,10 +161,10 @@ def test_bad_list_items_are_usage_errors(tiny_kadid, env, tmp_path, capsys, bad)
 def test_dry_run_lists_done_and_to_do_and_a_done_unit_is_skipped(tiny_kadid, env, tmp_path, capsys):
     out = tmp_path / "runs"
     argv = [*tiny_options(tiny_kadid), "--out", str(out), "--method", "erm", "--seed", "0,1"]
-    units = plan(sweep_args(argv), lambda m: None)
+    units = plan(sweep_specs(argv), lambda m: None)
     assert len(units) == 6 and not any(u.done for u in units)
-    # run one unit exactly as the launchers do (its `run` command line), in this process
-    assert cli_main(["run", *units[4].argv]) == 0
+    # run one unit exactly as the local launcher does (its `run` command line), in this process
+    assert cli_main(units[4].command()[3:]) == 0
     capsys.readouterr()
     assert cli_main(["sweep", *argv, "--dry-run"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -195,3 +198,19 @@ def test_clean_stale_removes_temp_files_only_under_the_lock(tmp_path):
     (folder / "done").write_text("")
     tmp.write_text("x")
     assert clean_stale(folder) is True and tmp.exists()  # a done folder is never touched
+
+
+def test_a_sweep_planned_from_python_equals_the_cli_sweep(tiny_kadid, env, tmp_path):
+    """Specs and axes built in Python plan the units the command line plans, and a method
+    setting goes only to the methods that declare it."""
+    out = tmp_path / "runs"
+    base = RunSpec(method="erm", profile="smoke", options={"dataset": "kadid10k"},
+                   settings={"device": "cpu", "data.kadid10k": str(tiny_kadid)}, out=str(out))
+    axes = [Axis("method", ["erm", "cis"]), Axis("setting", [1, 2], "method.clusters")]
+    specs = expand(base, axes)
+    assert [(s.method, s.settings.get("method.clusters")) for s in specs] == \
+        [("erm", None), ("cis", 1), ("cis", 2)]
+    cli = sweep_specs([*tiny_options(tiny_kadid), "--method", "erm,cis", "--clusters", "1,2",
+                       "--out", str(out)])
+    assert [u.folder for u in plan(specs, lambda m: None)] == \
+        [u.folder for u in plan(cli, lambda m: None)]

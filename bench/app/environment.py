@@ -3,7 +3,7 @@ fault costs a one-line error (exit 1) instead of a traceback hours later: an out
 that is a file or not writable, an unusable cache folder, too little free disk space.
 
 Writability is tested by ``os.access`` and then by creating and removing one empty probe
-file *inside the folder checked* (a folder the program owns: ``--out``, the cache), since
+file *inside the folder checked* (a folder the program owns: ``--runs``, the cache), since
 ``os.access`` says yes to root on a folder a read-only mount refuses.
 """
 from __future__ import annotations
@@ -72,7 +72,7 @@ def cache_dir() -> Path:
 
 
 def estimate_run_bytes(cfg: dict, folds: int) -> int:
-    """Bytes a run of ``folds`` folds writes under ``--out``: per fold a model.pt (float32
+    """Bytes a run of ``folds`` folds writes under ``--runs``: per fold a model.pt (float32
     parameters, when ``save_model``) and small files; plus one training checkpoint (the
     parameters and two Adam moments) alive at a time when ``train.checkpoint`` is on. An
     estimate from the backbone's parameter count, erring high."""

@@ -1,6 +1,6 @@
-"""Extra worker processes for one `run`: ``--jobs N`` starts N - 1 copies of the same
-`run` command (``--jobs 1 --quiet``) beside the calling process, and all of them walk the
-same fold list. A fold goes to whichever process claims its run folder first (the
+"""Extra worker processes for one `run`: ``--jobs N`` starts N - 1 processes running the
+same :class:`~bench.app.spec.RunSpec` (its `run` command line with ``--jobs 1 --quiet``)
+beside the calling process, and all of them walk the same fold list. A fold goes to whichever process claims its run folder first (the
 folder's non-blocking lock, :meth:`bench.core.record.RunFolder.claim`); the others skip it, so
 the folds are shared out dynamically with no scheduler and a fold is never run twice.
 
@@ -12,7 +12,6 @@ calling process (Linux), and are stopped with it on Ctrl-C.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import signal
@@ -23,8 +22,6 @@ from pathlib import Path
 
 from ..core.errors import UsageError
 
-#: `run` options a worker must not inherit: it runs one process, prints no summary.
-_NOT_PASSED = {"help", "jobs", "quiet", "print_config"}
 GRACE_S = 10.0
 
 
@@ -68,27 +65,17 @@ def _uses_gpu(cfg: dict) -> bool:
         return False
 
 
-def worker_argv(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
-    """The `run` arguments that repeat ``args`` (every option the user gave, ``--out``
-    made absolute) as a worker: ``--jobs 1 --quiet`` added."""
-    from .sweep import _fixed_args
-
-    argv: list[str] = []
-    for action in parser._actions:  # argparse keeps no public list of actions
-        if not action.option_strings or action.dest in _NOT_PASSED:
-            continue
-        value = getattr(args, action.dest, None)
-        if action.dest == "out":
-            value = str(Path(value).resolve())
-        argv += _fixed_args(action, value)
-    return argv + ["--jobs", "1", "--quiet"]
+def worker_command(spec, python: str | None = None) -> list[str]:
+    """The command line of a worker running ``spec`` (``out`` absolute) alone, quietly."""
+    return [python or sys.executable, "-m", "bench", "run", *spec.argv(), "--jobs", "1",
+            "--quiet"]
 
 
 class FoldWorkers:
-    """``n`` worker processes running ``python -m bench run <argv>``; a context manager
-    that stops any still running when the block is left by an exception."""
+    """``n`` worker processes running ``spec`` (a RunSpec whose ``out`` is absolute); a
+    context manager that stops any still running when the block is left by an exception."""
 
-    def __init__(self, argv: list[str], n: int, out: Path, jobs: int):
+    def __init__(self, spec, n: int, out: Path, jobs: int):
         from .launchers import with_repo_on_path
         from .launchers.local import LOG_DIR, _die_with_parent, cpu_count
 
@@ -104,7 +91,7 @@ class FoldWorkers:
             log_path = self.logs / f"run-worker-{os.getpid()}-{k + 2}.log"
             with open(log_path, "wb") as fh:
                 # same process group: a terminal's Ctrl-C reaches the workers too
-                proc = subprocess.Popen([sys.executable, "-m", "bench", "run", *argv],
+                proc = subprocess.Popen(worker_command(spec),
                                         stdin=subprocess.DEVNULL, stdout=fh,
                                         stderr=subprocess.STDOUT, env=env,
                                         preexec_fn=_die_with_parent(os.getpid()))  # noqa: PLW1509

@@ -1,64 +1,82 @@
-"""Sweeps: `run` options that take comma-separated lists, expanded into the cartesian
-product of run configs, then into units of work, one per (run config, fold).
+"""Sweeps planned as data: a base :class:`~bench.app.spec.RunSpec` and :class:`Axis` values
+expand into the cartesian product of run specs (:func:`expand`), and each spec into units of
+work, one per fold (:func:`plan`), each with its run folder and whether it is done.
 
-Every run config comes from a `python -m bench run` command line, parsed by `run`'s own
-parser and resolved by :func:`bench.commands.options.resolve_run_config`, so a unit's run
-folder (its hash) is the one `run` with the same options writes. A unit is executed as that
-command line plus ``--folds <fold> --quiet`` (see :mod:`bench.app.launchers`); the run folder's
+A unit's spec is the sweep's spec narrowed to one fold, so a unit's run folder (its hash) is
+the one ``run`` writes for the same spec. The launchers execute units (a child process runs
+the spec's `run` command line, a Slurm job runs the spec in its process); the run folder's
 done marker, atomic writes and ``claim()`` lock make a unit safe to start again after any
 interruption and safe against a second worker.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..core.errors import UsageError
+from ..core.errors import UsageError, unknown_choice
+from ..core.registry import METHODS, PROTOCOLS
+from .spec import RunSpec, option_text, with_absolute_out
 
-#: `run` options a sweep accepts as comma-separated lists (argparse dest -> option); the
-#: registered protocols' single-valued options are added by :func:`swept`.
-SWEPT_RUN_OPTIONS = {
-    "protocol": "--protocol", "method": "--method", "profile": "--profile",
-    "backbone": "--backbone", "seed": "--seed", "clusters": "--clusters",
-}
-
-
-def swept() -> dict[str, str]:
-    """Every sweepable option (argparse dest -> flag): the run options above and each
-    protocol option that takes one value (list-valued ones are comma-separated already)."""
-    from ..commands.options import protocol_options
-
-    out = dict(SWEPT_RUN_OPTIONS)
-    for flag, (opt, _) in protocol_options().items():
-        if opt.kind != "list":
-            out[opt.dest] = f"--{flag}"
-    return out
+#: Fields of a spec an axis may sweep besides its options and settings.
+SPEC_FIELDS = ("protocol", "method", "profile", "seed")
 
 
-def protocol_option_keys() -> dict[str, str]:
-    """argparse dest -> protocol config key, for every registered protocol option."""
-    from ..commands.options import protocol_options
+@dataclass(frozen=True)
+class Axis:
+    """One swept value of a spec: ``field`` is 'protocol', 'method', 'profile', 'seed',
+    'option' (a protocol option, ``key`` its key) or 'setting' (a config key, ``key`` the
+    dotted key); ``values`` in order; ``label`` names it in listings."""
 
-    return {opt.dest: opt.key for opt, _ in protocol_options().values()}
-#: `run` options the sweep handles itself rather than passing through.
-_OWN = {"help", "folds", "out", "quiet", "jobs", "print_config"}
+    field: str
+    values: tuple
+    key: str = ""
+    label: str = ""
+
+    def __post_init__(self):
+        if self.field not in (*SPEC_FIELDS, "option", "setting"):
+            raise ValueError(f"unknown axis field '{self.field}'")
+        object.__setattr__(self, "values", tuple(self.values))
+        if not self.values:
+            raise UsageError(f"--{self.name} was given an empty list")
+
+    @property
+    def name(self) -> str:
+        """The label, or the field (the key for options and settings)."""
+        return self.label or self.key or self.field
+
+    def apply(self, spec: RunSpec, value: Any) -> RunSpec:
+        """``spec`` with this axis set to ``value``."""
+        if self.field == "option":
+            return spec.replace(options={**spec.options, self.key: value})
+        if self.field == "setting":
+            return spec.replace(settings={**spec.settings, self.key: value})
+        return spec.replace(**{self.field: value})
+
+    def value_of(self, spec: RunSpec) -> str | None:
+        """This axis's value in ``spec`` as text (None when the spec leaves it out)."""
+        if self.field == "option":
+            value = spec.options.get(self.key)
+        elif self.field == "setting":
+            value = spec.settings.get(self.key)
+        else:
+            value = getattr(spec, self.field)
+        return None if value is None else option_text(value)
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One unit of work: one fold of one run config.
+    """One unit of work: one fold of one run spec.
 
-    argv: arguments of ``python -m bench run`` that run exactly this unit.
-    folder: its run folder; fold: the fold's name; done: finished when planned.
-    config: the run config (resolved, before the fold is added), for display.
+    spec: the run narrowed to this fold (``out`` absolute); folder: its run folder; fold:
+    the fold's name; done: finished when planned; config: the resolved run config (before
+    the fold is added), for display.
     """
 
-    argv: tuple[str, ...]
+    spec: RunSpec
     folder: Path
     fold: str
     done: bool = False
@@ -70,153 +88,98 @@ class Unit:
         return self.folder.name
 
     def command(self, python: str | None = None) -> list[str]:
-        """The child command line that executes this unit."""
-        return [python or sys.executable, "-m", "bench", "run", *self.argv]
+        """The child command line that executes this unit, quietly, in one process."""
+        import sys
+
+        return [python or sys.executable, "-m", "bench", "run", *self.spec.argv(),
+                "--jobs", "1", "--quiet"]
 
 
-class _RaisingParser(argparse.ArgumentParser):
-    """A parser whose errors raise UsageError (planning must not exit the process)."""
+def expand(base: RunSpec, axes: Iterable[Axis]) -> list[RunSpec]:
+    """The run specs of a sweep: ``base`` with every combination of the axes' values (the
+    first axis varies slowest), duplicates dropped.
 
-    def error(self, message):
-        raise UsageError(f"{self.prog}: {message}")
-
-
-def run_parser() -> argparse.ArgumentParser:
-    """The parser of `python -m bench run` (its own add_arguments), raising UsageError."""
-    from ..commands import run as run_command
-
-    p = _RaisingParser(prog="python -m bench run", add_help=False)
-    run_command.add_arguments(p)
-    return p
-
-
-def make_sweepable(parser: argparse.ArgumentParser) -> None:
-    """Turn the SWEPT options of a parser holding `run`'s options into comma-separated
-    lists (kept as strings; each item is checked by `run`'s parser at expansion)."""
-    sweepable = swept()
-    for action in parser._actions:  # argparse keeps no public list of actions
-        if action.dest in sweepable:
-            action.type = None
-            action.metavar = "LIST"
-            action.help = f"{action.help}; a comma-separated list sweeps it"
-
-
-def split_list(text) -> list[str]:
-    """'a, b,,a' -> ['a', 'b'] (order kept, duplicates and blanks dropped)."""
-    items = [x.strip() for x in str(text).split(",")]
-    return list(dict.fromkeys(x for x in items if x))
-
-
-def _fixed_args(action: argparse.Action, value) -> list[str]:
-    """Command-line tokens giving ``action`` the value ``value`` (none for its default)."""
-    opt = action.option_strings[-1]
-    if isinstance(action, argparse._AppendAction):  # --set KEY=VALUE, repeated
-        return [tok for item in value or [] for tok in (opt, str(item))]
-    if action.nargs == 0:  # store_true / store_false
-        return [opt] if value != action.default else []
-    if value is None:
-        return []
-    return [opt, str(value)]
-
-
-def expand(args: argparse.Namespace) -> list[list[str]]:
-    """The `run` command lines of a sweep: the cartesian product of the SWEPT options'
-    lists (in option order), each with the sweep's other options and ``--out``.
-
-    A protocol option (--dataset, --train-ratio, ...) is left out of the runs of a
-    protocol that does not take it when another protocol of the sweep does; duplicate
-    command lines are dropped.
+    A protocol option is left out of the specs of a protocol that does not take it when
+    another protocol of the sweep does (``train_ratio`` in the lodo runs of a lodo,finetune
+    sweep), and a method setting out of the specs of a method that does not declare it
+    when another method of the sweep does (``method.clusters`` in the erm runs of an
+    erm,cis sweep); otherwise resolving the spec names the mistake.
     """
-    from ..core.registry import PROTOCOLS
+    axes = list(axes)
+    protocols = _values("protocol", base, axes)
+    methods = _values("method", base, axes)
+    real = bool(base.settings.get("data.root"))
+    accepts = {p: set(PROTOCOLS.get(p).defaults(real)) for p in protocols}
+    declares = {m: set(getattr(METHODS.get(m), "settings", {}) or {}) for m in methods}
+    out: dict[str, RunSpec] = {}
+    for combo in itertools.product(*[[(axis, v) for v in axis.values] for axis in axes]):
+        spec = base
+        for axis, value in combo:
+            spec = axis.apply(spec, value)
+        spec = _fitted(spec, accepts, declares)
+        out.setdefault(spec.key(), spec)
+    return list(out.values())
 
-    SWEPT, keys = swept(), protocol_option_keys()
-    fixed: list[tuple[str, list[str]]] = []  # (dest, tokens) of the options not swept
-    axes: list[list[tuple[str, list[str]]]] = []  # per swept option: (dest, tokens) per item
-    for action in run_parser()._actions:
-        if not action.option_strings or action.dest in _OWN:
-            continue
-        value = getattr(args, action.dest, None)
-        if action.dest in SWEPT and value is not None:
-            items = split_list(value)
-            if not items:
-                raise UsageError(f"{SWEPT[action.dest]} was given an empty list")
-            axes.append([(action.dest, [SWEPT[action.dest], item]) for item in items])
-        else:
-            tokens = _fixed_args(action, value)
-            if tokens:
-                fixed.append((action.dest, tokens))
-    fixed.append(("out", ["--out", str(Path(args.out).resolve())]))
 
-    names = split_list(getattr(args, "protocol", None) or "lodo")
-    real = bool(getattr(args, "data_root", None))
-    accepts = {name: set(PROTOCOLS.get(name).defaults(real)) for name in names}
-    from ..core.config import method_table
+def _values(field_name: str, base: RunSpec, axes: list[Axis]) -> list:
+    for axis in axes:
+        if axis.field == field_name:
+            return list(axis.values)
+    return [getattr(base, field_name)]
 
-    out: list[list[str]] = []
-    for combo in itertools.product(*axes):
-        protocol = next((tokens[1] for dest, tokens in combo if dest == "protocol"), names[0])
-        method = next((tokens[1] for dest, tokens in list(combo) + fixed if dest == "method"), None)
-        argv: list[str] = []
-        for dest, tokens in list(combo) + fixed:
-            if dest == "clusters" and method and "clusters" not in method_table(method):
-                continue  # e.g. --clusters in the erm runs of an erm,cis sweep
-            key = keys.get(dest)
-            if (key is not None and key not in accepts[protocol]
-                    and any(key in keys for keys in accepts.values())):
-                continue  # e.g. --train-ratio in the lodo runs of a lodo,finetune sweep
-            argv += tokens
-        if argv not in out:
-            out.append(argv)
-    return out
+
+def _fitted(spec: RunSpec, accepts: dict, declares: dict) -> RunSpec:
+    """``spec`` less the options its protocol does not take and the method settings its
+    method does not declare, when another protocol (method) of the sweep does."""
+    mine, anyone = accepts[spec.protocol], set().union(*accepts.values())
+    options = {k: v for k, v in spec.options.items() if k in mine or k not in anyone}
+    declared, any_method = declares[spec.method], set().union(*declares.values())
+    settings = {k: v for k, v in spec.settings.items()
+                if not k.startswith("method.") or k[7:] in declared or k[7:] not in any_method}
+    return spec.replace(options=options, settings=settings)
 
 
 def _plan_key(cfg: dict) -> str:
-    """What :func:`bench.engine.session.load_plan` reads to list the folds: the protocol options,
-    the data settings, the method's extra training sets (and the seed, in case a protocol
-    seeds its folds). Runs with equal keys have equal folds, so they are listed once."""
-    from ..core.registry import METHODS
-
+    """What :func:`bench.engine.session.load_plan` reads to list the folds: the protocol
+    options, the data settings, the method's extra training sets (and the seed, in case a
+    protocol seeds its folds). Runs with equal keys have equal folds, so they are listed
+    once."""
     extra = METHODS.get(cfg["method"]).extra_train
     return json.dumps([cfg["protocol"], cfg["data"], cfg["seed"], extra], sort_keys=True,
                       default=str)
 
 
-def plan(args: argparse.Namespace, log: Callable[[str], None] = print) -> list[Unit]:
-    """Every unit of the sweep ``args``, in expansion order, each marked done or not.
-
-    ``args.folds`` (comma-separated) keeps only the folds of those names; a name no run
-    config has is a UsageError. Units with the same run folder are listed once.
-    """
-    from ..commands.options import resolve_run_config
+def plan(specs: Iterable[RunSpec], log: Callable[[str], None] = print) -> list[Unit]:
+    """Every unit of the run specs, in order, each marked done or not. A spec's ``folds``
+    keeps only the folds of those names; a name that no spec's protocol makes is a
+    UsageError. Units with the same run folder are listed once."""
     from ..core.record import RunFolder
     from ..engine.session import load_plan, run_folder
 
-    parser = run_parser()
-    wanted = split_list(args.folds) if getattr(args, "folds", None) else None
     folds_of: dict[str, list] = {}
     units: list[Unit] = []
     seen: set[Path] = set()
-    for argv in expand(args):
-        cfg = resolve_run_config(parser.parse_args(argv))
+    wanted_all: set[str] = set()
+    for spec in specs:
+        spec = with_absolute_out(spec)
+        cfg = spec.config()
         key = _plan_key(cfg)
         if key not in folds_of:
             folds_of[key] = load_plan(cfg, log).folds
+        wanted_all |= set(spec.folds or ())
         for fold in folds_of[key]:
-            if wanted is not None and fold.name not in wanted:
+            if spec.folds is not None and fold.name not in spec.folds:
                 continue
-            folder = run_folder(cfg, fold, Path(args.out).resolve())
+            folder = run_folder(cfg, fold, Path(spec.out))
             if folder in seen:
                 continue
             seen.add(folder)
-            units.append(Unit(tuple(argv + ["--folds", fold.name, "--quiet"]), folder,
-                              fold.name, RunFolder(folder).is_finished(), cfg))
-    if wanted is not None:
-        known = {f.name for folds in folds_of.values() for f in folds}
-        missing = [w for w in wanted if w not in known]
-        if missing:
-            from ..core.errors import unknown_choice
-
-            raise unknown_choice("fold", missing[0], known)
+            units.append(Unit(spec.replace(folds=(fold.name,)), folder, fold.name,
+                              RunFolder(folder).is_finished(), cfg))
+    known = {f.name for folds in folds_of.values() for f in folds}
+    missing = sorted(wanted_all - known)
+    if missing:
+        raise unknown_choice("fold", missing[0], known)
     return units
 
 
@@ -228,27 +191,20 @@ def count_line(units: Iterable[Unit], done: Iterable[bool] | None = None) -> str
     return f"{len(units)} runs, {n_done} done, {len(units) - n_done} to do"
 
 
-def choices(unit: Unit) -> dict[str, str]:
-    """The values a unit's command line gives the SWEPT options ('seed' -> '1', ...)."""
-    argv, opts = unit.argv, {v: k for k, v in swept().items()}
-    return {opts[a]: argv[i + 1] for i, a in enumerate(argv[:-1]) if a in opts}
-
-
-def format_plan(units: list[Unit]) -> str:
-    """The dry-run listing: one line per unit (state, the swept options that vary, fold,
+def format_plan(units: list[Unit], axes: Iterable[Axis] = ()) -> str:
+    """The dry-run listing: one line per unit (state, the axes whose values vary, fold,
     run folder), then the count line. A to-do unit whose folder exists is 'started'
     (running now, or interrupted: it will be redone)."""
-    SWEPT = swept()
-    picked = [choices(u) for u in units]
-    varying = [k for k in SWEPT if len({c.get(k) for c in picked}) > 1]
-    width = {k: max([len(SWEPT[k]) - 2] + [len(c.get(k, "-")) for c in picked]) + 2
-             for k in varying}
+    axes = list(axes)
+    picked = [{a.name: a.value_of(u.spec) or "-" for a in axes} for u in units]
+    varying = [a.name for a in axes if len({c[a.name] for c in picked}) > 1]
+    width = {k: max([len(k)] + [len(c[k]) for c in picked]) + 2 for k in varying}
     fold_w = max([4] + [len(u.fold) for u in units]) + 2
-    head = "".join(f"{SWEPT[k][2:]:<{width[k]}}" for k in varying)
+    head = "".join(f"{k:<{width[k]}}" for k in varying)
     lines = [f"{'state':<9}{head}{'fold':<{fold_w}}run folder"]
     for u, c in zip(units, picked):
         state = "done" if u.done else ("started" if u.folder.is_dir() else "to do")
-        cells = "".join(f"{c.get(k, '-'):<{width[k]}}" for k in varying)
+        cells = "".join(f"{c[k]:<{width[k]}}" for k in varying)
         lines.append(f"{state:<9}{cells}{u.fold:<{fold_w}}{u.folder}")
     lines.append(count_line(units))
     return "\n".join(lines)

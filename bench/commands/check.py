@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import BenchError, UsageError
+from .options import add_runs_argument
 
 NAME = "check"
 HELP = "compare measured metrics with a baseline CSV; exit 1 on a regression (for CI)"
@@ -24,8 +25,7 @@ def add_arguments(parser) -> None:
                            "[,fold,target,backbone,profile,clusters,train_ratio]")
     what.add_argument("--write-baseline", metavar="FILE",
                       help="write a baseline CSV at the current measured values instead")
-    parser.add_argument("--runs", default="runs", metavar="DIR",
-                        help="folder of run folders to read (default: runs/)")
+    add_runs_argument(parser, help="folder of run folders to read (default: runs/)")
     parser.add_argument("--tolerance", type=float, default=0.02, metavar="X",
                         help="tolerance written with --write-baseline (default: 0.02)")
     parser.add_argument("--metrics", default="srocc,plcc", metavar="LIST",

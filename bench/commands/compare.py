@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import BenchError
+from .options import add_runs_argument
 
 NAME = "compare"
 HELP = "paired test (t-test, Wilcoxon) between two methods' runs on the same folds/splits/seeds"
@@ -17,8 +18,7 @@ def add_arguments(parser) -> None:
     """Register the compare options."""
     parser.add_argument("a", metavar="A", help="first method (registry name, e.g. cis)")
     parser.add_argument("b", metavar="B", help="second method (e.g. erm)")
-    parser.add_argument("--runs", default="runs", metavar="DIR",
-                        help="folder of run folders to read (default: runs/)")
+    add_runs_argument(parser, help="folder of run folders to read (default: runs/)")
     parser.add_argument("--metric", default="srocc",
                         choices=("srocc", "plcc", "krcc", "plcc_logistic"),
                         help="metric compared (default: srocc)")

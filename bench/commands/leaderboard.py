@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import BenchError
+from .options import add_runs_argument
 
 NAME = "leaderboard"
 HELP = "rank methods per protocol and dataset/target by their headline metric (text, HTML)"
@@ -20,8 +21,7 @@ HELP = "rank methods per protocol and dataset/target by their headline metric (t
 
 def add_arguments(parser) -> None:
     """Register the leaderboard options."""
-    parser.add_argument("--runs", default="runs", metavar="DIR",
-                        help="folder of run folders to read (default: runs/)")
+    add_runs_argument(parser, help="folder of run folders to read (default: runs/)")
     parser.add_argument("--html", metavar="FILE", help="also write a sortable HTML page")
     parser.add_argument("--protocol", help="show one protocol only")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead")

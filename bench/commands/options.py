@@ -1,31 +1,39 @@
-"""Options shared by `run` and `sweep`, and their translation into a resolved config."""
+"""Options shared by `run` and `sweep`, and their translation into a
+:class:`~bench.app.spec.RunSpec`."""
 from __future__ import annotations
 
 import argparse
 
 from ..core.errors import UsageError
 
-# CLI option -> dotted config key, for the single-valued run options.
+# CLI option -> dotted config key, for the single-valued run options that set a value.
 RUN_OPTIONS = {
-    "seed": "seed", "device": "device", "backbone": "model.backbone", "weights": "model.weights",
-    "clusters": "division.clusters", "data_root": "data.root",
+    "device": "device", "backbone": "model.backbone", "weights": "model.weights",
+    "clusters": "method.clusters", "data_root": "data.root",
 }
 
 
 def protocol_options():
     """Every registered protocol's options: flag -> (Option, [protocol names])."""
-    from ..engine.protocol import all_options
     from ..core.registry import PROTOCOLS
+    from ..engine.protocol import all_options
 
     return all_options(sorted(PROTOCOLS.items(), key=lambda kv: (kv[1].order, kv[0])))
 
 
-def add_protocol_arguments(p: argparse.ArgumentParser, listed: bool = False) -> None:
+def add_protocol_arguments(p: argparse.ArgumentParser) -> None:
     """One --flag per option any registered protocol declares (its help names the
-    protocols it applies to). ``listed``: the type is left to the caller (sweep lists)."""
+    protocols it applies to)."""
     for flag, (opt, names) in protocol_options().items():
-        kind = None if listed or opt.kind == "list" or not callable(opt.kind) else opt.kind
+        kind = None if opt.kind == "list" or not callable(opt.kind) else opt.kind
         p.add_argument(f"--{flag}", type=kind, help=opt.help)
+
+
+def add_runs_argument(p: argparse.ArgumentParser, default: str | None = "runs",
+                      help: str = "folder of the run folders (default runs/)") -> None:
+    """``--runs DIR``, the folder of run folders, with ``--out`` kept as another spelling."""
+    p.add_argument("--runs", dest="runs", default=default, metavar="DIR", help=help)
+    p.add_argument("--out", dest="runs", help=argparse.SUPPRESS)
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,53 +57,39 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help="folder holding the dataset releases (default: synthetic suite)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set train.lr=3e-4")
-    p.add_argument("--out", default="runs", help="folder of the run folders (default runs/)")
+    add_runs_argument(p)
 
 
-def resolve_run_config(args: argparse.Namespace) -> dict:
-    """Resolved config of a `run` invocation: profile, options, --set (which wins)."""
-    from ..core.config import resolve, set_key
-    from ..data.registry import dataset_names
-    from ..core.registry import METHODS, PROTOCOLS
+def parse_sets(items) -> dict:
+    """``--set KEY=VALUE`` items -> {key: value} (values parsed as JSON where they parse),
+    in order; UsageError for an item without '='."""
+    from ..core.config import parse_value
 
-    names = dataset_names()
-    protocol_cls = PROTOCOLS.get(args.protocol)
-    METHODS.get(args.method)
-    overrides = {key: getattr(args, opt) for opt, key in RUN_OPTIONS.items()
-                 if getattr(args, opt, None) is not None}
-    cfg = resolve(args.profile, overrides, [], names)
-    real = bool(cfg["data"]["root"])
-    popts = {"name": args.protocol, **protocol_cls.defaults(real)}
-    own = {o.flag for o in protocol_cls.options}
-    for flag, (opt, _) in protocol_options().items():
-        value = getattr(args, opt.dest, None)
-        if value is None:
-            continue
-        if flag not in own:
-            mine = ", ".join(f"--{o.flag}" for o in protocol_cls.options) or "none"
-            raise UsageError(f"--{flag} does not apply to protocol '{args.protocol}' "
-                             f"(its options: {mine})")
-        popts[opt.key] = opt.convert(value)
-    cfg["protocol"] = popts
-    cfg["method"] = args.method
-    for item in args.set:
+    out = {}
+    for item in items or []:
         if "=" not in item:
             raise UsageError(f"--set expects key=value, got '{item}'")
         key, text = item.split("=", 1)
-        from ..core.config import parse_value
-
-        set_key(cfg, key.strip(), parse_value(text.strip()), names)
-    for n in _dataset_options(cfg):
-        if n not in names:
-            from ..core.errors import unknown_choice
-
-            raise unknown_choice("dataset", n, names)
-    return cfg
-
-
-def _dataset_options(cfg: dict) -> list[str]:
-    p = cfg["protocol"]
-    out = [p["dataset"]] if p.get("dataset") else []
-    for key in ("train", "targets"):
-        out += list(p.get(key) or [])
+        out[key.strip()] = parse_value(text.strip())
     return out
+
+
+def spec_from_args(args: argparse.Namespace):
+    """The RunSpec of a `run` invocation: protocol, method, profile, seed, the protocol's
+    flags as options, the value flags and ``--set`` items (in that order, so ``--set``
+    wins) as settings, ``--folds`` and ``--runs``."""
+    from ..app.spec import RunSpec
+
+    options = {}
+    for flag, (opt, _) in protocol_options().items():
+        value = getattr(args, opt.dest, None)
+        if value is not None:
+            options[opt.key] = opt.convert(value)
+    settings = {key: getattr(args, opt) for opt, key in RUN_OPTIONS.items()
+                if getattr(args, opt, None) is not None}
+    settings.update(parse_sets(getattr(args, "set", [])))
+    folds = getattr(args, "folds", None)
+    return RunSpec(protocol=args.protocol, method=args.method, profile=args.profile,
+                   seed=args.seed, options=options, settings=settings,
+                   folds=None if not folds else tuple(f.strip() for f in folds.split(",") if f.strip()),
+                   out=args.runs)

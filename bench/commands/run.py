@@ -1,7 +1,7 @@
 """`python -m bench run`: one protocol for one method, fold by fold, then the table.
 
-Before anything is decoded or trained: ``--out`` and the cache are checked writable and
-the free space under ``--out`` against an estimate of what the run writes. The run prints a
+Before anything is decoded or trained: ``--runs`` and the cache are checked writable and
+the free space under ``--runs`` against an estimate of what the run writes. The run prints a
 short summary (method, protocol, dataset, profile, seed, folds, run-folder path); the full
 resolved config is in each run folder's ``config.json`` and printed by ``--print-config``.
 The table's summary rows are the protocol's own (:meth:`bench.engine.protocol.Protocol.summarise`;
@@ -9,12 +9,11 @@ spread: sample std, ddof=1, n shown) and say when they cover only some of the fo
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 from pathlib import Path
 
-from .options import add_run_arguments, resolve_run_config
+from .options import add_run_arguments
 
 NAME = "run"
 HELP = "train and test a method under a protocol (e.g. --protocol lodo --method cis)"
@@ -94,126 +93,42 @@ def target_table(records: list, protocol) -> str:
     return "\n".join(lines)
 
 
-def summary_line(cfg: dict, folds: list, out: Path) -> str:
-    """The few facts a newcomer needs before the run starts."""
-    p = cfg["protocol"]
-    data = p.get("dataset") or "+".join(p.get("train", []))
-    targets = f" -> {'+'.join(p['targets'])}" if p.get("targets") else ""
-    names = ", ".join(f.name for f in folds[:6]) + (", ..." if len(folds) > 6 else "")
-    return (f"run: method {cfg['method']}, protocol {p['name']} on {data}{targets}, profile "
-            f"{cfg['profile']}, seed {cfg['seed']}, {len(folds)} fold(s) ({names})\n"
-            f"run folders: {out.resolve()}  (full config: config.json there, or --print-config)")
-
-
-def _select_folds(folds: list, wanted_text: str | None) -> list:
-    if not wanted_text:
-        return folds
-    wanted = [f.strip() for f in wanted_text.split(",") if f.strip()]
-    known = {f.name for f in folds}
-    bad = [w for w in wanted if w not in known]
-    if bad:
-        from ..core.errors import unknown_choice
-
-        raise unknown_choice("fold", bad[0], known)
-    return [f for f in folds if f.name in wanted]
-
-
-def _preflight(cfg: dict, out: Path) -> None:
-    """--out and the cache are writable folders (before any data is touched)."""
-    from ..app.environment import cache_dir, writable_dir
-
-    writable_dir(out, "--out")
-    cache_dir()
-
-
 def main(args) -> int:
     """Run the folds (each in its run folder; with --jobs, shared with worker processes),
     then print the table."""
     import os
 
-    from ..core.config import dumps
-    from ..app.fold_workers import FoldWorkers, auto_jobs, parse_jobs, worker_argv
-    from ..engine.session import check_config
-    from ..core.record import RunFolder
-    from ..engine.fold import run_fold
-    from ..engine.session import prepare, run_folder
-    from ..app.environment import estimate_run_bytes, free_space
+    from ..app.api import execute
+    from ..app.fold_workers import parse_jobs
+    from .options import spec_from_args
 
     jobs = parse_jobs(getattr(args, "jobs", None) or os.environ.get("BENCH_JOBS") or "auto")
-    cfg = resolve_run_config(args)
-    out = Path(args.out)
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)
-    check_config(cfg)              # bad values are usage errors before any folder is made
-    _preflight(cfg, out)
-    if args.print_config:
-        log("resolved config:\n" + dumps(cfg))
-    session = prepare(cfg, log)
-    folds = _select_folds(session.folds, args.folds)
-    folders = {f.name: RunFolder(run_folder(cfg, f, out)) for f in folds}
-    todo = sum(not folders[f.name].is_finished() for f in folds)
-    jobs = jobs or auto_jobs(cfg, todo)
-    jobs = min(jobs, max(todo, 1))
-    if not args.quiet:
-        log(summary_line(cfg, folds, out)
-            + (f"\n{jobs} processes share the {todo} fold(s) to do" if jobs > 1 else ""))
-    free_space(out, estimate_run_bytes(cfg, len(folds)), "--out")
-    workers = None
-    if jobs > 1:
-        _share_threads(cfg, jobs)
-        workers = FoldWorkers(worker_argv(_own_parser(), args), jobs - 1, out, jobs)
-    records: dict = {}
-    busy = []
-    with workers or contextlib.nullcontext():
-        for k, fold in enumerate(folds, 1):
-            result = run_fold(session, fold, out, log, position=f"[{k}/{len(folds)}]")
-            if result is None:
-                busy.append(fold.name)
-            else:
-                records[fold.name] = result[1]
-        failures = workers.wait(log) if workers else []
-    for name in list(busy):
-        if folders[name].is_finished():
-            records[name] = folders[name].read()
-            busy.remove(name)
-    done = [records[f.name] for f in folds if f.name in records]
-    first = session.folds[0]
-    labelled = [n for n, _ in (first.pretrain or first.train)]
-    unlabelled = [n for n, _ in getattr(first, "unlabelled", [])]
-    trained_on = "+".join(dict.fromkeys(labelled)) + "".join(
-        f" + {n} without MOS" for n in dict.fromkeys(unlabelled) if n not in labelled)
-    trained_on = trained_on.lstrip(" +") if labelled or unlabelled else "nothing (training-free)"
-    print(f"\n{cfg['protocol']['name']} / {cfg['method']} / trained on {trained_on} "
+    spec = spec_from_args(args)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    outcome = execute(spec, jobs=jobs, log=log, announce=not args.quiet,
+                      print_config=args.print_config)
+    cfg, session, folds = outcome.cfg, outcome.session, outcome.folds
+    print(f"\n{cfg['protocol']['name']} / {cfg['method']} / trained on {trained_on(session.folds[0])} "
           f"({cfg['profile']} profile, seed {cfg['seed']})")
-    if done:
+    if outcome.records:
         table = target_table if session.protocol.layout == "targets" else fold_table
-        print(table(done, type(session.protocol)))
-    for line in failures:
+        print(table(outcome.records, type(session.protocol)))
+    for line in outcome.failures:
         print(line)
-    if busy and not failures:
+    busy = outcome.busy
+    if busy and not outcome.failures:
         print(f"{len(busy)} of {len(folds)} fold(s) are being run by another worker "
               f"({', '.join(busy[:5])}{', ...' if len(busy) > 5 else ''}); the table above is "
               "incomplete: run the same command again when they finish")
-    print(f"\nrun folders: {out.resolve()}")
-    return 1 if failures else 0
+    print(f"\nrun folders: {Path(spec.out).resolve()}")
+    return 1 if outcome.failures else 0
 
 
-def _own_parser():
-    """A parser holding `run`'s options (to repeat them for a worker)."""
-    import argparse
-
-    p = argparse.ArgumentParser(add_help=False)
-    add_arguments(p)
-    return p
-
-
-def _share_threads(cfg: dict, jobs: int) -> None:
-    """With workers and no fixed thread count, this process takes its share of the cores
-    (the workers get theirs through OMP_NUM_THREADS)."""
-    import os
-
-    if int(cfg.get("engine", {}).get("threads") or 0) < 1 and "OMP_NUM_THREADS" not in os.environ:
-        import torch
-
-        from ..app.launchers.local import cpu_count
-
-        torch.set_num_threads(max(1, cpu_count() // jobs))
+def trained_on(fold) -> str:
+    """What the fold's model trained on: its labelled sets, then the sets it got without
+    MOS, or 'nothing (training-free)'."""
+    labelled = [n for n, _ in (fold.pretrain or fold.train)]
+    unlabelled = [n for n, _ in fold.unlabelled]
+    text = "+".join(dict.fromkeys(labelled)) + "".join(
+        f" + {n} without MOS" for n in dict.fromkeys(unlabelled) if n not in labelled)
+    return text.lstrip(" +") if labelled or unlabelled else "nothing (training-free)"

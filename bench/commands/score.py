@@ -7,7 +7,7 @@ prediction per distorted image the same way (its reference plays no part in the 
 
 ``--template FILE`` writes the CSV to fill in (columns ``image``, ``prediction``; ``fold``
 too where images test in several folds, as fine-tune splits). ``--json`` prints the
-metrics as JSON. ``--out DIR`` stores the result as done run folders (method
+metrics as JSON. ``--runs DIR`` stores the result as done run folders (method
 ``submission:<name>``, ``--name`` defaulting to the CSV's stem), so it joins the leaderboard.
 Metrics undefined on a test set (NaN: constant predictions) are shown as 'nan', the
 command exits 1, and such a result is never written as run folders.
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import UsageError
+from .options import add_runs_argument
 
 NAME = "score"
 HELP = "score an outside model's predictions CSV on a protocol's test images (submissions)"
@@ -33,7 +34,7 @@ def add_arguments(p) -> None:
                                      "cross/finetune/fr-cross: the target(s), "
                                      "comma-separated (default: the protocol's)")
     p.add_argument("--train", help="cross/finetune/fr-cross: the training sets the model used, as "
-                                   "recorded with --out (default: the protocol's)")
+                                   "recorded with --runs (default: the protocol's)")
     p.add_argument("--seed", type=int, default=0, help="protocol seed (fine-tune splits; default 0)")
     p.add_argument("--data-root", help="folder holding the dataset releases (default: synthetic suite)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -42,8 +43,8 @@ def add_arguments(p) -> None:
     p.add_argument("--template", metavar="FILE",
                    help="write the CSV to fill in (one row per test image) instead of scoring")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.add_argument("--out", metavar="DIR", help="also write the result as run folders under DIR")
-    p.add_argument("--name", help="submission name for --out (default: the CSV's file stem)")
+    add_runs_argument(p, default=None, help="also write the result as run folders under DIR")
+    p.add_argument("--name", help="submission name for --runs (default: the CSV's file stem)")
 
 
 def main(args) -> int:
@@ -61,8 +62,8 @@ def main(args) -> int:
                          "fill in (not both)")
     if args.template:
         writable_file(args.template, "--template")
-    if args.out:
-        writable_dir(args.out, "--out")
+    if args.runs:
+        writable_dir(args.runs, "--runs")
     name = args.name or (Path(args.predictions).stem if args.predictions else "submission")
     cfg = score_config(args.protocol, args.dataset, args.data_root, tuple(args.set), args.seed,
                        args.train, name)
@@ -76,7 +77,7 @@ def main(args) -> int:
     scores = match_predictions(tests, args.predictions, log)
     result = result_json(cfg, scores, args.predictions)
     bad = undefined(scores)
-    folders = write_runs(cfg, scores, args.predictions, args.out, log) if args.out and not bad else []
+    folders = write_runs(cfg, scores, args.predictions, args.runs, log) if args.runs and not bad else []
     if folders:
         result["run_dirs"] = [str(f) for f in folders]
     if args.json:
@@ -86,11 +87,11 @@ def main(args) -> int:
         print(f"{p['name']} / {cfg['method']} / {len(scores)} test set(s)")
         print(format_scores(cfg, scores))
         if folders:
-            print(f"\nwrote {len(folders)} run folder(s) under {args.out}/ "
-                  f"(see `python -m bench leaderboard --runs {args.out}`)")
+            print(f"\nwrote {len(folders)} run folder(s) under {args.runs}/ "
+                  f"(see `python -m bench leaderboard --runs {args.runs}`)")
     if bad:
         where = ", ".join(bad[:5]) + (f", ... ({len(bad)} in all)" if len(bad) > 5 else "")
         raise BenchError(f"SROCC/PLCC are undefined (NaN) on {where}: the predictions (or the "
                          "MOS) are constant there" + ("; nothing was written under "
-                                                     f"{args.out}" if args.out else ""))
+                                                     f"{args.runs}" if args.runs else ""))
     return 0

@@ -13,16 +13,30 @@ from __future__ import annotations
 
 import sys
 
-from .options import add_run_arguments
+from .options import add_run_arguments, protocol_options, spec_from_args
 
 NAME = "sweep"
 HELP = "run every combination of comma-separated run options (e.g. --method erm,cis --seed 0,1,2)"
+#: `run` options a sweep takes as comma-separated lists: argparse dest -> (axis field, key)
+SWEPT_RUN_OPTIONS = {"protocol": ("protocol", ""), "method": ("method", ""),
+                     "profile": ("profile", ""), "seed": ("seed", ""),
+                     "backbone": ("setting", "model.backbone"),
+                     "clusters": ("setting", "method.clusters")}
+
+
+def swept() -> dict[str, tuple[str, str]]:
+    """Every sweepable option (argparse dest -> (axis field, key)): the run options above
+    and each protocol option that takes one value (list-valued ones are lists already)."""
+    out = dict(SWEPT_RUN_OPTIONS)
+    for flag, (opt, _) in protocol_options().items():
+        if opt.kind != "list":
+            out[opt.dest] = ("option", opt.key)
+    return out
 
 
 def add_arguments(p) -> None:
     """`run`'s options (lists where they sweep), --dry-run, the launcher and its options."""
     from ..app.launchers import LAUNCHERS
-    from ..app.sweep import make_sweepable
 
     add_run_arguments(p)
     make_sweepable(p)
@@ -33,6 +47,53 @@ def add_arguments(p) -> None:
                    help=f"how runs are executed: {launcher_choices()} (default local)")
     for cls in classes:
         cls.add_arguments(p.add_argument_group(f"{cls.name} launcher"))
+
+
+def make_sweepable(parser) -> None:
+    """Turn the sweepable options of a parser holding `run`'s options into comma-separated
+    lists, kept as text; each item is converted by the option's own type in
+    :func:`sweep_plan` (the parser's default ``_sweep_items``: dest -> (flag, type))."""
+    sweepable, items = swept(), {}
+    for action in parser._actions:  # argparse keeps no public list of actions
+        if action.dest in sweepable:
+            items[action.dest] = (action.option_strings[-1], action.type)
+            action.type = None
+            action.metavar = "LIST"
+            action.help = f"{action.help}; a comma-separated list sweeps it"
+    parser.set_defaults(_sweep_items=items)
+
+
+def split_list(text) -> list[str]:
+    """'a, b,,a' -> ['a', 'b'] (order kept, duplicates and blanks dropped)."""
+    items = [x.strip() for x in str(text).split(",")]
+    return list(dict.fromkeys(x for x in items if x))
+
+
+def sweep_plan(args) -> tuple:
+    """(base RunSpec, axes) of a `sweep` invocation: every sweepable option given becomes
+    an axis of its items, each converted by the option's type (a one-line UsageError for a
+    bad item); the base spec holds the other options and each axis's first value."""
+    import argparse
+
+    from ..app.sweep import Axis
+    from ..core.errors import UsageError
+
+    fields, axes, first = swept(), [], argparse.Namespace(**vars(args))
+    for dest, (flag, convert) in args._sweep_items.items():
+        text = getattr(args, dest, None)
+        if text is None:
+            continue
+        items = split_list(text)
+        if not items:
+            raise UsageError(f"{flag} was given an empty list")
+        try:
+            values = [convert(item) if convert else item for item in items]
+        except (TypeError, ValueError, argparse.ArgumentTypeError) as exc:
+            raise UsageError(f"{flag}: invalid value in '{text}' ({exc})") from None
+        field_name, key = fields[dest]
+        axes.append(Axis(field_name, values, key, label=flag[2:]))
+        setattr(first, dest, values[0])
+    return spec_from_args(first), axes
 
 
 def launcher_choices() -> str:
@@ -47,16 +108,17 @@ def main(args) -> int:
     """Plan the sweep, then list it (--dry-run) or run what is not done."""
     from ..app.launchers import LAUNCHERS
     from ..core.record import RunFolder
-    from ..app.sweep import count_line, format_plan, plan
+    from ..app.sweep import count_line, expand, format_plan, plan
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     launcher_cls = LAUNCHERS.get(args.launcher)
     launcher = None if args.dry_run else launcher_cls(args)  # checks its options first
-    units = plan(args, log)
+    base, axes = sweep_plan(args)
+    units = plan(expand(base, axes), log)
     if args.dry_run:
-        print(format_plan(units))
+        print(format_plan(units, axes))
         return 0
     print(count_line(units), flush=True)
     todo = [u for u in units if not u.done]

@@ -1,12 +1,13 @@
-"""Name registries for every kind of plug-in: methods, protocols, launchers, and (through
-the same :class:`Registry` class, registered by the modules that own them) datasets,
-backbones and losses.
+"""Name registries for every kind of plug-in: methods, protocols and launchers, and
+(through the same :class:`Registry` class, filled by the modules that own them) backbones
+and losses. Datasets are registered in :mod:`bench.data.registry`, which holds a loader and
+the release's expected counts per name.
 
 A plug-in registers itself with a decorator (``@METHODS.register("cis")``), the way timm
 registers models. A registry is lazy: the first lookup imports every module of its
-package (``methods``, ``protocols``, ``bench.app.launchers``) and loads the entry points of
-its group (``bench.methods``, ``bench.protocols``, ``bench.app.launchers``) of any installed
-package, so nothing in ``bench`` imports a specific method or protocol.
+package (``bench.methods``, ``bench.protocols``, ``bench.app.launchers``) and loads the
+entry points of its group (``bench.methods``, ``bench.protocols``, ``bench.launchers``) of
+any installed package, so nothing in ``bench`` imports a specific method or protocol.
 
 A *family* resolves prefixed names on demand: ``METHODS.register_family("pyiqa", factory)``
 makes ``get("pyiqa:piqe")`` return ``factory("piqe")`` (made once, then kept), for plug-ins

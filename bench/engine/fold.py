@@ -27,7 +27,6 @@ from .session import (
     parts_fingerprint,
     subset_provider,
     train_set_from,
-    unlabelled_parts,
     with_extra,
 )
 from .protocol import Fold
@@ -210,7 +209,7 @@ def _pair_facts(s: Session, fold: Fold) -> dict:
 def _header(s: Session, cfg: dict, fold: Fold) -> dict:
     return {"protocol": cfg["protocol"]["name"], "protocol_version": s.protocol.version,
             "fold": fold.name, "method": cfg["method"], "method_display": s.method_cls.display,
-            "dataset": "+".join(n for n, _ in (fold.pretrain or fold.train or unlabelled_parts(fold))),
+            "dataset": "+".join(n for n, _ in (fold.pretrain or fold.train or fold.unlabelled)),
             "backbone": cfg["model"]["backbone"], "profile": cfg["profile"], "seed": cfg["seed"]}
 
 
@@ -251,7 +250,7 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
                      **training_fit(engine, ts, cfg)}
     else:
         engine, init, facts = _fit(s, cfg, with_extra(s, fold.train), fold.name, desc, log,
-                                   folder.path / "checkpoint.pt", unlabelled_parts(fold))
+                                   folder.path / "checkpoint.pt", fold.unlabelled)
     rows, per_target = [], {}
     bank = s.pairs if is_pair_method(s.method_cls) else s.bank
     for target, (name, idx) in fold.tests.items():

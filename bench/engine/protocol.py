@@ -61,6 +61,8 @@ class Fold:
         by every protocol and fold with the same training), and ``train`` then fine-tunes
         it with the config's ``finetune`` schedule (plain L1 regression).
     info: extra fields recorded in the run's metrics (e.g. split, train_ratio).
+    unlabelled: (dataset name, record indices) parts that train WITHOUT their MOS (a
+        full-reference fold's unlabelled pairs; the FR contract, bench/engine/pair_method.py).
     """
 
     name: str
@@ -68,6 +70,7 @@ class Fold:
     tests: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
     pretrain: list[tuple[str, list[int]]] | None = None
     info: dict = field(default_factory=dict)
+    unlabelled: list[tuple[str, list[int]]] = field(default_factory=list)
 
 
 class Protocol:

@@ -47,12 +47,6 @@ def is_pair_method(method_cls: type) -> bool:
     return getattr(method_cls, "inputs", "images") == "pairs"
 
 
-def unlabelled_parts(fold: Fold) -> list:
-    """The (dataset, indices) training parts a protocol passes without their MOS
-    (``fold.unlabelled``; none for a fold that has no such attribute)."""
-    return list(getattr(fold, "unlabelled", None) or [])
-
-
 def check_config(cfg: dict) -> dict:
     """Every config value and the model's settings checked (UsageError naming the first bad
     one), before any file is touched; ``cfg`` returned with the method's settings filled."""
@@ -132,8 +126,8 @@ def fold_fingerprint(fold: Fold, digests: dict[str, list[bytes]], extra: list[st
     h = hashlib.sha256()
     parts = [("train", fold.train), ("pretrain", fold.pretrain or []),
              ("extra", [(n, range(len(digests[n]))) for n in extra])]
-    if unlabelled_parts(fold):   # only then: the fingerprints of other folds stay as they were
-        parts.append(("unlabelled", unlabelled_parts(fold)))
+    if fold.unlabelled:   # only then: the fingerprints of other folds stay as they were
+        parts.append(("unlabelled", fold.unlabelled))
     parts += [(f"test:{t}", [v]) for t, v in fold.tests.items()]
     for label, group in parts:
         h.update(label.encode())

@@ -2,10 +2,10 @@
 processes on this machine, ``submitit`` as Slurm jobs through submitit.
 
 A launcher is a class registered in :data:`LAUNCHERS` (``@LAUNCHERS.register("name")``);
-modules of this package and entry points of the group ``bench.app.launchers`` are discovered
+modules of this package and entry points of the group ``bench.launchers`` are discovered
 like methods and protocols. It declares its options with ``add_arguments(group)``, is
 built from the parsed options, and ``launch(units, log)`` returns one
-:class:`UnitResult` per unit it started. It only ever executes a unit's `run` command line,
+:class:`UnitResult` per unit it started. It only ever executes a unit's run spec (:class:`bench.app.spec.RunSpec`),
 so nothing of a launcher reaches methods or protocols.
 """
 from __future__ import annotations

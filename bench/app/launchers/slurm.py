@@ -3,10 +3,10 @@
 submitit's local executor (``local``: each job a process on this machine, what the tests
 use) or run in this process (``debug``).
 
-A job executes the unit's `run` command line in the job's process (:func:`run_unit`);
+A job executes the unit's run spec in the job's process (:func:`run_unit`);
 the launcher waits for the jobs, reports each, and on Ctrl-C cancels those not finished
 (their run folders stay unfinished and are redone by the next sweep). Job logs and
-pickles go to ``--submitit-folder`` (default ``<out>/.submitit``).
+pickles go to ``--submitit-folder`` (default ``<runs>/.submitit``).
 """
 from __future__ import annotations
 
@@ -31,21 +31,27 @@ from . import (
 CLUSTERS = ("slurm", "local", "debug")
 
 
-def run_unit(argv: list[str], folder: str, threads: int | None = None) -> dict:
-    """Body of one job: ``python -m bench run <argv>`` in this process. Returns
-    ``{'rc': exit status, 'done': folder finished, 'error': traceback or ''}`` and never
-    raises (submitit's debug executor would start a debugger)."""
+def run_unit(spec, folder: str, threads: int | None = None) -> dict:
+    """Body of one job: the unit's RunSpec executed in this process, as ``python -m bench
+    run`` would. Returns ``{'rc': exit status, 'done': folder finished, 'error': the error
+    or traceback, or ''}`` and never raises (submitit's debug executor would start a
+    debugger)."""
     if threads and "OMP_NUM_THREADS" not in os.environ:
         os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ.setdefault("TQDM_DISABLE", "1")
-    from ...cli import main
     from ...core.record import RunFolder
+    from ..api import execute
     from ..sweep import clean_stale
 
-    error = ""
+    rc, error = 0, ""
     try:
         clean_stale(Path(folder))
-        rc = main(["run", *argv])
+        outcome = execute(spec, jobs=1)
+        rc = 1 if outcome.failures else 0
+    except BenchError as exc:
+        rc, error = exc.exit_code, f"bench: error: {exc}"
+    except KeyboardInterrupt:
+        rc = 130
     except Exception:  # noqa: BLE001 - reported to the launcher, not raised
         rc, error = 1, traceback.format_exc()
     return {"rc": rc, "done": RunFolder(Path(folder)).is_finished(), "error": error}
@@ -87,7 +93,7 @@ class SubmititLauncher(Launcher):
                            help="submitit: jobs of the array running at once (default 256)")
         group.add_argument("--submitit-folder", metavar="DIR",
                            help="submitit: folder of job logs and pickles "
-                                "(default <out>/.submitit)")
+                                "(default <runs>/.submitit)")
 
     def __init__(self, args):
         super().__init__(args)
@@ -100,7 +106,7 @@ class SubmititLauncher(Launcher):
             raise UsageError("Slurm's sbatch is not on PATH; use --submitit-cluster local "
                              "(or --launcher local) to run on this machine")
         self.folder = Path(getattr(args, "submitit_folder", None)
-                           or Path(args.out) / ".submitit").resolve()
+                           or Path(args.runs) / ".submitit").resolve()
 
     def executor(self, n_jobs: int):
         """The configured submitit.AutoExecutor."""
@@ -134,7 +140,7 @@ class SubmititLauncher(Launcher):
         ex = self.executor(len(units))
         threads = self._threads(len(units))
         with _repo_on_pythonpath():
-            jobs = ex.map_array(run_unit, [list(u.argv) for u in units],
+            jobs = ex.map_array(run_unit, [u.spec for u in units],
                                 [str(u.folder) for u in units], [threads] * len(units))
         ids = ", ".join(j.job_id for j in jobs[:3]) + (" ..." if len(jobs) > 3 else "")
         log(f"submitted {len(jobs)} job(s) to submitit's {self.cluster} executor ({ids}); "
