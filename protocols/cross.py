@@ -4,6 +4,7 @@ the fine-tune protocol (and other targets) reuse instead of training again."""
 from __future__ import annotations
 
 from bench.engine.protocol import Fold, Option, Protocol
+from bench.engine.stages import Pretrain
 from bench.core.registry import PROTOCOLS
 
 REAL_TRAIN = ["tid2013", "kadid10k"]
@@ -36,4 +37,4 @@ class CrossDataset(Protocol):
     def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
         train = [(n, list(range(len(datasets[n])))) for n in opts["train"]]
         tests = {t: (t, list(range(len(datasets[t])))) for t in opts["targets"]}
-        return [Fold("all", [], tests, pretrain=train)]
+        return [Fold("all", [Pretrain(train)], tests)]

@@ -11,6 +11,7 @@ import numpy as np
 
 from bench.core.errors import UsageError
 from bench.engine.protocol import Fold, Option
+from bench.engine import stages
 from bench.core.registry import PROTOCOLS
 
 from .cross import CrossDataset
@@ -62,7 +63,7 @@ class FineTune(CrossDataset):
         for target in opts["targets"]:
             for k in range(int(opts["splits"])):
                 train, test = split_indices(datasets[target].records, t, seed, k, target)
-                folds.append(Fold(f"{target}-s{k}", [(target, train)], {target: (target, test)},
-                                  pretrain=pretrain,
+                steps = [stages.Pretrain(pretrain), stages.FineTune([(target, train)])]
+                folds.append(Fold(f"{target}-s{k}", steps, {target: (target, test)},
                                   info={"split": k, "train_ratio": t, "fold_count": int(opts["splits"])}))
         return folds

@@ -14,6 +14,7 @@ import argparse
 
 from bench.core.errors import UsageError
 from bench.engine.protocol import Fold, Option, Protocol, boolean
+from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
 
 
@@ -74,7 +75,7 @@ class FRCross(Protocol):
                 "label_fraction": 1.0 if labels else 0.0, "n_labelled": n_source if labels else 0}
         tests = {t: (t, list(range(len(datasets[t])))) for t in opts["targets"]}
         if not adapt:
-            return [Fold("all", labelled, tests, unlabelled=list(unlabelled), info=info)]
-        return [Fold(f"adapt-{t}", labelled, {t: test}, unlabelled=unlabelled + [test],
+            return [Fold("all", [Fit(labelled, list(unlabelled))], tests, info=info)]
+        return [Fold(f"adapt-{t}", [Fit(labelled, unlabelled + [test])], {t: test},
                          info={**info, "adapted_to": t})
                 for t, test in tests.items()]

@@ -15,6 +15,7 @@ import numpy as np
 
 from bench.core.errors import UsageError
 from bench.engine.protocol import Fold, Option
+from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
 
 from .fr_split import SplitProtocol, check_split_options, reference_splits
@@ -94,8 +95,8 @@ class FRFewLabel(SplitProtocol):
                 kept = set(keep)
                 rest = [i for i in train if i not in kept]
                 folds.append(Fold(
-                    f"f{f:g}-s{k}", [(name, keep)], {target_name(name, f): (name, test)},
-                    unlabelled=[(name, rest)] if rest else [],
+                    f"f{f:g}-s{k}", [Fit([(name, keep)], [(name, rest)] if rest else [])],
+                    {target_name(name, f): (name, test)},
                     info={"split": k, "train_ratio": t, "fold_count": n, "label_fraction": f,
                           "n_labelled": len(keep)}))
         return folds

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bench.core.errors import UsageError
 from bench.engine.protocol import Fold, Option, Protocol
+from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
 
 from .finetune import split_indices
@@ -79,7 +80,7 @@ class FRSplit(SplitProtocol):
     def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
         name = opts["dataset"]
         t, n = check_split_options(opts)
-        return [Fold(f"s{k}", [(name, train)], {name: (name, test)},
+        return [Fold(f"s{k}", [Fit([(name, train)])], {name: (name, test)},
                          info={"split": k, "train_ratio": t, "fold_count": n,
                                "label_fraction": 1.0, "n_labelled": len(train)})
                 for k, train, test in reference_splits(opts, datasets, seed)]

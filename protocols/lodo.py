@@ -14,6 +14,7 @@ import numpy as np
 
 from bench.core.errors import UsageError
 from bench.engine.protocol import Fold, Option, Protocol, boolean
+from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
 
 
@@ -70,6 +71,7 @@ class LeaveOneDistortionOut(Protocol):
             info = {"fold_count": len(types)}
             if validation:
                 info["validation_type"] = scored
-            folds.append(Fold(held_out, [(ds.name, train)], {ds.name: (ds.name, test)}, info=info))
+            folds.append(Fold(held_out, [Fit([(ds.name, train)])], {ds.name: (ds.name, test)},
+                              info=info))
         return folds
 

@@ -32,7 +32,7 @@ def _fit(method: str, checkpoint, stop_after: int | None = None, log=lambda m: N
     torch.manual_seed(0)
     model, _ = build_model(cfg["model"], log=lambda m: None)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
-    ts = plan.train_set_from(session, fold.train)
+    ts = plan.train_set_from(session, fold.method_parts())
     subsets = plan.subset_provider(session, ts, cfg, lambda m: None)
     losses: list[float] = []
 

@@ -39,7 +39,7 @@ def _fit(release_root, method: str, **settings):
     fold = session.folds[0]
     model, _ = build_model(cfg["model"], log=lambda m: None)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
-    ts = plan.train_set_from(session, fold.train)
+    ts = plan.train_set_from(session, fold.method_parts())
     obj = session.method_cls(cfg)
     obj.fit(FitContext(engine, ts, cfg, None, lambda e, loss: None, log=lambda m: None))
     engine.predictor = obj.predict_images          # as the runner does after fit

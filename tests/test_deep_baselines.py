@@ -127,7 +127,7 @@ def _session(release_root, method: str, profile: str = "smoke", **settings):
     cfg["method_settings"].update(settings)
     cfg["protocol"] = {"name": "lodo", "dataset": NAME}
     session = plan.prepare(cfg, log=lambda m: None)
-    return cfg, session, plan.train_set_from(session, session.folds[0].train)
+    return cfg, session, plan.train_set_from(session, session.folds[0].method_parts())
 
 
 def _fit(release_root, method: str, epochs: int, **settings):

@@ -14,7 +14,7 @@ from bench.engine.loop import FitContext
 from bench.core.metrics import all_metrics
 from bench.engine.models import build_model
 from bench.core.registry import METHODS
-from bench.engine.fold import training_fit
+from bench.engine.fitting import training_fit
 from bench.engine.engine import Engine, TrainSet
 
 CPU = torch.device("cpu")

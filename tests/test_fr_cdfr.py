@@ -319,7 +319,7 @@ def test_cdfr_few_label_uses_only_the_kept_labels(release, tmp_path):
     _rewrite_mos(release, set(fold.unlabelled[0][1]), np.random.default_rng(7))
     assert run_cdfr(release, tmp_path / "two", "fr-fewlabel", *args) == 0
     np.testing.assert_array_equal(pred, fold_record(tmp_path / "two")[1])
-    _rewrite_mos(release, set(fold.train[0][1]), np.random.default_rng(7))  # not blind
+    _rewrite_mos(release, set(fold.method_parts()[0][1]), np.random.default_rng(7))  # not blind
     assert run_cdfr(release, tmp_path / "three", "fr-fewlabel", *args) == 0
     assert not np.array_equal(pred, fold_record(tmp_path / "three")[1])
 

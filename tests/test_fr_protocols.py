@@ -44,28 +44,28 @@ def test_fr_split_keeps_references_on_one_side_and_is_seeded():
     got = folds("fr-split", seed=4, splits=4)
     assert [f.name for f in got] == ["s0", "s1", "s2", "s3"]
     for f in got:
-        (_, train), = f.train
+        (_, train), = f.method_parts()
         (_, test), = f.tests.values()
         assert refs_of(ds, train).isdisjoint(refs_of(ds, test))
         assert len(refs_of(ds, train)) == 8 and len(refs_of(ds, test)) == 2   # 8:2 of 10
         assert sorted(train + test) == list(range(200)) and f.unlabelled == []
-    assert len({tuple(f.train[0][1]) for f in got}) > 1                      # splits differ
+    assert len({tuple(f.method_parts()[0][1]) for f in got}) > 1                      # splits differ
     again = folds("fr-split", seed=4, splits=4)
-    assert [f.train for f in again] == [f.train for f in got]
-    assert [f.train for f in folds("fr-split", seed=5, splits=4)] != [f.train for f in got]
+    assert [f.method_parts() for f in again] == [f.method_parts() for f in got]
+    assert [f.method_parts() for f in folds("fr-split", seed=5, splits=4)] != [f.method_parts() for f in got]
     half = folds("fr-split", seed=4, splits=1, train_ratio=0.5)[0]
-    assert len(refs_of(ds, half.train[0][1])) == 5
+    assert len(refs_of(ds, half.method_parts()[0][1])) == 5
 
 
 def test_fr_fewlabel_keeps_the_asked_share_seeded_and_nested():
     ds = toy_dataset()
     got = folds("fr-fewlabel", seed=2, splits=2, label_fraction=[0.01, 0.1, 0.5, 1.0])
     assert [f.name for f in got][:4] == ["f0.01-s0", "f0.1-s0", "f0.5-s0", "f1-s0"]
-    split = {f.name: f.train[0][1] for f in folds("fr-split", seed=2, splits=2)}
+    split = {f.name: f.method_parts()[0][1] for f in folds("fr-split", seed=2, splits=2)}
     kept = {}
     for f in got:
         frac, k = f.info["label_fraction"], f.info["split"]
-        labelled = f.train[0][1]
+        labelled = f.method_parts()[0][1]
         unlabelled = f.unlabelled[0][1] if f.unlabelled else []
         assert sorted(labelled + unlabelled) == sorted(split[f"s{k}"])        # fr-split's train
         assert set(labelled).isdisjoint(unlabelled)
@@ -75,12 +75,12 @@ def test_fr_fewlabel_keeps_the_asked_share_seeded_and_nested():
         kept[(frac, k)] = set(labelled)
     assert kept[(0.01, 0)] <= kept[(0.1, 0)] <= kept[(0.5, 0)] <= kept[(1.0, 0)]
     again = folds("fr-fewlabel", seed=2, splits=2, label_fraction=[0.01, 0.1, 0.5, 1.0])
-    assert [f.train for f in again] == [f.train for f in got]
+    assert [f.method_parts() for f in again] == [f.method_parts() for f in got]
     other = folds("fr-fewlabel", seed=3, splits=2, label_fraction=[0.1])
-    assert set(other[0].train[0][1]) != kept[(0.1, 0)]
+    assert set(other[0].method_parts()[0][1]) != kept[(0.1, 0)]
     # a comma list in one text (as --set gives it) is the same as the list
     text = folds("fr-fewlabel", seed=2, splits=2, label_fraction="0.01,0.1,0.5,1")
-    assert [f.train for f in text] == [f.train for f in got]
+    assert [f.method_parts() for f in text] == [f.method_parts() for f in got]
 
 
 @pytest.mark.parametrize("bad", [0, 0.0, -0.1, 1.5, "abc", [0.1, 2], True])
@@ -91,19 +91,19 @@ def test_label_fraction_outside_0_1_is_a_usage_error(bad):
 
 def test_fr_labelfree_passes_no_mos():
     for f, s in zip(folds("fr-labelfree", splits=3), folds("fr-split", splits=3)):
-        assert f.train == [] and f.unlabelled == s.train and f.tests == s.tests
+        assert f.method_parts() == [] and f.unlabelled == s.method_parts() and f.tests == s.tests
         assert f.info["n_labelled"] == 0
 
 
 def test_fr_cross_trains_on_one_set_and_tests_on_another():
     data = {"a": toy_dataset(4, 5, "a"), "b": toy_dataset(3, 5, "b")}
     (plain,) = folds("fr-cross", datasets=data, train=["a"], targets=["b"])
-    assert plain.train == [("a", list(range(20)))] and plain.unlabelled == []
+    assert plain.method_parts() == [("a", list(range(20)))] and plain.unlabelled == []
     assert plain.tests == {"b": ("b", list(range(15)))}
     (free,) = folds("fr-cross", datasets=data, train=["a"], targets=["b"], train_labels="false")
-    assert free.train == [] and free.unlabelled == [("a", list(range(20)))]
+    assert free.method_parts() == [] and free.unlabelled == [("a", list(range(20)))]
     (adapt,) = folds("fr-cross", datasets=data, train=["a"], targets=["b"], adapt=True)
-    assert adapt.train == [("a", list(range(20)))] and adapt.unlabelled == [("b", list(range(15)))]
+    assert adapt.method_parts() == [("a", list(range(20)))] and adapt.unlabelled == [("b", list(range(15)))]
     with pytest.raises(UsageError, match="adapt"):
         folds("fr-cross", datasets=data, train=["a"], targets=["b"], adapt="maybe")
 
@@ -138,7 +138,7 @@ def test_scrambled_unlabelled_mos_leaves_predictions_identical(release, tmp_path
     (fold,) = [f for f in cls().folds({**cls.defaults(False), "dataset": NAME, "splits": 1,
                                        "label_fraction": [0.25]}, {NAME: ds}, 1)
                if f.name == fold_name]
-    hidden, shown = set(fold.unlabelled[0][1]), set(fold.train[0][1])
+    hidden, shown = set(fold.unlabelled[0][1]), set(fold.method_parts()[0][1])
     assert hidden and shown
     _rewrite_mos(release, hidden, np.random.default_rng(7))
     assert run(release, tmp_path / "two", "fr-fewlabel", method, *args) == 0

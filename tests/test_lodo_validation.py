@@ -30,7 +30,7 @@ def test_validation_folds_never_touch_the_held_out_type():
     assert [f.name for f in folds] == TYPES
     for f in folds:
         v = f.info["validation_type"]
-        train_types = {ds.records[i].dist_type for i in f.train[0][1]}
+        train_types = {ds.records[i].dist_type for i in f.method_parts()[0][1]}
         test_types = {ds.records[i].dist_type for i in f.tests["toy"][1]}
         assert test_types == {v} and v != f.name
         assert not train_types & {f.name, v} and len(train_types) == len(TYPES) - 2

@@ -120,7 +120,7 @@ def fit(method: str, seed: int = 0, **kw) -> dict:
     torch.manual_seed(seed)
     model, _ = build_model(cfg["model"], log=lambda m: None)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(seed))
-    ts = plan.train_set_from(session, plan.with_extra(session, fold.train))
+    ts = plan.train_set_from(session, plan.with_extra(session, fold.method_parts()))
     provider = plan.subset_provider(session, ts, cfg, lambda m: None)
     requests = []
 
@@ -260,7 +260,8 @@ def test_metaiqa_paper_profile_uses_its_own_batches_and_schedule():
     cfg = _resolve("paper", method="metaiqa")
     m = METHODS.get("metaiqa")(cfg)
     assert (m.hp["support_batch"], m.hp["query_batch"], m.hp["meta_batch"]) == (75, 50, 5)
-    assert m.schedule() == {"epochs": 50, "lr_decay": 0.9, "lr_step_epochs": 2}
+    assert m.schedule() == {"epochs": 50, "lr_decay": 0.9, "lr_step_epochs": 2,
+                            "iterations_per_epoch": None}
     quick = METHODS.get("metaiqa")(_resolve("quick", method="metaiqa"))
     assert quick.hp["support_batch"] is None
     assert quick.schedule()["epochs"] == quick.cfg["train"]["epochs"]

@@ -249,12 +249,12 @@ def test_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(release,
                                                                          monkeypatch, capsys):
     """Ctrl-C after epoch 1 of 3 (train.checkpoint=true): the folder keeps its checkpoint
     (and config), the rerun resumes from it and ends exactly as an uninterrupted run."""
-    import bench.engine.fold
+    import bench.engine.fitting
 
     args = ("--set", "train.checkpoint=true", "--set", "train.epochs=3")
     assert run_cli(release, tmp_path / "whole", *args, folds="A") == 0
     whole = run_folders(tmp_path / "whole")["A"]
-    real = bench.engine.fold._progress
+    real = bench.engine.fitting.progress
 
     def interrupting(desc, epochs):
         bar, history, epoch_done = real(desc, epochs)
@@ -267,11 +267,11 @@ def test_interrupted_run_resumes_from_its_checkpoint_to_the_same_result(release,
         return bar, history, done
 
     out = tmp_path / "cut"
-    monkeypatch.setattr(bench.engine.fold, "_progress", interrupting)
+    monkeypatch.setattr(bench.engine.fitting, "progress", interrupting)
     assert run_cli(release, out, *args, folds="A") == 130
     (folder,) = [p for p in out.iterdir() if p.is_dir()]
     assert (folder / "checkpoint.pt").is_file() and not (folder / "done").exists()
-    monkeypatch.setattr(bench.engine.fold, "_progress", real)
+    monkeypatch.setattr(bench.engine.fitting, "progress", real)
     assert run_cli(release, out, *args, folds="A") == 0
     assert not (folder / "checkpoint.pt").exists()
     assert metrics_without_timing(folder) == metrics_without_timing(whole)

@@ -71,10 +71,11 @@ def test_run_command_on_the_run_fold_contract(tmp_path, monkeypatch, capsys):
     import bench.engine.session
     from bench.cli import main
     from bench.engine.protocol import Fold
+    from bench.engine.stages import Fit
 
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     made = {f: make_run(tmp_path / "made", fold=f, fold_count=3) for f in ("GB", "LB")}
-    folds = [Fold(name, [("syn-kadid", [])]) for name in ("GB", "LB", "MB")]
+    folds = [Fold(name, [Fit([("syn-kadid", [])])]) for name in ("GB", "LB", "MB")]
     session = SimpleNamespace(folds=folds, protocol=PROTOCOLS.get("lodo")())
     monkeypatch.setattr(bench.engine.session, "prepare", lambda cfg, log: session)
 

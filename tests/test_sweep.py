@@ -18,6 +18,7 @@ from bench.cli import main as cli_main
 from bench.commands.options import spec_from_args
 from bench.commands.sweep import sweep_plan
 from bench.engine.protocol import Fold, Protocol
+from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
 from bench.engine.session import load_plan, run_folder
 from bench.app.spec import RunSpec
@@ -124,7 +125,7 @@ class _SplitProtocol(Protocol):
 
     def folds(self, opts, datasets, seed=0):
         n = len(datasets["kadid10k"])
-        return [Fold(f"split{k}", [("kadid10k", list(range(n // 2)))],
+        return [Fold(f"split{k}", [Fit([("kadid10k", list(range(n // 2)))])],
                      {"kadid10k": ("kadid10k", list(range(n // 2, n)))})
                 for k in range(int(opts["splits"]))]
 

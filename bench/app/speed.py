@@ -113,7 +113,7 @@ def fold_data(cfg: dict, dataset: str, log: Callable[[str], None]) -> SpeedData:
     c["protocol"] = {"name": "lodo", **PROTOCOLS.get("lodo").defaults(real), "dataset": dataset}
     session = prepare(c, log)
     fold = session.folds[0]
-    ts = train_set_from(session, with_extra(session, fold.train))
+    ts = train_set_from(session, with_extra(session, fold.method_parts()))
     provider = subset_provider(session, ts, c, log)
     return SpeedData(ts, provider, "real" if real else "suite",
                      f"{dataset} LODO fold '{fold.name}' ({len(ts)} training images at "

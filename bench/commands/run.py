@@ -127,7 +127,7 @@ def main(args) -> int:
 def trained_on(fold) -> str:
     """What the fold's model trained on: its labelled sets, then the sets it got without
     MOS, or 'nothing (training-free)'."""
-    labelled = [n for n, _ in (fold.pretrain or fold.train)]
+    labelled = [n for n, _ in fold.method_parts()]
     unlabelled = [n for n, _ in fold.unlabelled]
     text = "+".join(dict.fromkeys(labelled)) + "".join(
         f" + {n} without MOS" for n in dict.fromkeys(unlabelled) if n not in labelled)

@@ -46,12 +46,6 @@ class FitContext:
     def epochs(self) -> int:
         return int(self.cfg["train"]["epochs"])
 
-    def iterations(self, natural: int) -> int:
-        """Iterations in an epoch: ``natural`` (every image once) unless
-        train.iterations_per_epoch caps it (the smoke profile)."""
-        cap = self.cfg["train"].get("iterations_per_epoch")
-        return natural if not cap else min(int(cap), natural)
-
     def epoch_images(self) -> int:
         """The image budget of one epoch for methods that count epochs in images: the
         training-set size (every image once, on average), capped by
@@ -76,7 +70,8 @@ def train(method, ctx: FitContext) -> list[float]:
     when ``ctx.checkpoint`` is set, resumed from on entry; ``end_training`` after the last
     epoch. Returns the per-epoch mean losses.
 
-    An epoch is ``ctx.iterations(method.iterations_per_epoch())`` calls of ``update`` for a
+    An epoch is ``method.iterations_per_epoch()`` calls of ``update`` (capped by the
+    schedule's ``iterations_per_epoch``, train.iterations_per_epoch by default) for a
     method whose ``epoch_unit`` is 'iterations'; for 'images' (the harness's methods) it
     is as many calls as it takes for the engine's ``images_seen`` to reach (epoch + 1) x
     ``ctx.epoch_images()`` since the fit began (so every method sees the same images over
@@ -87,6 +82,7 @@ def train(method, ctx: FitContext) -> list[float]:
     schedule = method.schedule()
     epochs = int(schedule["epochs"])
     by_images = getattr(method, "epoch_unit", "iterations") == "images"
+    cap = schedule.get("iterations_per_epoch", ctx.cfg["train"].get("iterations_per_epoch"))
     method.budget = {"epoch_unit": "images" if by_images else "iterations",
                      "epochs": epochs, "epoch_images": ctx.epoch_images() if by_images else None}
     state = dict(method.state())
@@ -109,7 +105,7 @@ def train(method, ctx: FitContext) -> list[float]:
                                      "so an epoch counted in images never ends (set "
                                      "epoch_unit = 'iterations' or step through Engine.step)")
         else:
-            for _ in range(ctx.iterations(method.iterations_per_epoch())):
+            for _ in range(_capped(method.iterations_per_epoch(), cap)):
                 got = method.update(ctx)
                 losses += [got] if isinstance(got, float) else list(got)
         if "scheduler" in state:
@@ -120,6 +116,12 @@ def train(method, ctx: FitContext) -> list[float]:
             _save(ctx, state, epoch)
     method.end_training(ctx)
     return list(ctx.history)
+
+
+def _capped(natural: int, cap) -> int:
+    """Iterations in an epoch: ``natural`` (every image once) unless ``cap`` (the
+    schedule's iterations_per_epoch, e.g. the smoke profile's) is smaller."""
+    return natural if not cap else min(int(cap), natural)
 
 
 def _scheduler(opt, schedule: dict):

@@ -72,6 +72,7 @@ class Method:
     epoch_unit: str = "iterations"
     budget: dict = {}
     inputs: str = "images"   # 'pairs': a full-reference method (see the module docstring)
+    trains_network: bool = True   # False: predict_images scores, no model.pt, no transfer
 
     def __init__(self, cfg: dict):
         self.cfg = cfg
@@ -109,10 +110,12 @@ class Method:
         """Called once after the last epoch (nothing by default)."""
 
     def schedule(self) -> dict:
-        """{'epochs', 'lr_decay', 'lr_step_epochs'} of the fit: the config's train.*."""
+        """{'epochs', 'lr_decay', 'lr_step_epochs', 'iterations_per_epoch'} of the fit: the
+        config's train.* (iterations_per_epoch caps an epoch counted in iterations)."""
         t = self.cfg["train"]
         return {"epochs": int(t["epochs"]), "lr_decay": float(t["lr_decay"]),
-                "lr_step_epochs": int(t["lr_step_epochs"])}
+                "lr_step_epochs": int(t["lr_step_epochs"]),
+                "iterations_per_epoch": t.get("iterations_per_epoch")}
 
     def describe(self) -> dict:
         """How this method trained, for the run record's facts (JSON-able): its resolved

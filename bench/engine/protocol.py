@@ -55,22 +55,39 @@ class Fold:
     """One unit of training and testing.
 
     name: the fold's label (a distortion type for LODO, 'all' for a single fold).
-    train: (dataset name, record indices) pairs that train the model.
+    stages: what trains the model it tests, in order (bench/engine/stages.py: ``Fit``,
+        ``Pretrain``, ``FineTune``, or a protocol's own :class:`~bench.engine.stages.Stage`).
     tests: target label -> (dataset name, record indices) scored after training.
-    pretrain: when set, the method trains on these parts first (a model artifact shared
-        by every protocol and fold with the same training), and ``train`` then fine-tunes
-        it with the config's ``finetune`` schedule (plain L1 regression).
     info: extra fields recorded in the run's metrics (e.g. split, train_ratio).
-    unlabelled: (dataset name, record indices) parts that train WITHOUT their MOS (a
-        full-reference fold's unlabelled pairs; the FR contract, bench/engine/pair_method.py).
     """
 
     name: str
-    train: list[tuple[str, list[int]]]
+    stages: list = field(default_factory=list)
     tests: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
-    pretrain: list[tuple[str, list[int]]] | None = None
     info: dict = field(default_factory=dict)
-    unlabelled: list[tuple[str, list[int]]] = field(default_factory=list)
+
+    @property
+    def unlabelled(self) -> list[tuple[str, list[int]]]:
+        """The (dataset, indices) parts its stages train on WITHOUT their MOS (a
+        full-reference fold's unlabelled pairs; bench/engine/pair_method.py)."""
+        return [part for stage in self.stages for part in stage.unlabelled()]
+
+    def method_parts(self) -> list[tuple[str, list[int]]]:
+        """The labelled parts the run's method first trains on (those of the first stage
+        that trains; none for a fold without one)."""
+        return next((stage.parts() for stage in self.stages if stage.trains), [])
+
+    def trained_on(self) -> list[str]:
+        """The datasets the method learns from: those of :meth:`method_parts`, else those
+        it gets without MOS (in order, each once)."""
+        return list(dict.fromkeys(n for n, _ in (self.method_parts() or self.unlabelled)))
+
+    def parts_by_label(self) -> dict[str, list]:
+        """The stages' labelled parts grouped by their fingerprint label, in stage order."""
+        out: dict[str, list] = {}
+        for stage in self.stages:
+            out.setdefault(stage.fingerprint_label(), []).extend(stage.parts())
+        return out
 
 
 class Protocol:

@@ -95,11 +95,12 @@ def check_inputs(cfg: dict, protocol, method_cls: type, datasets: dict, folds: l
                          + (f" ({', '.join(fr)}, ...)" if fr else "") + " (see `python -m bench list`)")
     if not is_pair_method(method_cls):
         return
-    if any(f.pretrain is not None for f in folds):
+    stage = next((st for f in folds for st in f.stages if not st.pairs), None)
+    if stage is not None:
         fr = [n for n, c in PROTOCOLS.items() if getattr(c, "inputs", "images") == "pairs"]
         raise UsageError(f"--method {method} is full-reference and cannot run --protocol {pname} "
-                         f"(it pretrains a no-reference network); use {', '.join(fr) or 'an FR protocol'} "
-                         "or a protocol without a pretraining stage")
+                         f"(its {stage.name} stage trains a no-reference network); use "
+                         f"{', '.join(fr) or 'an FR protocol'} or a protocol without such a stage")
     for name, ds in datasets.items():
         if not any(r.ref_image for r in ds.records):
             raise UsageError(f"--method {method} is full-reference but dataset '{name}' has no "
@@ -124,10 +125,12 @@ def record_digests(ds: Dataset) -> list[bytes]:
 def fold_fingerprint(fold: Fold, digests: dict[str, list[bytes]], extra: list[str]) -> str:
     """sha256 (16 hex) of the records a fold trains, pre-trains and tests on, in order."""
     h = hashlib.sha256()
-    parts = [("train", fold.train), ("pretrain", fold.pretrain or []),
+    by_label = fold.parts_by_label()
+    parts = [("train", by_label.pop("train", [])), ("pretrain", by_label.pop("pretrain", [])),
              ("extra", [(n, range(len(digests[n]))) for n in extra])]
     if fold.unlabelled:   # only then: the fingerprints of other folds stay as they were
         parts.append(("unlabelled", fold.unlabelled))
+    parts += list(by_label.items())    # the parts of a protocol's own stages
     parts += [(f"test:{t}", [v]) for t, v in fold.tests.items()]
     for label, group in parts:
         h.update(label.encode())
@@ -153,7 +156,7 @@ def check_clusters(s: Session, fold: Fold) -> None:
     q = (s.cfg.get("method_settings") or {}).get("clusters")
     if not isinstance(q, int) or q <= 1:
         return
-    parts = with_extra(s, fold.pretrain or fold.train)
+    parts = with_extra(s, fold.method_parts())
     refs = {(n, s.datasets[n].records[i].ref or s.datasets[n].records[i].image)
             for n, idx in parts for i in idx}
     if q > len(refs):
