@@ -121,7 +121,7 @@ def _fold_seconds(session, fold) -> float:
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
     t0 = time.perf_counter()
     ts = plan.train_set_from(session, fold.method_parts())
-    session.method_cls(cfg).fit(FitContext(engine, ts, cfg, None, lambda e, loss: None,
+    session.method_cls(cfg).fit(FitContext(engine, ts, cfg, lambda e, loss: None,
                                            log=lambda m: None))
     for name, idx in fold.tests.values():
         engine.predict(session.bank, session.offsets[name] + np.asarray(idx), 64)

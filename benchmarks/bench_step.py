@@ -33,7 +33,7 @@ import torch
 
 from bench.core.config import resolve
 from bench.data.bank import ImageBank
-from bench.engine.division import build_subsets
+from bench.methods.shared.division import build_subsets
 from bench.engine.loop import FitContext
 from bench.engine.models import build_model
 from bench.engine.samplers import BatchSampler
@@ -127,8 +127,7 @@ class Rig:
 def make_rig() -> Rig:
     """The quick profile's model and batch size on a random 72 px bank (CPU unless
     BENCH_DEVICE says otherwise); every model a copy of one initialisation."""
-    cfg = resolve("quick", {"device": str(DEVICE)})
-    cfg["method"] = "cis"
+    cfg = resolve("quick", {"device": str(DEVICE)}, method="cis")
     size, bs = cfg["data"]["size"], cfg["train"]["batch_size"]
     rng = np.random.default_rng(0)
     n = N_TYPES * N_LEVELS * N_REFS
@@ -151,13 +150,14 @@ def make_rig() -> Rig:
     engine = Engine(cfg, dev(), DEVICE, np.random.default_rng(3))
 
     # CIS vs ERM: |S| subsets with the per-subset batch, against |S| ERM steps of that batch
-    sb = cfg["train"]["subset_batch"]["default"]
+    sb = cfg["method_settings"]["subset_batch"]["default"]
     w_ref = {r: rng.dirichlet(np.ones(N_CLUSTERS)) for r in set(refs)}
     subsets = build_subsets(types, refs, w_ref, N_CLUSTERS)
     assert len(subsets) == N_TYPES * N_CLUSTERS
     cis_engine = Engine(cfg, dev(), DEVICE, np.random.default_rng(4))
-    ctx = FitContext(cis_engine, ts, cfg, lambda **kw: subsets, lambda e, loss: None)
+    ctx = FitContext(cis_engine, ts, cfg, lambda e, loss: None)
     method = CIS(cfg)
+    method.divide = lambda ctx: (subsets, None)   # random soft clusters stand in
     method.setup(ctx)             # the hooks the engine's loop calls: setup, then update
     erm_engine = Engine(cfg, dev(), DEVICE, np.random.default_rng(5))
     erm_opt = erm_engine.adam(erm_engine.model.parameters(), cfg["train"]["lr"])

@@ -13,7 +13,7 @@ official plain mean). BatchNorm running statistics take the same step (method.bn
 
 Batch sizes (method.support_batch / query_batch) and schedule (method.epochs, lr_decay,
 lr_step_epochs) are MetaIQA's own on the paper profile (75 / 50; lr x 0.9 every 2 epochs,
-50 epochs); elsewhere they follow train.subset_batch and the profile's train schedule, so
+50 epochs); elsewhere they follow method.subset_batch and the profile's train schedule, so
 the quick and smoke budgets equal the other methods' (an epoch = the training-set size in
 images).
 
@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.engine.division import Subset
-from bench.engine.method import FitContext, Method
 from bench.core.registry import METHODS
-from bench.engine.samplers import SubsetBatches
 from bench.core.settings import Setting
-
-from .causal.base import inner_adam
-from .causal.reptile import ReptileMeta, bn_buffers, recompute_bn_stats
+from bench.engine.method import FitContext, Method
+from bench.methods.shared.batchnorm import bn_buffers, recompute_bn_stats
+from bench.methods.shared.division import Subset, divide
+from bench.methods.shared.reptile import ReptileMeta, inner_adam
+from bench.methods.shared.subsets import SUBSET_BATCH, SubsetBatches, subset_batch
 
 
 def support_query_split(items: np.ndarray, support_frac: float,
@@ -99,8 +98,9 @@ class MetaIQA(Method):
         "bn_stats": Setting("interp", "str", "BatchNorm statistics: interp = moved by the meta "
                             "step; recompute = recomputed at theta before testing",
                             choices=("interp", "recompute")),
-        "support_batch": _nullable_int(75, "support batch (null: train.subset_batch)"),
-        "query_batch": _nullable_int(50, "query batch (null: train.subset_batch)"),
+        "subset_batch": SUBSET_BATCH,
+        "support_batch": _nullable_int(75, "support batch (null: method.subset_batch)"),
+        "query_batch": _nullable_int(50, "query batch (null: method.subset_batch)"),
         "epochs": _nullable_int(50, "epochs (null: train.epochs)"),
         "lr_step_epochs": _nullable_int(2, "inner lr decays every this many epochs (null: "
                                         "train.lr_step_epochs)"),
@@ -118,7 +118,7 @@ class MetaIQA(Method):
 
     def setup(self, ctx: FitContext) -> None:
         e, hp = ctx.engine, self.hp
-        self.tasks = ctx.subsets(clusters=1, levels=False)  # one per type, uniform weights
+        self.tasks, _ = divide(ctx.train, 1, int(self.cfg["seed"]), log=ctx.log)  # one per type
         split_rng = np.random.default_rng([self.cfg["seed"], 7])
         support, query = [], []
         for task in self.tasks:
@@ -127,12 +127,12 @@ class MetaIQA(Method):
             query.append(Subset(task.key, q, np.full(len(q), 1.0 / len(q))))
 
         def sizer(key: str):
-            return lambda dataset: hp[key] or ctx.subset_batch(dataset)
+            return lambda dataset: hp[key] or subset_batch(hp, dataset)
 
         self.support = SubsetBatches(support, ctx.train, sizer("support_batch"), e.rng)
         self.query = SubsetBatches(query, ctx.train, sizer("query_batch"), e.rng)
         self.queue = TaskQueue(len(self.tasks), e.rng)
-        self.optimizer = inner_adam(e, hp, self.cfg["train"]["lr"], split=True)
+        self.optimizer = inner_adam(e, self.cfg["train"]["lr"], hp["head_lr"])
         buffers = bn_buffers(e.model) if hp["bn_stats"] == "interp" else []
         self.meta = ReptileMeta(e.model.parameters(), "interp", hp["beta"], buffers=buffers)
 

@@ -19,11 +19,12 @@ import contextlib
 
 import numpy as np
 
-from bench.core.errors import BenchError, UsageError, suggest
+from bench.core.errors import UsageError, suggest
 from bench.engine.method import FitContext, Method
 from bench.data.pyiqa_offline import MissingWeights, offline, weights_only_loads  # noqa: F401 - re-exported
 from bench.core.registry import METHODS
-from bench.methods.classical import harness
+from bench.methods.shared import no_network
+from bench.methods.shared.no_network import oriented_scores
 
 # pyiqa's NR list holds distribution metrics that score folders, not images
 NOT_PER_IMAGE = ("fid", "fid_dinov2", "inception_score")
@@ -48,7 +49,7 @@ def create_offline(name: str):
             print("\n".join(shown), file=sys.stderr)
 
 
-class ZeroShot(harness.NoNetwork, Method):
+class ZeroShot(no_network.NoNetwork, Method):
     """A pyiqa NR metric applied to the test images; ``metric_name`` is set per subclass."""
 
     metric_name = ""
@@ -65,31 +66,15 @@ class ZeroShot(harness.NoNetwork, Method):
         """Scores (float64 N, higher = better) of bank images ``index``."""
         import torch
 
-        from bench.methods.classical.harness import images
-
         index = np.asarray(index, dtype=np.int64)
         out = []
         with torch.no_grad(), weights_only_loads(f"pyiqa:{self.metric_name}"):
             for a in range(0, len(index), max(1, batch_size)):
-                x = torch.from_numpy(images(bank, index[a:a + batch_size])).permute(0, 3, 1, 2)
+                x = torch.from_numpy(no_network.images(bank, index[a:a + batch_size])).permute(0, 3, 1, 2)
                 score = self.metric(x.float() / 255.0)
                 out.append(np.asarray(score.detach().cpu().float(), dtype=np.float64).reshape(-1))
         return oriented_scores(out, self.lower_better, self.facts,
                                f"pyiqa:{self.metric_name}: no test image got a finite score")
-
-
-def oriented_scores(chunks: list, lower_better: bool, facts: dict, none_finite: str) -> np.ndarray:
-    """The float64 N scores of a zero-shot metric from its per-batch ``chunks``, negated when
-    lower is better (so higher = better quality, as SROCC expects). A non-finite score is
-    replaced by the lowest finite one and counted in ``facts['n_predict_fallback']`` (never
-    dropped); BenchError(``none_finite``) when no score is finite."""
-    s = np.concatenate(chunks) if chunks else np.zeros(0)
-    s = -s if lower_better else s
-    bad = ~np.isfinite(s)
-    if bad.all() and len(s):
-        raise BenchError(none_finite)
-    facts["n_predict_fallback"] = facts.get("n_predict_fallback", 0) + int(bad.sum())
-    return np.where(bad, np.min(s[~bad]) if len(s) else 0.0, s)
 
 
 def pyiqa_method(name: str) -> type:

@@ -33,7 +33,6 @@ def _fit(method: str, checkpoint, stop_after: int | None = None, log=lambda m: N
     model, _ = build_model(cfg["model"], log=lambda m: None)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
     ts = plan.train_set_from(session, fold.method_parts())
-    subsets = plan.subset_provider(session, ts, cfg, lambda m: None)
     losses: list[float] = []
 
     def epoch_done(epoch, loss):
@@ -41,7 +40,7 @@ def _fit(method: str, checkpoint, stop_after: int | None = None, log=lambda m: N
         if stop_after is not None and len(losses) == stop_after:
             raise Interrupt
 
-    session.method_cls(cfg).fit(FitContext(engine, ts, cfg, subsets, epoch_done, checkpoint, log))
+    session.method_cls(cfg).fit(FitContext(engine, ts, cfg, epoch_done, checkpoint, log))
     return {k: v.clone() for k, v in engine.model.state_dict().items()}, losses
 
 

@@ -41,7 +41,7 @@ def _fit(release_root, method: str, **settings):
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
     ts = plan.train_set_from(session, fold.method_parts())
     obj = session.method_cls(cfg)
-    obj.fit(FitContext(engine, ts, cfg, None, lambda e, loss: None, log=lambda m: None))
+    obj.fit(FitContext(engine, ts, cfg, lambda e, loss: None, log=lambda m: None))
     engine.predictor = obj.predict_images          # as the runner does after fit
     return obj, ts, engine
 

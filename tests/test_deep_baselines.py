@@ -139,7 +139,7 @@ def _fit(release_root, method: str, epochs: int, **settings):
     model, _ = build_network(session.method_cls, cfg, lambda m: None)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
     obj = session.method_cls(cfg)
-    losses = obj.fit(FitContext(engine, ts, cfg, None, lambda e, loss: None, log=lambda m: None))
+    losses = obj.fit(FitContext(engine, ts, cfg, lambda e, loss: None, log=lambda m: None))
     return obj, losses
 
 
@@ -176,7 +176,7 @@ def test_dbcnn_resumed_fit_ends_where_an_uninterrupted_one_does(release, tmp_pat
         model, _ = build_network(session.method_cls, cfg, lambda m: None)
         engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
         obj = session.method_cls(cfg)
-        obj.fit(FitContext(engine, ts, cfg, None, lambda e, loss: None, checkpoint,
+        obj.fit(FitContext(engine, ts, cfg, lambda e, loss: None, checkpoint,
                            log=lambda m: None))
         return obj, engine
 
@@ -196,7 +196,7 @@ def test_dbcnn_refuses_a_set_without_type_labels(release):
     assert classes == [] and (labels == -1).all()
     model, _ = build_network(session.method_cls, cfg, lambda m: None)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
-    ctx = FitContext(engine, ts, cfg, None, lambda e, loss: None, log=lambda m: None)
+    ctx = FitContext(engine, ts, cfg, lambda e, loss: None, log=lambda m: None)
     with pytest.raises(BenchError, match="scnn_epochs=0"):
         session.method_cls(cfg).fit(ctx)
 

@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from bench.engine.division import build_subsets, cluster_probabilities, pixel_stat_features
+from bench.methods.shared.division import build_subsets, cluster_probabilities, pixel_stat_features
 from bench.core.errors import UsageError
 
 

@@ -86,7 +86,7 @@ def test_erm_budget_matches_its_schedule():
     e = engine_for("resize")
     cfg = e.cfg
     cfg["method"] = "erm"
-    METHODS.get("erm")(cfg).fit(FitContext(e, ts, cfg, lambda **kw: [], lambda ep, loss: None))
+    METHODS.get("erm")(cfg).fit(FitContext(e, ts, cfg, lambda ep, loss: None))
     t = cfg["train"]
     steps = t["epochs"] * t["iterations_per_epoch"]
     assert e.optimizer_steps == steps and e.images_seen == steps * t["batch_size"]

@@ -21,7 +21,7 @@ from bench.core.config import config_hash, resolve
 from bench.data.bank import ImageBank, draw_crops
 from bench.data.device_bank import (DeviceBank, HostStager, choose_placement, fits_on_device,
                                     gather_crops, release_device_banks)
-from bench.engine.division import build_subsets
+from bench.methods.shared.division import build_subsets
 from bench.core.errors import UsageError
 from bench.core.metrics import all_metrics
 from bench.engine.models import build_model
@@ -234,13 +234,14 @@ def train_and_score(method: str, engine_over: dict, placement: str, **over) -> t
     its predictions of every image; (metrics, predictions)."""
     over = {"device": "cpu", "data.placement": placement,
             **{f"engine.{k}": v for k, v in engine_over.items()}, **over}
-    cfg = resolve("smoke", over)
-    cfg["method"] = method
+    cfg = resolve("smoke", over, method=method)
     ts, test_idx, test_mos, subsets = tiny_set(cfg["data"]["size"])
     torch.manual_seed(0)
     model, _ = build_model(cfg["model"], lambda m: None)
     engine = Engine(cfg, model, CPU, np.random.default_rng(0))
-    METHODS.get(method)(cfg).fit(FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None))
+    obj = METHODS.get(method)(cfg)
+    obj.divide = lambda ctx: (subsets, None)     # the tiny set's fixed soft clusters
+    obj.fit(FitContext(engine, ts, cfg, lambda e, l: None))
     pred = engine.predict(ts.bank, test_idx, 16)
     assert engine.placement_of(ts.bank) == placement
     return all_metrics(pred, test_mos), pred

@@ -30,13 +30,6 @@ PENDING_CYCLES: dict[frozenset, str] = {
     frozenset({"bench.reports.fr", "bench.reports.grid", "bench.reports.measured"}):
         "measured.py borrows fr.py's label-source marks; the reports rework owns these files",
 }
-PENDING_EDGES: dict[tuple[str, str], str] = {
-    ("bench.methods.fr.pyiqa_fr", "bench.methods.classical.harness"): "stage e",
-    ("bench.methods.fr.pyiqa_fr", "bench.methods.zero_shot"): "stage e",
-    ("bench.methods.metaiqa", "bench.methods.causal.base"): "stage e",
-    ("bench.methods.metaiqa", "bench.methods.causal.reptile"): "stage e",
-    ("bench.methods.zero_shot", "bench.methods.classical.harness"): "stage e",
-}
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +49,8 @@ def test_the_graph_is_read(graph):
 
 def test_layers_import_only_layers_below(graph):
     _, edges = graph
-    bad = [v for v, e in zip(g.violations(edges), _bad_edges(edges))
-           if (e.source, e.target) not in PENDING_EDGES]
+    bad = g.violations(edges)
     assert not bad, "\n".join(bad)
-
-
-def _bad_edges(edges):
-    return [e for e in edges if g._why(e.source, e.target)]
 
 
 def test_no_import_cycles(graph):

@@ -21,14 +21,14 @@ from torch import nn
 
 from bench.core.config import resolve
 from bench.data.bank import ImageBank
-from bench.engine.division import Subset, build_subsets
+from bench.methods.shared.division import Subset, build_subsets
 from bench.core.errors import UsageError
 from bench.engine.loop import FitContext
-from bench.engine.samplers import SubsetBatches
+from bench.methods.shared.subsets import SubsetBatches
 from bench.engine.engine import Engine, TrainSet
 from bench.methods.causal.cip import CIP, parallel_batch
 from bench.methods.causal.cis import CIS, serial_meta_iteration
-from bench.methods.causal.reptile import ReptileMeta
+from bench.methods.shared.reptile import ReptileMeta
 
 
 def tiny_linear() -> nn.Linear:
@@ -105,7 +105,7 @@ def test_reptile_adam_is_fed_theta_minus_phi():
 
 
 def test_reptile_rejects_unknown_step_and_beta_out_of_range():
-    with pytest.raises(UsageError, match="interp, adam"):
+    with pytest.raises(UsageError, match="interp or adam"):
         ReptileMeta(tiny_linear().parameters(), "rmsprop")
     for beta in (0.0, 1.5):
         with pytest.raises(UsageError, match="beta"):
@@ -152,7 +152,7 @@ class TinyBNNet(nn.Module):
 
 
 def test_interp_moves_batchnorm_statistics_with_the_parameters():
-    from bench.methods.causal.reptile import bn_buffers
+    from bench.methods.shared.batchnorm import bn_buffers
 
     torch.manual_seed(0)
     model = TinyBNNet()
@@ -187,7 +187,7 @@ def test_interp_moves_batchnorm_statistics_with_the_parameters():
 def test_recomputed_statistics_do_not_depend_on_stale_ones():
     """bn_stats=recompute: after recompute_bn_stats the test predictions are the same
     whatever running statistics the model carried before."""
-    from bench.methods.causal.reptile import recompute_bn_stats
+    from bench.methods.shared.batchnorm import recompute_bn_stats
 
     size = 4
     ts, _ = tiny_trainset(size)
@@ -304,7 +304,7 @@ class _CountingMeta:
 def test_cis_visits_every_subset_once_per_meta_iteration_in_fresh_orders():
     n_subsets, n_iter = 7, 12
     engine = _StubEngine(seed=3)
-    ctx = FitContext(engine, None, {}, lambda **kw: [], lambda e, l: None)
+    ctx = FitContext(engine, None, {}, lambda e, l: None)
     meta = _CountingMeta(engine)
     method = armed(CIS, resolve("smoke"), [None] * n_subsets, _StubBatches(), None, meta)
     orders = []
@@ -392,7 +392,7 @@ def test_cip_inner_step_is_sgd_on_mean_subset_loss(meta_lr):
     theta = [p.detach().clone() for p in model.parameters()]
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     meta = ReptileMeta(model.parameters(), "interp", beta=meta_lr)
-    ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
+    ctx = FitContext(engine, ts, cfg, lambda e, l: None)
 
     armed(CIP, cfg, subsets, batches, opt, meta).update(ctx)
 
@@ -426,7 +426,7 @@ def test_cis_iteration_reuses_theta_buffers_and_never_copies_the_model(monkeypat
     opt = engine.adam(model.parameters(), 1e-2)
     meta = ReptileMeta(model.parameters(), "adam", lr=1e-2)
     batches = SubsetBatches(subsets, ts, lambda d: 3, engine.rng)
-    ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
+    ctx = FitContext(engine, ts, cfg, lambda e, l: None)
     buffers = [t.data_ptr() for t in meta.theta]
     method = armed(CIS, cfg, subsets, batches, opt, meta)
 
@@ -454,7 +454,7 @@ def _cip_after_one_update(forward: str, model: nn.Module, size: int = 4) -> list
     batches = SubsetBatches(subsets, ts, lambda d: 3, np.random.default_rng(2))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     meta = ReptileMeta(model.parameters(), "interp", beta=1.0)
-    ctx = FitContext(engine, ts, cfg, lambda **kw: subsets, lambda e, l: None)
+    ctx = FitContext(engine, ts, cfg, lambda e, l: None)
     method = armed(CIP, cfg, subsets, batches, opt, meta)
     assert method.hp["forward"] == forward
     method.update(ctx)
@@ -544,7 +544,7 @@ def test_refresh_sets_the_statistics_of_one_mixed_batch_and_restores_the_layer()
     """bn_batch=global: refresh_bn_stats puts the plain (momentum 1) batch statistics of
     one uniform training batch into the running buffers, whatever they held, and leaves
     momentum and mode as they were."""
-    from bench.methods.causal.reptile import refresh_bn_stats
+    from bench.methods.shared.batchnorm import refresh_bn_stats
 
     ts, _ = tiny_trainset(4)
     cfg = resolve("smoke", {"data.size": 4, "data.crop": 4, "data.flip": False})
@@ -570,7 +570,7 @@ def test_inner_steps_under_global_normalise_with_running_statistics():
     """Inside bn_normalise_with_running a training-mode forward normalises with the running
     statistics (the batch's own statistics do not matter) and leaves them unchanged, the
     dropout stays in training mode, and every mode is restored on exit."""
-    from bench.methods.causal.reptile import bn_normalise_with_running
+    from bench.methods.shared.batchnorm import bn_normalise_with_running
 
     torch.manual_seed(0)
     model = _ConvBNDrop().train()

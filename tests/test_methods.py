@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 import torch
 
+import bench.methods.causal.base as causal_base
+import bench.methods.metaiqa as metaiqa_module
+from bench.methods.shared.division import divide as real_divide
 from bench.engine import session as plan
 from bench.core.config import resolve, with_method_settings
 from bench.data.records import Dataset, Record
@@ -121,12 +124,11 @@ def fit(method: str, seed: int = 0, **kw) -> dict:
     model, _ = build_model(cfg["model"], log=lambda m: None)
     engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(seed))
     ts = plan.train_set_from(session, plan.with_extra(session, fold.method_parts()))
-    provider = plan.subset_provider(session, ts, cfg, lambda m: None)
     requests = []
 
-    def subsets(**kwargs):
-        out = provider(**kwargs)
-        requests.append((kwargs, out))
+    def spy(train, clusters, seed, levels=False, **division):
+        out = real_divide(train, clusters, seed, levels, **division)
+        requests.append(({"clusters": clusters, "levels": levels}, out[0]))
         return out
 
     history: list[float] = []
@@ -137,7 +139,14 @@ def fit(method: str, seed: int = 0, **kw) -> dict:
         seen.append(engine.images_seen)
 
     method_obj = session.method_cls(cfg)
-    method_obj.fit(FitContext(engine, ts, cfg, subsets, epoch_done))
+    users = (causal_base, metaiqa_module)      # the modules that divide the training set
+    for module in users:
+        module.divide = spy
+    try:
+        method_obj.fit(FitContext(engine, ts, cfg, epoch_done))
+    finally:
+        for module in users:
+            module.divide = real_divide
     return {"history": history, "requests": requests, "train": ts, "session": session,
             "cfg": cfg, "seen": seen, "method": method_obj}
 

@@ -95,15 +95,22 @@ def test_parallel_and_meta_method_blocks(monkeypatch, capsys):
     assert meta["method_over_erm"] > 0
 
 
-def test_standin_subsets_are_shaped_like_a_lodo_fold():
+def test_standin_is_shaped_like_a_lodo_fold():
+    """Types x levels x references, each reference with an image a method's counterfactual
+    division clusters."""
+    from bench.methods.shared.division import divide
+
     cfg = resolve("smoke")
     sd = speed.standin_data(cfg, types=5, levels=3, refs=4)
     assert len(sd.train) == 60 and sd.kind == "random"
     assert sd.train.bank.arrays[0].shape == (60, 40, 40, 3)
-    assert len(sd.subsets(clusters=2)) == 10                     # 5 types x 2 clusters
-    assert len(sd.subsets(clusters=1)) == 5
-    assert len(sd.subsets(clusters=2, levels=True)) == 30
-    for s in sd.subsets(clusters=2):
+    assert len(sd.train.reference_keys()) == 4 and len(set(sd.train.type_keys())) == 5
+    assert sd.train.reference_image(sd.train.ref[0]).shape == (40, 40, 3)
+    assert len(divide(sd.train, 1, 0)[0]) == 5
+    assert len(divide(sd.train, 1, 0, levels=True)[0]) == 15
+    subsets, feature = divide(sd.train, 2, 0, log=lambda m: None)
+    assert 5 <= len(subsets) <= 10 and feature == "pixelstats"
+    for s in subsets:
         assert s.weights.sum() == pytest.approx(1.0)
 
 

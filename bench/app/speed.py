@@ -54,7 +54,6 @@ class SpeedData:
     """A training set for the measurement and where it came from."""
 
     train: object                     # bench.engine.engine.TrainSet
-    subsets: Callable[..., list]      # subsets(clusters, levels=False, **division settings)
     kind: str                         # 'suite' | 'real' | 'random'
     description: str
     extra: dict = field(default_factory=dict)
@@ -65,10 +64,9 @@ def standin_data(cfg: dict, types: int = STANDIN_SHAPE["types"], levels: int = S
                  refs: int = STANDIN_SHAPE["refs"], seed: int = 0,
                  why: str = "asked for") -> SpeedData:
     """Random uint8 images (data.size px) with random labels, shaped like a LODO fold of
-    the KADID-style set: ``types`` x ``levels`` x ``refs`` images, soft content clusters
-    per reference (Dirichlet) for the subsets."""
+    the KADID-style set: ``types`` x ``levels`` x ``refs`` images (a method dividing it
+    by content clusters the first image of each reference)."""
     from ..data.bank import ImageBank
-    from ..engine.division import build_subsets
     from ..engine.engine import TrainSet
 
     rng = np.random.default_rng(seed)
@@ -80,17 +78,7 @@ def standin_data(cfg: dict, types: int = STANDIN_SHAPE["types"], levels: int = S
     ref_of = [("standin", f"R{k // (types * levels):02d}") for k in range(n)]
     ts = TrainSet(ImageBank([arr]), np.arange(n, dtype=np.int64), rng.random(n).astype(np.float32),
                   ["standin"] * n, type_of, level_of, ref_of)
-    keys = ts.type_keys()
-    w_cache: dict = {}
-
-    def subsets(clusters: int, levels: bool = False, **division) -> list:
-        q = clusters  # the division settings do not apply: random soft clusters stand in
-        if q not in w_cache:
-            wr = np.random.default_rng([seed, q])
-            w_cache[q] = {r: (wr.dirichlet(np.ones(q)) if q > 1 else np.ones(1)) for r in set(ref_of)}
-        return build_subsets(keys, ref_of, w_cache[q], q, level_of if levels else None)
-
-    return SpeedData(ts, subsets, "random",
+    return SpeedData(ts, "random",
                      f"random uint8 stand-in ({types} types x {levels} levels x {refs} refs = {n} "
                      f"images at {size} px, random labels; {why})")
 
@@ -104,9 +92,9 @@ def suite_cached(seed: int = 0) -> bool:
 
 def fold_data(cfg: dict, dataset: str, log: Callable[[str], None]) -> SpeedData:
     """The first LODO fold of ``dataset`` through the runner (records, decoded cache,
-    training set with the method's extra sets, the division)."""
+    training set with the method's extra sets)."""
     from ..core.registry import PROTOCOLS
-    from ..engine.session import prepare, subset_provider, train_set_from, with_extra
+    from ..engine.session import prepare, train_set_from, with_extra
 
     real = bool(cfg["data"]["root"]) or bool(cfg["data"]["paths"])
     c = copy.deepcopy(cfg)
@@ -114,8 +102,7 @@ def fold_data(cfg: dict, dataset: str, log: Callable[[str], None]) -> SpeedData:
     session = prepare(c, log)
     fold = session.folds[0]
     ts = train_set_from(session, with_extra(session, fold.method_parts()))
-    provider = subset_provider(session, ts, c, log)
-    return SpeedData(ts, provider, "real" if real else "suite",
+    return SpeedData(ts, "real" if real else "suite",
                      f"{dataset} LODO fold '{fold.name}' ({len(ts)} training images at "
                      f"{cfg['data']['size']} px{', with ' + '+'.join(session.extra) if session.extra else ''})",
                      {"session": session})
@@ -205,14 +192,15 @@ class MethodBlock:
     (an ERM step of that size, timed by the caller): the method and its matched ERM steps
     then alternate step by step, so both see the same machine."""
 
-    def __init__(self, method_cls, cfg: dict, engine, data: SpeedData):
+    def __init__(self, method_cls, cfg: dict, engine, data: SpeedData,
+                 log: Callable[[str], None] = print):
         from ..engine.loop import FitContext
 
         self.sizes: list[int] = []
         self.shadow: Optional[Callable[[int], None]] = None
         engine.step_observers.append(self._observe)
         self.method = method_cls(cfg)
-        self.ctx = FitContext(engine, data.train, cfg, data.subsets, lambda e, loss: None)
+        self.ctx = FitContext(engine, data.train, cfg, lambda e, loss: None, log=log)
         self.method.setup(self.ctx)
         self.unit = "update"
         self.n_subsets = len(getattr(self.method, "subsets", None) or []) or None
@@ -266,7 +254,7 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
     erm_opt = erm.adam(erm.model.parameters(), cfg["train"]["lr"])
     erm_sampler = BatchSampler(np.arange(len(ts)), bs, erm.rng)
     meth_engine = Engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 2]))
-    block = MethodBlock(method_cls, cfg, meth_engine, sd)
+    block = MethodBlock(method_cls, cfg, meth_engine, sd, log)
     bare = BareLoop(fresh(), cfg, erm)
     # the same batches for both: uint8 crops cut once by the harness, on the device
     pre = []

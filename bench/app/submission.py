@@ -39,7 +39,7 @@ def records(cfg: dict, scores: list[Score]) -> list[tuple[str, "RunRecord", list
             method=cfg["method"], method_display=f"{name} (submission)", dataset=trained,
             seed=cfg["seed"], profile=cfg["profile"], backbone=BACKBONE,
             targets={sc.test.target: dict(sc.metrics) for sc in group},
-            facts={"extra_train": [], "clusters": None, **group[0].test.info,
+            facts={"extra_train": [], **group[0].test.info,
                    **_test_facts(group), "backbone_init": "external",
                    "versions": {"bench": __version__, "python": platform.python_version()}},
             kind="submission")

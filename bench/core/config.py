@@ -32,7 +32,7 @@ NON_IDENTITY_KEYS = ("device", "save_model", "data.root", "data.paths", "train.c
                      "data.placement", "engine.compile", "engine.channels_last", "engine.fused",
                      "engine.threads")
 # Sub-trees whose keys are free-form (dataset names).
-OPEN_TREES = ("data.paths", "train.subset_batch")
+OPEN_TREES = ("data.paths",)
 
 
 def parse_value(text: str) -> Any:
@@ -94,15 +94,25 @@ def _unknown_method_key(name: str, key: str, table: dict) -> UsageError:
                       f"'{key}'; its settings: {valid}")
 
 
-def _set_method_key(cfg: dict, section: str, key: str, value: Any) -> None:
+def _set_method_key(cfg: dict, key: str, entry: str | None, value: Any) -> None:
+    """Set the method's setting ``key`` (or, for a map setting, its ``entry``)."""
     name = cfg.get("method")
     if not isinstance(name, str):  # set before the method is known: checked once it is
-        cfg.setdefault(METHOD_SECTION, {})[key] = value
+        cfg.setdefault(METHOD_SECTION, {})[key] = value if entry is None else {entry: value}
         return
     with_method_settings(cfg)
     table = method_table(name)
     if key not in table:
         raise _unknown_method_key(name, key, table)
+    if entry is not None:
+        if table[key].kind != "map":
+            raise UsageError(f"method.{key} is {table[key].allowed()}; it has no entry '{entry}'")
+        dotted = f"method.{key}.{entry}"
+        current = cfg[METHOD_SECTION][key]
+        value = table[key].check(dotted, {**(current if isinstance(current, dict) else {}),
+                                          entry: value})
+        cfg[METHOD_SECTION][key] = value
+        return
     cfg[METHOD_SECTION][key] = table[key].check(f"method.{key}", value)
 
 
@@ -124,8 +134,8 @@ def set_key(cfg: dict, dotted: str, value: Any, dataset_names: Iterable[str] = (
     """Set ``cfg[dotted]`` in place after checking ``value`` against the key's declaration;
     UsageError if the key is not in the tree or the value is not allowed."""
     parts = dotted.split(".")
-    if len(parts) == 2 and parts[0] in METHOD_ALIASES:
-        return _set_method_key(cfg, parts[0], parts[1], value)
+    if len(parts) >= 2 and parts[0] in METHOD_ALIASES:
+        return _set_method_key(cfg, parts[1], ".".join(parts[2:]) or None, value)
     if len(parts) == 2 and parts[0] == "data" and parts[1] in set(dataset_names):
         parts = ["data", "paths", parts[1]]
     node = cfg

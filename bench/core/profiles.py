@@ -49,7 +49,6 @@ BASE: dict = {
         "epochs": 6,
         "iterations_per_epoch": None,  # None: a natural epoch (every image seen once)
         "batch_size": 32,      # ERM batch, images
-        "subset_batch": {"default": 20},  # per-subset batch of CIS/CIP/MetaIQA, by dataset
         "lr": 1e-3,            # inner (task) optimizer
         "betas": [0.9, 0.9999],
         "lr_decay": 0.8,       # inner lr multiplied by this ...
@@ -74,8 +73,7 @@ PROFILES: dict[str, dict] = {
         "engine": {"threads": 1},
         "data": {"size": 40, "crop": 32},
         "model": {"head_dims": [32, 16], "dropout": 0.0},
-        "train": {"epochs": 2, "iterations_per_epoch": 2, "batch_size": 16,
-                  "subset_batch": {"default": 4}},
+        "train": {"epochs": 2, "iterations_per_epoch": 2, "batch_size": 16},
         "finetune": {"epochs": 1},
     },
     # One CPU thread: the small CNN's ops are too small to gain from a second one, and a
@@ -95,9 +93,7 @@ PROFILES: dict[str, dict] = {
         "data": {"size": 256, "crop": 224},
         "model": {"backbone": "resnet18", "head_dims": [1024, 512], "dropout": 0.5},
         "train": {
-            "epochs": 100, "batch_size": 64,
-            "subset_batch": {"tid2013": 32, "kadid10k": 102, "default": 32},
-            "lr": 1e-4, "checkpoint": True,
+            "epochs": 100, "batch_size": 64, "lr": 1e-4, "checkpoint": True,
         },
         "test": {"view": "resize"},
         "finetune": {"epochs": 30, "lr": 1e-4, "batch_size": 64},
@@ -151,7 +147,6 @@ CORE_SCHEMA: dict[str, S] = {
     "train.epochs": S(kind="int", low=1),
     "train.iterations_per_epoch": S(kind="int", low=1, nullable=True),
     "train.batch_size": S(kind="int", low=1),
-    "train.subset_batch": S(kind="map", item="int", low=1),
     "train.lr": S(kind="float", low=0),
     "train.betas": S(kind="list", item="float", low=0, high=0.999999, length=2),
     "train.lr_decay": S(kind="float", low=0),

@@ -31,7 +31,7 @@ class Setting:
 
     default: the value every profile gets unless ``per_profile`` names another;
     kind: int | float | bool | str | list (of ``item`` values, ``length`` long when set) |
-        map (str -> ``item`` values: an open tree such as train.subset_batch);
+        map (str -> ``item`` values: an open tree such as method.subset_batch);
     low / high: inclusive bounds of numbers; choices: allowed values besides the kind's
         (e.g. 'auto' for a boolean); nullable: None (JSON null) allowed; doc: one line.
     """

@@ -25,7 +25,9 @@ class TrainSet:
     """The training images of a fold. Arrays have one entry per training item.
 
     index: global indices into ``bank``; mos: float32 targets in [0, 1]; dataset, dist_type,
-    level, ref: per-item labels (ref qualified by dataset so references never collide).
+    level, ref: per-item labels (ref qualified by dataset so references never collide);
+    ref_images: ref key -> (dataset, first record with that key), where the reference file
+    is found.
     """
 
     bank: ImageBank
@@ -35,7 +37,7 @@ class TrainSet:
     dist_type: list
     level: list
     ref: list
-    ref_images: dict = field(default_factory=dict)  # ref key -> S x S x 3 uint8 reference
+    ref_images: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -43,6 +45,23 @@ class TrainSet:
     def type_keys(self) -> list:
         """Per item (dataset, type): types of different datasets stay distinct."""
         return list(zip(self.dataset, self.dist_type))
+
+    def reference_keys(self) -> list:
+        """The distinct reference keys of the items, sorted (by their text)."""
+        return sorted(set(self.ref), key=str)
+
+    def reference_image(self, key) -> np.ndarray:
+        """The reference image of ``key`` (S x S x 3 uint8, S = the bank's side): its file
+        decoded where the release has one, else the first training image with that key
+        (an authentic image is its own reference)."""
+        ds, rec = self.ref_images.get(key, (None, None))
+        if rec is not None and rec.ref_image:
+            from pathlib import Path
+
+            from ..data.cache import decode_image
+
+            return decode_image(Path(ds.root) / rec.ref_image, self.bank.size)
+        return self.bank.image(int(self.index[self.ref.index(key)]))
 
 
 # Per-image losses by name (``train.loss``, a method's ``loss`` setting): (pred, y) -> B.
@@ -286,16 +305,22 @@ class Engine:
         loss = self.loss(self.net(x), y, w, loss_kind)
         return self.apply(opt, loss, len(pos))
 
-    def apply(self, opt, loss: torch.Tensor, n: int) -> float:
-        """Backward ``loss`` (a scalar tensor) and take one step of ``opt``, counting ``n``
-        images seen and one optimizer step (the budget every run records) and telling the
-        step observers; returns the loss as a float, TrainingDiverged when not finite."""
+    def apply(self, opt, loss, n: int) -> float:
+        """Backward ``loss`` and take one step of ``opt``, counting ``n`` images seen and one
+        optimizer step (the budget every run records) and telling the step observers;
+        returns the loss as a float, TrainingDiverged when not finite.
+
+        ``loss`` is a scalar tensor, or an iterable of them (a generator computing each
+        when asked): their gradients accumulate, one backward pass each, before the one
+        step, and the returned loss is their sum (a method weights the parts)."""
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value = 0.0
+        for part in ([loss] if isinstance(loss, torch.Tensor) else loss):
+            part.backward()
+            value += self.check(part)
         opt.step()
         self.images_seen += int(n)
         self.optimizer_steps += 1
-        value = self.check(loss)
         for observe in self.step_observers:
             observe(int(n))
         return value

@@ -13,7 +13,7 @@ import numpy as np
 from ..core.metrics import all_metrics
 from .device import resolve_device
 from .loop import CheckpointDiscarded, FitContext
-from .session import Session, is_pair_method, pair_train_set_from, subset_provider, train_set_from
+from .session import Session, is_pair_method, pair_train_set_from, train_set_from
 
 
 def seed_torch(cfg: dict, label: str) -> int:
@@ -56,14 +56,16 @@ def fit_method(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
         model, init = build_network(s.method_cls, cfg, log)
         engine = Engine(cfg, model, resolve_device(cfg["device"]), np.random.default_rng(seed))
         ts = pair_train_set_from(s, parts, unlabelled) if pairs else train_set_from(s, parts)
-        subsets = subset_provider(s, ts, cfg, log)
         method = s.method_cls(cfg)
         bar, history, epoch_done = progress(desc, int(method.schedule()["epochs"]))
         t0 = time.time()
         ck = checkpoint if cfg["train"].get("checkpoint") else None
         try:
-            method.fit(FitContext(engine, ts, cfg, subsets, epoch_done, ck, log))
-            engine.predictor = getattr(method, "predict_pairs" if pairs else "predict_images", None)
+            method.fit(FitContext(engine, ts, cfg, epoch_done, ck, log))
+            if pairs:
+                engine.predictor = method.predict_pairs
+            elif not method.trains_network:
+                engine.predictor = method.predict_images
             break
         except CheckpointDiscarded:
             continue
@@ -73,11 +75,8 @@ def fit_method(s: Session, cfg: dict, parts: list, label: str, desc: str, log,
              "loss_history": history, "images_seen": engine.images_seen,
              "optimizer_steps": engine.optimizer_steps,
              **({"n_labelled": int(np.isfinite(ts.mos).sum())} if pairs else {}),
-             "content_feature": subsets.cache.get("feature"), "engine": engine.describe(),
-             **training_fit(engine, ts, cfg)}
-    describe = getattr(method, "describe", None)
-    if callable(describe):
-        facts["method_facts"] = describe()
+             "engine": engine.describe(), **training_fit(engine, ts, cfg),
+             "method_facts": method.describe()}
     return engine, init, facts
 
 

@@ -24,11 +24,10 @@ from .engine import Engine, TrainSet
 
 @dataclass
 class FitContext:
-    """What a method's hooks get: the engine, the training set, the config, the division
-    service and a per-epoch progress callback.
+    """What a method's hooks get: the engine (its model, steps and generator), the training
+    set (with its references, ``TrainSet.reference_image``), the config, a per-epoch
+    progress callback, where checkpoints go and the log.
 
-    subsets(clusters, levels=False, **division): the counterfactual division of the
-    training set (bench/division.py), computed lazily and cached by the harness.
     epoch_done(epoch, mean loss): called by :func:`train` after every epoch.
     checkpoint: where :func:`train` keeps its per-epoch checkpoint (None: no checkpoints).
     """
@@ -36,7 +35,6 @@ class FitContext:
     engine: Engine
     train: TrainSet
     cfg: dict
-    subsets: Callable[..., list]
     epoch_done: Callable[[int, float], None]
     checkpoint: Optional[Path] = None
     log: Callable[[str], None] = print
@@ -54,13 +52,6 @@ class FitContext:
         n = len(self.train)
         cap = self.cfg["train"].get("iterations_per_epoch")
         return n if not cap else min(n, int(cap) * int(self.cfg["train"]["batch_size"]))
-
-    def subset_batch(self, dataset: str) -> int:
-        """Per-subset batch size for items of ``dataset`` (train.subset_batch)."""
-        sb = self.cfg["train"]["subset_batch"]
-        if isinstance(sb, int):
-            return sb
-        return int(sb.get(dataset, sb.get("default", 16)))
 
 
 def train(method, ctx: FitContext) -> list[float]:

@@ -109,6 +109,19 @@ class Method:
     def end_training(self, ctx: FitContext) -> None:
         """Called once after the last epoch (nothing by default)."""
 
+    def predict_images(self, bank, index, batch_size: int):  # pragma: no cover - interface
+        """Scores (float64 N, higher = better) of bank images ``index``, for a method that
+        trains no network (``trains_network = False``); the engine's model predicts for
+        every other method."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_training(cls, cfg: dict, fold: str, records: list) -> None:
+        """Called for every fold before any image is decoded, with the records the method
+        will first train on ((dataset name, ``bench.data.records.Record``) pairs): a
+        UsageError naming the setting when the method's settings cannot work on them
+        (nothing by default)."""
+
     def schedule(self) -> dict:
         """{'epochs', 'lr_decay', 'lr_step_epochs', 'iterations_per_epoch'} of the fit: the
         config's train.* (iterations_per_epoch caps an epoch counted in iterations)."""

@@ -1,7 +1,7 @@
 """The plan of a protocol run: the resolved config checked, the records of the protocol's
 datasets loaded, the folds listed with a fingerprint of the data each trains and tests on,
 and (``prepare``) the images decoded behind one bank. Also what a fold's training sees:
-its training set and the counterfactual division service."""
+its training set."""
 from __future__ import annotations
 
 import copy
@@ -13,17 +13,16 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..core.version import __version__
 from ..core.config import config_hash, dumps, validate, with_method_settings
-from ..data.bank import ImageBank
-from ..data.cache import decode_image, decoded_array
-from ..data.open import open_dataset
-from ..data.records import Dataset
-from .division import build_subsets, cluster_probabilities, content_features
 from ..core.errors import UsageError
-from .protocol import Fold
 from ..core.record import folder_name
 from ..core.registry import METHODS, PROTOCOLS
+from ..core.version import __version__
+from ..data.bank import ImageBank
+from ..data.cache import decoded_array
+from ..data.open import open_dataset
+from ..data.records import Dataset
+from .protocol import Fold
 
 
 @dataclass
@@ -78,7 +77,9 @@ def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
     s = Session(cfg, protocol, method_cls, datasets, None, {}, folds, extra, digests)
     for fold in folds:
         fold.info["data_fingerprint"] = fold_fingerprint(fold, digests, extra)
-        check_clusters(s, fold)
+        s.method_cls.check_training(cfg, fold.name, [
+            (n, s.datasets[n].records[i]) for n, idx in with_extra(s, fold.method_parts())
+            for i in idx])
     return s
 
 
@@ -149,19 +150,6 @@ def parts_fingerprint(s: Session, parts: list) -> str:
         for i in idx:
             h.update(s.digests[name][i])
     return h.hexdigest()[:16]
-
-
-def check_clusters(s: Session, fold: Fold) -> None:
-    """UsageError when the method's ``clusters`` setting exceeds the fold's references."""
-    q = (s.cfg.get("method_settings") or {}).get("clusters")
-    if not isinstance(q, int) or q <= 1:
-        return
-    parts = with_extra(s, fold.method_parts())
-    refs = {(n, s.datasets[n].records[i].ref or s.datasets[n].records[i].image)
-            for n, idx in parts for i in idx}
-    if q > len(refs):
-        raise UsageError(f"method.clusters={q} is more than the {len(refs)} training references "
-                         f"of fold {fold.name}; use at most {len(refs)}")
 
 
 def fold_config(cfg: dict, fold: Fold) -> dict:
@@ -255,45 +243,6 @@ def pair_train_set_from(s: Session, labelled: list, unlabelled: list = ()):
             ref_images.setdefault(key, (bare, dataclasses.replace(r, mos=np.nan, mos_raw=np.nan)))
     return PairTrainSet(s.bank, np.asarray(index, dtype=np.int64), np.asarray(mos, dtype=np.float32),
                         dsn, types, levels, refs, ref_images, pairs=s.pairs)
-
-
-def subset_provider(s: Session, ts, cfg: dict, log):
-    """subsets(clusters, levels=False, feature, tsne_dims, perplexity, covariance): the
-    counterfactual division of ``ts`` (content clusters of its references; computed once
-    per setting). ``.cache['feature']`` names the content feature used."""
-    cache: dict = {}
-
-    def reference_image(ds: Dataset, rec):
-        size = cfg["data"]["size"]
-        if rec.ref_image:
-            return decode_image(Path(ds.root) / rec.ref_image, size)
-        return s.bank.image(s.offsets[ds.name] + ds.records.index(rec))
-
-    def subsets(clusters: int, levels: bool = False, feature: str = "auto", tsne_dims: int = 10,
-                perplexity: float = 30.0, covariance: str = "diag"):
-        key = (clusters, feature, tsne_dims, perplexity, covariance)
-        if key not in cache:
-            keys = sorted(ts.ref_images, key=str)
-            if clusters > len(keys):
-                raise UsageError(f"method.clusters={clusters} is more than the {len(keys)} "
-                                 f"training references; use at most {len(keys)}")
-            if clusters > 1:
-                feats, used = content_features([reference_image(*ts.ref_images[k]) for k in keys],
-                                               feature, log)
-                w = cluster_probabilities(feats, clusters, tsne_dims, perplexity, cfg["seed"],
-                                          covariance)
-                cache["feature"] = used
-            else:
-                w = np.ones((len(keys), 1))
-            cache[key] = dict(zip(keys, w))
-        types = ts.type_keys()
-        if any(t[1] is None for t in types):
-            raise UsageError("the causal methods and MetaIQA need distortion type labels for "
-                             "every training image")
-        return build_subsets(types, ts.ref, cache[key], clusters, ts.level if levels else None)
-
-    subsets.cache = cache
-    return subsets
 
 
 def print_config(cfg: dict, log=print) -> None:

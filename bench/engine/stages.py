@@ -232,7 +232,7 @@ def run_loop(method: Method, engine, ts, cfg: dict, desc: str, log: Callable[[st
     while True:
         bar, history, epoch_done = progress(desc, int(method.schedule()["epochs"]))
         try:
-            return train(method, FitContext(engine, ts, cfg, None, epoch_done, ck, log))
+            return train(method, FitContext(engine, ts, cfg, epoch_done, ck, log))
         except CheckpointDiscarded:
             engine.model.load_state_dict(start[0])
             engine.rng.bit_generator.state = start[1]

@@ -7,18 +7,20 @@ Budget: an epoch is the training-set size in images (``epoch_unit = 'images'``),
 for ERM, MetaIQA, CIS and CIP; a CIS/CIP meta-iteration sees one batch of every subset."""
 from __future__ import annotations
 
-from bench.engine.method import FitContext, Method
-from bench.core.registry import METHODS
-from bench.engine.samplers import SubsetBatches
-from bench.core.settings import Setting
-
 import contextlib
 
-from .reptile import (ReptileMeta, bn_buffers, bn_normalise_with_running, recompute_bn_stats,
-                      refresh_bn_stats)
+from bench.core.errors import UsageError
+from bench.core.registry import METHODS
+from bench.core.settings import Setting
+from bench.engine.method import FitContext, Method
+from bench.methods.shared.batchnorm import (bn_buffers, bn_normalise_with_running,
+                                            recompute_bn_stats, refresh_bn_stats)
+from bench.methods.shared.division import divide
+from bench.methods.shared.reptile import ReptileMeta, inner_adam
+from bench.methods.shared.subsets import SUBSET_BATCH, SubsetBatches, subset_batch
 
-# The division settings (bench/division.py computes it), with the paper's values; every
-# profile uses these.
+# The division settings (bench/methods/shared/division.py computes it), with the paper's
+# values; every profile uses these.
 DIVISION_SETTINGS = {
     "clusters": Setting(2, "int", "number c of content clusters (q in the paper)", low=1, high=1000),
     "feature": Setting("auto", "str", "content feature: auto = imagenet-resnet18 when its "
@@ -60,21 +62,7 @@ META_SETTINGS = {
                         "weights renormalised, or weighted = drawn with probability equal to "
                         "the Eq. 6 weights", choices=("uniform", "weighted")),
 }
-CAUSAL_SETTINGS = {**DIVISION_SETTINGS, **META_SETTINGS}
-
-
-def inner_adam(engine, hp: dict, lr: float, split: bool):
-    """The inner Adam: one lr ``lr`` for the whole model, or (``split``, MetaIQA's code)
-    ``lr`` for the backbone and hp['head_lr'] for the regression head."""
-    model = engine.model
-    if not split:
-        return engine.adam(model.parameters(), lr)
-    if not (hasattr(model, "backbone") and hasattr(model, "head")):
-        from bench.core.errors import UsageError
-
-        raise UsageError("a separate head lr needs a model with .backbone and .head (an IQANet)")
-    return engine.adam([{"params": model.backbone.parameters(), "lr": lr},
-                        {"params": model.head.parameters(), "lr": hp["head_lr"]}], lr)
+CAUSAL_SETTINGS = {**DIVISION_SETTINGS, **META_SETTINGS, "subset_batch": SUBSET_BATCH}
 
 
 def meta_updater(engine, hp: dict) -> ReptileMeta:
@@ -115,16 +103,32 @@ class CausalMethod(Method):
     epoch_unit = "images"
     meta = None
 
+    content_feature = None
+
+    @classmethod
+    def check_training(cls, cfg: dict, fold: str, records: list) -> None:
+        """UsageError when the fold has fewer training references than content clusters."""
+        q = cls.clusters if cls.clusters is not None else cfg["method_settings"]["clusters"]
+        refs = {(name, r.ref or r.image) for name, r in records}
+        if q > 1 and q > len(refs):
+            raise UsageError(f"method.clusters={q} is more than the {len(refs)} training "
+                             f"references of fold {fold}; use at most {len(refs)}")
+
     def setup(self, ctx: FitContext) -> None:
         e, hp = ctx.engine, self.hp
-        q = hp["clusters"] if self.clusters is None else self.clusters
-        self.subsets = ctx.subsets(clusters=q, levels=self.levels,
-                                   **{k: hp[k] for k in DIVISION_KEYS})
-        self.batches = SubsetBatches(self.subsets, ctx.train, ctx.subset_batch, e.rng,
-                                     hp["sampling"])
-        self.optimizer = inner_adam(e, hp, self.cfg["train"]["lr"],
-                                    hp["meta_step"] == "metaiqa-code")
+        self.subsets, self.content_feature = self.divide(ctx)
+        self.batches = SubsetBatches(self.subsets, ctx.train, lambda d: subset_batch(hp, d),
+                                     e.rng, hp["sampling"])
+        head_lr = hp["head_lr"] if hp["meta_step"] == "metaiqa-code" else None
+        self.optimizer = inner_adam(e, self.cfg["train"]["lr"], head_lr)
         self.meta = meta_updater(e, hp)
+
+    def divide(self, ctx: FitContext) -> tuple:
+        """(subsets, content feature used): the counterfactual division of the training set
+        with this method's clusters, levels and division settings."""
+        q = self.hp["clusters"] if self.clusters is None else self.clusters
+        return divide(ctx.train, q, int(self.cfg["seed"]), self.levels, log=ctx.log,
+                      **{k: self.hp[k] for k in DIVISION_KEYS})
 
     def iterations_per_epoch(self) -> int:
         return self.batches.iterations_per_epoch
@@ -146,7 +150,8 @@ class CausalMethod(Method):
     def describe(self) -> dict:
         return {**super().describe(), **meta_facts(self.hp, self.meta),
                 "sampling": self.hp["sampling"], "bn_batch": self.hp["bn_batch"],
-                "subsets": len(getattr(self, "subsets", []))}
+                "subsets": len(getattr(self, "subsets", [])),
+                "content_feature": self.content_feature}
 
 
 MLIVE_EXTRA = {"real": ["mlive"], "synthetic": ["syn-mlive"]}

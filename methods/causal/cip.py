@@ -38,25 +38,17 @@ def parallel_batch(batches, n_subsets: int) -> tuple[np.ndarray, np.ndarray]:
 def accumulated_step(engine, opt: torch.optim.Optimizer, ts, parts: list) -> float:
     """One optimizer step on the mean over ``parts`` (a list of (positions, weights
     summing to 1), one per subset) of the weighted batch losses, with one forward and
-    backward pass per part and the gradients accumulated. Counts the images in
-    ``engine.images_seen`` (and one step in ``engine.optimizer_steps`` when the engine
-    counts steps). Returns the mean loss."""
-    opt.zero_grad(set_to_none=True)
-    total, n = 0.0, 0
-    for pos, w in parts:
-        x, y = engine.batch(ts, pos)
-        wt = torch.as_tensor(np.asarray(w) / len(parts), dtype=torch.float32, device=engine.device)
-        loss = engine.loss(engine.net(x), y, wt)
-        loss.backward()
-        total += engine.check(loss)
-        n += len(pos)
-    opt.step()
-    engine.images_seen += n
-    if hasattr(engine, "optimizer_steps"):
-        engine.optimizer_steps += 1
-    for observe in getattr(engine, "step_observers", []):
-        observe(n)
-    return total
+    backward pass per part and the gradients accumulated, through ``Engine.apply`` (its
+    budget counts, checks and step observers). Returns the mean loss."""
+
+    def losses():
+        for pos, w in parts:
+            x, y = engine.batch(ts, pos)
+            wt = torch.as_tensor(np.asarray(w) / len(parts), dtype=torch.float32,
+                                 device=engine.device)
+            yield engine.loss(engine.net(x), y, wt)
+
+    return engine.apply(opt, losses(), sum(len(pos) for pos, _ in parts))
 
 
 class CIP(CausalMethod):

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 from bench.engine.method import FitContext
 
 from .base import CausalMethod, register_with_ablations
-from .reptile import ReptileMeta
+from bench.methods.shared.reptile import ReptileMeta
 
 
 def serial_meta_iteration(meta: ReptileMeta, order: Sequence[int],

@@ -9,7 +9,7 @@ its pristine model is fitted on the fold's training references, no MOS is read. 
 are predicted from the same cached features.
 
 Counted, never silent (in the run record under ``method_facts``, see
-:mod:`.harness`): images whose features took the NaN fallback (flat images), training and
+:mod:`bench.methods.shared.no_network`): images whose features took the NaN fallback (flat images), training and
 test; training rows imputed by the regressor's median imputation (the test rows with NaN
 are imputed the same way); NIQE images rated like the worst test image; references
 standing in by their first training image.
@@ -30,7 +30,7 @@ from bench.engine.method import FitContext, Method
 from bench.core.registry import METHODS
 from bench.core.settings import Setting as S
 
-from . import harness
+from bench.methods.shared import no_network
 
 GRIDS = {
     "rbf": {"full": None,
@@ -55,7 +55,7 @@ def _seed(cfg: dict) -> int:
     return int(cfg.get("seed", 0))
 
 
-class Classical(harness.NoNetwork, Method):
+class Classical(no_network.NoNetwork, Method):
     """Shared flow of the feature + SVR methods (``feature`` names the api feature)."""
 
     feature = ""
@@ -95,7 +95,7 @@ class Classical(harness.NoNetwork, Method):
 
     def features(self, bank, index: np.ndarray) -> np.ndarray:
         """Features float64 N x F of bank images ``index`` (NaN rows: fallbacks)."""
-        return harness.gather(bank, index, lambda k: self.array_features(bank.arrays[k]).values)
+        return no_network.gather(bank, index, lambda k: self.array_features(bank.arrays[k]).values)
 
     def predict_images(self, bank, index: np.ndarray, batch_size: int = 0) -> np.ndarray:
         """Predicted quality (float64 N, MOS scale) of bank images ``index``."""
@@ -139,10 +139,10 @@ class CodebookMethod(Classical):
 
         ts = ctx.train
         if self.hp["codebook"] == "references":
-            imgs, standins = harness.reference_images(ts, ts.bank.size)
+            imgs, standins = no_network.reference_images(ts)
             self.facts["n_reference_standins"] = standins
         else:
-            imgs = harness.images(ts.bank, ts.index)
+            imgs = no_network.images(ts.bank, ts.index)
         self.codebook = api.fit_codebook(self.feature, imgs, _seed(self.cfg))
         cb = self.codebook
         self.model_key = digest(cb.mean, cb.whiten, cb.centres, cb.variance, cb.skewness,
@@ -177,7 +177,7 @@ class Hosa(CodebookMethod):
 
 
 @METHODS.register("niqe")
-class Niqe(harness.NoNetwork, Method):
+class Niqe(no_network.NoNetwork, Method):
     """Opinion-unaware (classical/niqe.py): the pristine model fitted on the fold's
     training references (no MOS read); prediction = minus the distance to it. A test image
     without a finite distance (a flat image) is rated like the worst test image (counted in
@@ -198,7 +198,7 @@ class Niqe(harness.NoNetwork, Method):
 
         ts, t0 = ctx.train, time.time()
         self.log = ctx.log
-        refs, standins = harness.reference_images(ts, ts.bank.size)
+        refs, standins = no_network.reference_images(ts)
         self.model = api.fit_pristine(refs, patch=self.hp["patch"], sharpness=self.hp["sharpness"])
         m = self.model
         self.model_key = digest(m.mean, m.cov, text=f"{m.patch}")
@@ -225,7 +225,7 @@ class Niqe(harness.NoNetwork, Method):
         """Minus the NIQE distance (float64 N, higher = better) of bank images ``index``."""
         from .images import FeatureError
 
-        d = harness.gather(bank, np.asarray(index, dtype=np.int64),
+        d = no_network.gather(bank, np.asarray(index, dtype=np.int64),
                            lambda k: self.distances(bank.arrays[k]))[:, 0]
         bad = ~np.isfinite(d)
         if bad.all() and len(d):

@@ -29,8 +29,8 @@ from bench.engine.method import FitContext
 from bench.engine.pair_method import PairMethod
 from bench.data.pyiqa_offline import MissingWeights, offline, weights_only_loads
 from bench.core.registry import METHODS
-from bench.methods.classical import harness
-from bench.methods.zero_shot import oriented_scores
+from bench.methods.shared import no_network
+from bench.methods.shared.no_network import oriented_scores
 
 FAMILY = "pyiqa-fr"
 
@@ -96,7 +96,7 @@ def check_size(metric, name: str, size: int) -> None:
                          "paper or --set data.size=256") from None
 
 
-class PyIQAFR(harness.NoNetwork, PairMethod):
+class PyIQAFR(no_network.NoNetwork, PairMethod):
     """A pyiqa FR metric applied to the test pairs; ``metric_name`` is set per subclass."""
 
     metric_name = ""
@@ -128,8 +128,8 @@ class PyIQAFR(harness.NoNetwork, PairMethod):
         with torch.no_grad(), weights_only_loads(f"{FAMILY}:{self.metric_name}"):
             for a in range(0, len(index), max(1, batch_size)):
                 idx = index[a:a + batch_size]
-                ref = harness.images(pairs.references, pairs.ref_of[idx])
-                dist = harness.images(pairs.distorted, idx)
+                ref = no_network.images(pairs.references, pairs.ref_of[idx])
+                dist = no_network.images(pairs.distorted, idx)
                 score = self.metric(_tensor(dist), _tensor(ref))
                 out.append(np.asarray(score.detach().cpu().double(), dtype=np.float64).reshape(-1))
         return oriented_scores(out, self.lower_better, self.facts,

@@ -17,27 +17,15 @@ BatchNorm statistics (item 10): with ``bn_stats='interp'`` the running means and
 are snapshotted and interpolated exactly like the parameters (so after a meta step they
 are theta_bn + beta (phi_bn - theta_bn)); the ``adam`` reading leaves them where the inner
 loop put them (the earlier behaviour). ``recompute`` also leaves them alone during training:
-the method recomputes them at the final theta before testing (see recompute_bn_stats).
+the method recomputes them at the final theta before testing (methods/shared/batchnorm.py).
 
 Several tasks per meta step (MetaIQA): ``begin()``, then per task ``task_done()`` (adds
 phi_k - theta to a running sum and puts theta back), then ``end_tasks()``:
-theta <- theta + beta * mean_k (phi_k - theta).
+theta <- theta + beta * mean_k (phi_k - theta). :func:`inner_adam` builds the inner optimizer.
 """
 from __future__ import annotations
 
-import contextlib
-
-import numpy as np
 import torch
-from torch import nn
-
-META_STEPS = ("interp", "adam")
-
-
-def bn_buffers(model: nn.Module) -> list[torch.Tensor]:
-    """The running means and variances of every BatchNorm layer of ``model`` (the integer
-    batch counters are left out: they only matter with momentum=None)."""
-    return [t for m in bn_layers(model) for t in (m.running_mean, m.running_var)]
 
 
 class ReptileMeta:
@@ -52,8 +40,8 @@ class ReptileMeta:
                  betas=(0.9, 0.9999), buffers=()):
         from bench.core.errors import UsageError
 
-        if step not in META_STEPS:
-            raise UsageError(f"method.meta_step must be one of {', '.join(META_STEPS)}, not {step!r}")
+        if step not in ("interp", "adam"):
+            raise UsageError(f"the meta step must be interp or adam, not {step!r}")
         if not 0.0 < beta <= 1.0:
             raise UsageError(f"method.beta must lie in (0, 1], not {beta!r}")
         self.step_kind, self.beta = step, float(beta)
@@ -135,78 +123,16 @@ class ReptileMeta:
             self.opt.load_state_dict(state["opt"])
 
 
-def bn_layers(model: nn.Module) -> list[nn.Module]:
-    """Every BatchNorm layer of ``model`` that keeps running statistics."""
-    return [m for m in model.modules()
-            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-
-
-@contextlib.contextmanager
-def bn_normalise_with_running(model: nn.Module):
-    """Inside the block every BatchNorm layer of ``model`` normalises with its running
-    statistics (eval-mode BatchNorm) and leaves them unchanged, while the rest of the
-    model stays in training mode; the layers' modes are restored on exit."""
-    layers = bn_layers(model)
-    modes = [m.training for m in layers]
-    for m in layers:
-        m.train(False)
-    try:
-        yield
-    finally:
-        for m, mode in zip(layers, modes):
-            m.train(mode)
-
-
-@torch.no_grad()
-def refresh_bn_stats(engine, ts, batch: int) -> int:
-    """Set every BatchNorm layer's running statistics of ``engine.model`` to those of one
-    training-mode forward pass over ``batch`` training images drawn uniformly without
-    replacement from ``ts`` (all distortion types and contents mixed; random crops as in
-    training). Returns the images used (forward only: not counted in images_seen)."""
-    layers = bn_layers(engine.model)
-    n = min(int(batch), len(ts))
-    if not layers or n < 2:
-        return 0
-    momenta = [m.momentum for m in layers]
-    for m in layers:
-        m.momentum = 1.0
-    modes = [m.training for m in layers]
-    for m in layers:
-        m.train(True)
-    pos = np.sort(engine.rng.choice(len(ts), size=n, replace=False))
-    x, _ = engine.batch(ts, pos)
-    engine.net(x)
-    for m, mom, mode in zip(layers, momenta, modes):
-        m.momentum = mom
-        m.train(mode)
-    return n
-
-
-@torch.no_grad()
-def recompute_bn_stats(engine, ts, batch: int) -> int:
-    """Recompute every BatchNorm layer's running statistics of ``engine.model`` at its
-    current parameters: reset them, then one pass over the training set ``ts`` in training
-    mode (random crops, as in training; batches of ``batch`` images) with momentum None, so
-    the statistics are the plain average over the pass. Returns the images used (not
-    counted in ``engine.images_seen``: no optimizer step is taken)."""
-
+def inner_adam(engine, lr: float, head_lr: float | None = None):
+    """The inner Adam of a meta-learning method: one lr ``lr`` for the whole model, or
+    (``head_lr`` given, MetaIQA's code) ``lr`` for the backbone and ``head_lr`` for the
+    regression head."""
     model = engine.model
-    layers = bn_layers(model)
-    if not layers:
-        return 0
-    momenta = [m.momentum for m in layers]
-    for m in layers:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    order = engine.rng.permutation(len(ts))
-    step = max(2, int(batch))   # BatchNorm1d needs two samples in training mode
-    for i in range(0, len(order), step):
-        pos = order[i:i + step]
-        if len(pos) < 2:
-            continue
-        x, _ = engine.batch(ts, np.sort(pos))
-        engine.net(x)
-    for m, mom in zip(layers, momenta):
-        m.momentum = mom
-    return len(order)
+    if head_lr is None:
+        return engine.adam(model.parameters(), lr)
+    if not (hasattr(model, "backbone") and hasattr(model, "head")):
+        from bench.core.errors import UsageError
+
+        raise UsageError("a separate head lr needs a model with .backbone and .head (an IQANet)")
+    return engine.adam([{"params": model.backbone.parameters(), "lr": lr},
+                        {"params": model.head.parameters(), "lr": head_lr}], lr)

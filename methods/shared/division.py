@@ -6,6 +6,9 @@ t-SNE to ``tsne_dims`` (exact method), a Gaussian mixture with c components givi
 probabilities w[r, i]. Each distorted image inherits its reference's w. Subsets
 S = {(c_i, d_j)} (optionally x levels): subset (i, j) holds the images of type j, image r
 weighted w[r, i] / sum of w[., i] over the subset (Eq. 6), so a subset's weights sum to 1.
+
+:func:`divide` is the division of a fold's training set, seen by the training part only:
+the references come from the engine's ``TrainSet.reference_image``.
 """
 from __future__ import annotations
 
@@ -73,13 +76,13 @@ def content_features(images: list[np.ndarray], feature: str = "auto",
                      log: Callable[[str], None] = print) -> tuple[np.ndarray, str]:
     """(R x D features, name of the feature used) for the reference images."""
     if feature in ("auto", "imagenet-resnet18"):
-        from .models import imagenet_checkpoint
+        from bench.engine.models import imagenet_checkpoint
 
         ckpt = imagenet_checkpoint("resnet18")
         if ckpt is not None:
             return resnet18_features(images, ckpt), "imagenet-resnet18"
         if feature == "imagenet-resnet18":
-            from ..core.errors import BenchError
+            from bench.core.errors import BenchError
 
             raise BenchError("division.feature=imagenet-resnet18 needs torchvision's ResNet-18 "
                              "checkpoint in the torch cache")
@@ -99,7 +102,7 @@ def cluster_probabilities(features: np.ndarray, clusters: int, tsne_dims: int = 
     if clusters <= 1:
         return np.ones((r, 1))
     if r < clusters:
-        from ..core.errors import UsageError
+        from bench.core.errors import UsageError
 
         raise UsageError(f"method.clusters={clusters}: {r} references cannot form {clusters} "
                          f"content clusters; use at most {r}")
@@ -145,3 +148,32 @@ def build_subsets(types: list, refs: list, w_ref: dict, clusters: int,
                 continue  # no image of this type belongs to cluster i at all
             subsets.append(Subset(g + (i,), items, col / total))
     return subsets
+
+
+def divide(train, clusters: int, seed: int, levels: bool = False, feature: str = "auto",
+           tsne_dims: int = 10, perplexity: float = 30.0, covariance: str = "diag",
+           log: Callable[[str], None] = print) -> tuple[list[Subset], Optional[str]]:
+    """(the subsets S of ``train``, the content feature used or None): content clusters of
+    its references (``train.reference_image``; c = 1 needs no features), crossed with its
+    distortion types (and levels when ``levels``), weighted by Eq. 6. UsageError when
+    ``clusters`` exceeds the references or an image has no distortion type."""
+    from bench.core.errors import UsageError
+
+    keys = train.reference_keys()
+    if clusters > len(keys):
+        raise UsageError(f"method.clusters={clusters} is more than the {len(keys)} "
+                         f"training references; use at most {len(keys)}")
+    used = None
+    if clusters > 1:
+        feats, used = content_features([train.reference_image(k) for k in keys], feature, log)
+        w = cluster_probabilities(feats, clusters, tsne_dims, perplexity, seed, covariance)
+    else:
+        w = np.ones((len(keys), 1))
+    types = train.type_keys()
+    if any(t[1] is None for t in types):
+        raise UsageError("the causal methods and MetaIQA need distortion type labels for "
+                         "every training image")
+    subsets = build_subsets(types, train.ref, dict(zip(keys, w)), clusters,
+                            train.level if levels else None)
+    return subsets, used
+
