@@ -3,7 +3,8 @@ the same model on every target without fine-tuning. The trained model is an arti
 the fine-tune protocol (and other targets) reuse instead of training again."""
 from __future__ import annotations
 
-from bench.engine.protocol import Fold, Option, Protocol
+from bench.core.settings import Setting
+from bench.engine.protocol import Fold, Protocol
 from bench.engine.stages import Pretrain
 from bench.core.registry import PROTOCOLS
 
@@ -19,17 +20,15 @@ class CrossDataset(Protocol):
 
     version = 1
     layout = "targets"
-    options = (Option("train", "train", "cross/finetune: comma-separated training sets", "list"),
-               Option("targets", "targets", "cross/finetune: comma-separated test sets", "list"))
+    settings = {
+        "train": Setting(SYN_TRAIN, "list", "cross/finetune: comma-separated training sets",
+                         item="str", flag="train", real=REAL_TRAIN, names="dataset"),
+        "targets": Setting(SYN_TARGETS, "list", "cross/finetune: comma-separated test sets",
+                           item="str", flag="targets", real=REAL_TARGETS, names="dataset")}
     key_columns = ()          # one fold: each seed's run is a unit
     unit = "seed"
     statistic = "mean"
     order = 1
-
-    @classmethod
-    def defaults(cls, real_data: bool) -> dict:
-        return {"train": list(REAL_TRAIN if real_data else SYN_TRAIN),
-                "targets": list(REAL_TARGETS if real_data else SYN_TARGETS)}
 
     def datasets(self, opts: dict) -> list[str]:
         return list(dict.fromkeys(opts["train"] + opts["targets"]))

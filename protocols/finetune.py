@@ -10,7 +10,8 @@ import zlib
 import numpy as np
 
 from bench.core.errors import UsageError
-from bench.engine.protocol import Fold, Option
+from bench.core.settings import Setting
+from bench.engine.protocol import Fold
 from bench.engine import stages
 from bench.core.registry import PROTOCOLS
 
@@ -40,24 +41,18 @@ class FineTune(CrossDataset):
     Training and target sets, and their defaults, are the zero-shot protocol's."""
 
     version = 1
-    options = CrossDataset.options + (
-        Option("train-ratio", "train_ratio", "finetune: share t of the target that trains", float),
-        Option("splits", "splits", "finetune: number of seeded splits", int))
+    settings = {
+        **CrossDataset.settings,
+        "train_ratio": Setting(0.8, "float", "finetune: share t of the target that trains",
+                               low=0, high=1, exclusive="both", flag="train-ratio"),
+        "splits": Setting(10, "int", "finetune: number of seeded splits", low=1, flag="splits")}
     key_columns = ("fold",)   # one fold per (target, split): a unit is a split
     unit = "split"
     statistic = "median"      # the paper reports the median over splits
     order = 2
 
-    @classmethod
-    def defaults(cls, real_data: bool) -> dict:
-        return {**super().defaults(real_data), "train_ratio": 0.8, "splits": 10}
-
     def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
         t = float(opts["train_ratio"])
-        if not 0.0 < t < 1.0:
-            raise UsageError(f"--train-ratio must be between 0 and 1, not {t}")
-        if int(opts["splits"]) < 1:
-            raise UsageError("--splits must be at least 1")
         pretrain = [(n, list(range(len(datasets[n])))) for n in opts["train"]]
         folds = []
         for target in opts["targets"]:

@@ -10,10 +10,9 @@ label of them is). Nothing is pretrained: each fold trains its own model.
 """
 from __future__ import annotations
 
-import argparse
-
 from bench.core.errors import UsageError
-from bench.engine.protocol import Fold, Option, Protocol, boolean
+from bench.core.settings import Setting
+from bench.engine.protocol import Fold, Protocol
 from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
 
@@ -23,15 +22,6 @@ SYN_TRAIN = ["syn-kadid"]
 SYN_TARGETS = ["syn-medical", "syn-xray", "syn-astro", "syn-screen"]
 
 
-
-
-def _flag(key: str):
-    def convert(text) -> bool:
-        try:
-            return boolean(text, key)
-        except UsageError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return convert
 
 
 @PROTOCOLS.register("fr-cross")
@@ -45,27 +35,22 @@ class FRCross(Protocol):
     unit = "seed"
     statistic = "mean"
     order = 13
-    options = (Option("train", "train", "cross/finetune/fr-cross: comma-separated training sets",
-                      "list"),
-               Option("targets", "targets", "cross/finetune/fr-cross: comma-separated test sets",
-                      "list"),
-               Option("train-labels", "train_labels", "fr-cross: false trains on the training "
-                      "sets' pairs without their MOS (default true)", _flag("train_labels")),
-               Option("adapt", "adapt", "fr-cross: true adds each target's pairs, unlabelled, "
-                      "to training (one fold per target; default false)", _flag("adapt")))
-
-    @classmethod
-    def defaults(cls, real_data: bool) -> dict:
-        return {"train": list(REAL_TRAIN if real_data else SYN_TRAIN),
-                "targets": list(REAL_TARGETS if real_data else SYN_TARGETS),
-                "train_labels": True, "adapt": False}
+    settings = {
+        "train": Setting(SYN_TRAIN, "list", "cross/finetune/fr-cross: comma-separated training "
+                         "sets", item="str", flag="train", real=REAL_TRAIN, names="dataset"),
+        "targets": Setting(SYN_TARGETS, "list", "cross/finetune/fr-cross: comma-separated test "
+                           "sets", item="str", flag="targets", real=REAL_TARGETS, names="dataset"),
+        "train_labels": Setting(True, "bool", "fr-cross: false trains on the training sets' pairs "
+                                "without their MOS (default true)", flag="train-labels"),
+        "adapt": Setting(False, "bool", "fr-cross: true adds each target's pairs, unlabelled, to "
+                         "training (one fold per target; default false)", flag="adapt")}
 
     def datasets(self, opts: dict) -> list[str]:
         return list(dict.fromkeys(opts["train"] + opts["targets"]))
 
     def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
-        labels = boolean(opts.get("train_labels", True), "train_labels")
-        adapt = boolean(opts.get("adapt", False), "adapt")
+        labels = bool(opts.get("train_labels", True))
+        adapt = bool(opts.get("adapt", False))
         if not opts["train"] or not opts["targets"]:
             raise UsageError("--protocol fr-cross needs --train and --targets (comma-separated sets)")
         source = [(n, list(range(len(datasets[n])))) for n in opts["train"]]

@@ -13,8 +13,8 @@ import zlib
 
 import numpy as np
 
-from bench.core.errors import UsageError
-from bench.engine.protocol import Fold, Option
+from bench.core.settings import Setting
+from bench.engine.protocol import Fold
 from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
 
@@ -24,34 +24,8 @@ DEFAULT_FRACTIONS = [0.01, 0.05, 0.1]
 
 
 def label_fractions(value) -> list[float]:
-    """protocol.label_fraction as a list of floats in (0, 1]: a number, a list, or text
-    with comma-separated numbers. UsageError naming the option otherwise."""
-    items = value if isinstance(value, (list, tuple)) else (
-        str(value).strip("[] ").split(",") if isinstance(value, str) else [value])
-    out = []
-    for item in items:
-        try:
-            f = float(str(item).strip()) if not isinstance(item, bool) else None
-        except ValueError:
-            f = None
-        if f is None or not 0.0 < f <= 1.0:
-            raise UsageError(f"protocol.label_fraction={value!r}: every label fraction must be a "
-                             "number in (0, 1] (e.g. --label-fraction 0.01,0.05,0.1)")
-        out.append(f)
-    if not out:
-        raise UsageError("protocol.label_fraction is empty; give at least one fraction in (0, 1]")
-    return list(dict.fromkeys(out))
-
-
-def _fraction_option(text) -> list[float]:
-    """--label-fraction's converter: :func:`label_fractions`, an argparse type error
-    (one usage line, exit 2) for a bad value."""
-    import argparse
-
-    try:
-        return label_fractions(text)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    """protocol.label_fraction as the list of fractions to run, each once, in order."""
+    return list(dict.fromkeys(float(f) for f in value))
 
 
 def labelled_subset(train: list, fraction: float, seed: int, split: int, dataset: str) -> list:
@@ -75,14 +49,12 @@ class FRFewLabel(SplitProtocol):
 
     version = 1
     order = 11
-    options = SplitProtocol.options + (
-        Option("label-fraction", "label_fraction", "fr-fewlabel: share(s) of training pairs "
-               "that keep their MOS, in (0, 1], comma-separated (default 0.01,0.05,0.1)",
-               _fraction_option),)
-
-    @classmethod
-    def defaults(cls, real_data: bool) -> dict:
-        return {**super().defaults(real_data), "label_fraction": list(DEFAULT_FRACTIONS)}
+    settings = {
+        **SplitProtocol.settings,
+        "label_fraction": Setting(DEFAULT_FRACTIONS, "list", "fr-fewlabel: share(s) of training "
+                                  "pairs that keep their MOS, in (0, 1], comma-separated "
+                                  "(default 0.01,0.05,0.1)", item="float", low=0, high=1,
+                                  exclusive="low", flag="label-fraction")}
 
     def folds(self, opts: dict, datasets, seed: int = 0) -> list[Fold]:
         name = opts["dataset"]

@@ -10,7 +10,8 @@ only on seed, split and dataset, so every method, and every FR protocol, sees th
 from __future__ import annotations
 
 from bench.core.errors import UsageError
-from bench.engine.protocol import Fold, Option, Protocol
+from bench.core.settings import Setting
+from bench.engine.protocol import Fold, Protocol
 from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
 
@@ -22,14 +23,8 @@ DEFAULT_SPLITS = 3
 
 
 def check_split_options(opts: dict) -> tuple[float, int]:
-    """(train_ratio, splits) of ``opts``; UsageError naming the option when out of range."""
-    t = float(opts["train_ratio"])
-    if not 0.0 < t < 1.0:
-        raise UsageError(f"--train-ratio must be between 0 and 1 (exclusive), not {t}")
-    n = int(opts["splits"])
-    if n < 1:
-        raise UsageError(f"--splits must be at least 1, not {n}")
-    return t, n
+    """(train_ratio, splits) of ``opts`` (checked by the protocol's settings)."""
+    return float(opts["train_ratio"]), int(opts["splits"])
 
 
 def reference_splits(opts: dict, datasets: dict, seed: int):
@@ -56,15 +51,13 @@ class SplitProtocol(Protocol):
     key_columns = ("fold",)
     unit = "split"
     statistic = "mean"
-    options = (Option("dataset", "dataset", "lodo/fr-*: the dataset (default syn-kadid)"),
-               Option("train-ratio", "train_ratio", "finetune/fr-*: share of references "
-                      "(fr-*) that trains", float),
-               Option("splits", "splits", "finetune/fr-*: number of seeded splits", int))
-
-    @classmethod
-    def defaults(cls, real_data: bool) -> dict:
-        return {"dataset": REAL_DATASET if real_data else SYN_DATASET, "train_ratio": 0.8,
-                "splits": DEFAULT_SPLITS}
+    settings = {
+        "dataset": Setting(SYN_DATASET, "str", "lodo/fr-*: the dataset (default syn-kadid)",
+                           flag="dataset", real=REAL_DATASET, names="dataset"),
+        "train_ratio": Setting(0.8, "float", "finetune/fr-*: share of references (fr-*) that "
+                               "trains", low=0, high=1, exclusive="both", flag="train-ratio"),
+        "splits": Setting(DEFAULT_SPLITS, "int", "finetune/fr-*: number of seeded splits",
+                          low=1, flag="splits")}
 
     def datasets(self, opts: dict) -> list[str]:
         return [opts["dataset"]]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.core.errors import UsageError
-from bench.engine.protocol import Fold, Option, Protocol, boolean
+from bench.core.settings import Setting
+from bench.engine.protocol import Fold, Protocol
 from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
 
@@ -27,29 +28,21 @@ def validation_partners(types: list, seed: int) -> dict:
     return {t: order[(k + 1) % len(order)] for k, t in enumerate(order)}
 
 
-def _boolean(value) -> bool:
-    """true/false (bool or text) -> bool; UsageError naming protocol.validation otherwise."""
-    return boolean(value, "validation")
-
-
 @PROTOCOLS.register("lodo")
 class LeaveOneDistortionOut(Protocol):
     """LODO over any dataset with distortion type labels (--dataset)."""
 
     version = 1
-    options = (Option("dataset", "dataset", "lodo: the dataset with distortion types "
-                      "(default syn-kadid)"),
-               Option("validation", "validation", "lodo: true scores each fold on a validation "
-                      "type carved from its training types, never on the held-out one "
-                      "(for choosing settings; default false)", kind=_boolean))
+    settings = {
+        "dataset": Setting("syn-kadid", "str", "lodo: the dataset with distortion types "
+                           "(default syn-kadid)", flag="dataset", names="dataset"),
+        "validation": Setting(False, "bool", "lodo: true scores each fold on a validation type "
+                              "carved from its training types, never on the held-out one (for "
+                              "choosing settings; default false)", flag="validation")}
     key_columns = ("fold",)
     unit = "fold"
     statistic = "mean"
     order = 0
-
-    @classmethod
-    def defaults(cls, real_data: bool) -> dict:
-        return {"dataset": "syn-kadid", "validation": False}
 
     def datasets(self, opts: dict) -> list[str]:
         return [opts["dataset"]]
@@ -59,7 +52,7 @@ class LeaveOneDistortionOut(Protocol):
         if not ds.has_types:
             raise UsageError(f"--protocol lodo needs a dataset with distortion types; "
                              f"'{ds.name}' has none (use syn-kadid, kadid10k or tid2013)")
-        validation = _boolean(opts.get("validation", False))
+        validation = bool(opts.get("validation", False))
         folds = []
         types = ds.types()
         partner = validation_partners(types, seed) if validation else {}

@@ -151,8 +151,8 @@ def test_amp_choice(monkeypatch):
     assert resolve_amp("auto", CPU) is None
     assert resolve_amp("off", torch.device("cuda")) is None
     assert resolve_amp("bf16", CPU) is torch.bfloat16
-    with pytest.raises(UsageError):
-        resolve_amp("fp8", CPU)
+    with pytest.raises(UsageError, match="engine.amp"):     # refused where it is set
+        resolve("smoke", {"engine.amp": "fp8"})
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     assert resolve_amp("auto", torch.device("cuda")) is torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)

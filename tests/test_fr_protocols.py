@@ -30,9 +30,12 @@ def toy_dataset(refs: int = 10, per_ref: int = 20, name: str = "d") -> Dataset:
 
 
 def folds(protocol: str, seed: int = 0, datasets=None, **opts):
+    """The protocol's folds with ``opts`` resolved (and checked) as a run resolves them."""
     cls = PROTOCOLS.get(protocol)
     datasets = datasets or {"d": toy_dataset()}
-    return cls().folds({**cls.defaults(False), "dataset": "d", **opts}, datasets, seed)
+    if "dataset" in cls.settings:
+        opts = {"dataset": "d", **opts}
+    return cls().folds(cls.resolve_options(protocol, opts, False), datasets, seed)
 
 
 def refs_of(ds: Dataset, idx) -> set:

@@ -65,11 +65,11 @@ def test_no_import_cycles(graph):
 def method_setting_names() -> set[str]:
     """The names of the settings registered methods declare, less those that are also a
     key of the core config (``epochs``, ``lr``, ...: words the engine owns too)."""
-    from bench.core.profiles import CORE_SCHEMA
+    from bench.core.profiles import CORE_SETTINGS
     from bench.core.registry import METHODS
 
     names = {k for _, cls in METHODS.items() for k in (getattr(cls, "settings", {}) or {})}
-    return names - {part for key in CORE_SCHEMA for part in key.split(".")}
+    return names - {part for key in CORE_SETTINGS for part in key.split(".")}
 
 
 # The results table's `clusters` column: the c axis the paper's Figure 3 and
@@ -96,8 +96,6 @@ def named_settings(files: dict, names: set[str]) -> list[str]:
     return hits
 
 
-@pytest.mark.xfail(strict=True, reason="--clusters, the run facts and the division service "
-                   "name method settings until issue 18 stages c, e and f")
 def test_bench_names_no_method_setting(graph):
     files, _ = graph
     names = method_setting_names()

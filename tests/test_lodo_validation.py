@@ -41,5 +41,6 @@ def test_plain_lodo_is_unchanged_and_bad_values_are_usage_errors():
     plain = LeaveOneDistortionOut().folds({"dataset": "toy"}, {"toy": ds}, 0)
     assert all({ds.records[i].dist_type for i in f.tests["toy"][1]} == {f.name} for f in plain)
     assert all("validation_type" not in f.info for f in plain)
-    with pytest.raises(UsageError, match="protocol.validation"):
-        LeaveOneDistortionOut().folds({"dataset": "toy", "validation": "maybe"}, {"toy": ds}, 0)
+    with pytest.raises(UsageError, match="protocol.validation"):    # checked before any fold
+        LeaveOneDistortionOut.resolve_options("lodo", {"dataset": "toy", "validation": "maybe"},
+                                              False)

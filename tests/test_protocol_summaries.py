@@ -84,18 +84,15 @@ def test_run_options_come_from_the_registered_protocols():
 
     from bench.commands.options import add_run_arguments, spec_from_args
     from bench.core.errors import UsageError
-    from bench.engine.protocol import Option
+    from bench.core.settings import Setting
 
     lodo = PROTOCOLS.get("lodo")
 
     class Holdout(lodo):
         """Test-only protocol with an option of its own."""
 
-        options = lodo.options + (Option("holdout-share", "holdout_share", "share held out", float),)
-
-        @classmethod
-        def defaults(cls, real_data):
-            return {**super().defaults(real_data), "holdout_share": 0.5}
+        settings = {**lodo.settings, "holdout_share": Setting(
+            0.5, "float", "share held out", low=0, high=1, flag="holdout-share")}
 
     PROTOCOLS.add("holdout-test", Holdout)
     try:

@@ -17,6 +17,7 @@ from bench.cli import build_parser
 from bench.cli import main as cli_main
 from bench.commands.options import spec_from_args
 from bench.commands.sweep import sweep_plan
+from bench.core.settings import Setting
 from bench.engine.protocol import Fold, Protocol
 from bench.engine.stages import Fit
 from bench.core.registry import PROTOCOLS
@@ -116,9 +117,9 @@ def test_folds_option_restricts_units_and_rejects_unknown_names(tiny_kadid, env,
 class _SplitProtocol(Protocol):
     """A protocol taking --train-ratio and --splits (and no --dataset), for expansion."""
 
-    @classmethod
-    def defaults(cls, real_data):
-        return {"train_ratio": 0.8, "splits": 1}
+    settings = {"train_ratio": Setting(0.8, "float", "share that trains", low=0, high=1,
+                                       flag="train-ratio"),
+                "splits": Setting(1, "int", "splits", low=1, flag="splits")}
 
     def datasets(self, opts):
         return ["kadid10k"]

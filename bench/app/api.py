@@ -120,12 +120,14 @@ def select_folds(folds: list, wanted: tuple[str, ...] | None) -> list:
 
 
 def summary_line(cfg: dict, folds: list, out: Path) -> str:
-    """The few facts a newcomer needs before the run starts."""
-    p = cfg["protocol"]
-    data = p.get("dataset") or "+".join(p.get("train", []))
-    targets = f" -> {'+'.join(p['targets'])}" if p.get("targets") else ""
+    """The few facts a newcomer needs before the run starts: what trains (the first fold's
+    datasets) and, where they differ, what is tested."""
+    trained = folds[0].trained_on() if folds else []
+    tested = list(dict.fromkeys(n for f in folds for n, _ in f.tests.values()))
+    data = "+".join(trained)
+    targets = f" -> {'+'.join(tested)}" if tested and tested != trained else ""
     names = ", ".join(f.name for f in folds[:6]) + (", ..." if len(folds) > 6 else "")
-    return (f"run: method {cfg['method']}, protocol {p['name']} on {data}{targets}, profile "
+    return (f"run: method {cfg['method']}, protocol {cfg['protocol']['name']} on {data}{targets}, profile "
             f"{cfg['profile']}, seed {cfg['seed']}, {len(folds)} fold(s) ({names})\n"
             f"run folders: {out.resolve()}  (full config: config.json there, or --print-config)")
 

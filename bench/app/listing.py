@@ -30,7 +30,7 @@ def protocols_lines() -> list[str]:
     items = sorted(PROTOCOLS.items(), key=lambda kv: (kv[1].order, kv[0]))
     width = max((len(n) for n, _ in items), default=8) + 2
     for name, cls in items:
-        opts = " ".join(f"--{o.flag}" for o in cls.options) or "none"
+        opts = " ".join(f"--{s.flag}" for s in cls.settings.values() if s.flag) or "none"
         unit = "seed" if not cls.key_columns else cls.unit
         out.append(f"  {name:<{width}}{_first_line(cls)}")
         out.append(f"  {'':<{width}}options: {opts}; summary: {cls.statistic} over {unit}s "

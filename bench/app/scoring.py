@@ -77,31 +77,30 @@ def score_config(protocol: str, dataset: Optional[str] = None, data_root: Option
         if item.partition("=")[0].strip().startswith("data."):
             _apply_set(cfg, item, names, set_key, parse_value)
     real = bool(cfg["data"]["root"]) or bool(cfg["data"]["paths"])
-    opts = {"name": protocol, **cls.defaults(real)}
+    declared, options = cls.settings, {}
     if dataset is not None:
-        if "dataset" in opts:
-            opts["dataset"] = dataset
-        elif "targets" in opts:
-            opts["targets"] = _split_list(dataset)
+        if "dataset" in declared:
+            options["dataset"] = dataset
+        elif "targets" in declared:
+            options["targets"] = _split_list(dataset)
         else:
             raise UsageError(f"--dataset does not apply to protocol '{protocol}' "
-                             f"(its options: {', '.join(sorted(opts)) or 'none'})")
+                             f"(its options: {', '.join(sorted(declared)) or 'none'})")
     if train is not None:
-        if "train" not in opts:
+        if "train" not in declared:
             raise UsageError(f"--train does not apply to protocol '{protocol}'")
-        opts["train"] = _split_list(train)
-    cfg["protocol"] = opts
+        options["train"] = _split_list(train)
+    cfg["protocol"] = cls.resolve_options(protocol, options, real)
     cfg["method"] = f"submission:{name}"
     cfg["profile"] = PROFILE
     for item in sets:
         if not item.partition("=")[0].strip().startswith("data."):
             _apply_set(cfg, item, names, set_key, parse_value)
-    for key in ("dataset", "targets", "train"):
-        for n in ([opts[key]] if isinstance(opts.get(key), str) else opts.get(key) or []):
-            if n not in names:
-                from ..core.errors import unknown_choice
+    for n in cls.dataset_names(cfg["protocol"]):
+        if n not in names:
+            from ..core.errors import unknown_choice
 
-                raise unknown_choice("dataset", n, names)
+            raise unknown_choice("dataset", n, names)
     return cfg
 
 

@@ -81,11 +81,11 @@ class RunSpec:
         for key, value in self.settings.items():
             if key not in late:
                 set_key(cfg, key, value, names)
-        cfg["protocol"] = protocol_config(protocol_cls, self.protocol, self.options,
-                                          bool(cfg["data"]["root"]))
+        cfg["protocol"] = protocol_cls.resolve_options(self.protocol, self.options,
+                                                       bool(cfg["data"]["root"]))
         for key, value in late.items():
             set_key(cfg, key, value, names)
-        for name in dataset_options(cfg["protocol"]):
+        for name in protocol_cls.dataset_names(cfg["protocol"]):
             if name not in names:
                 raise unknown_choice("dataset", name, names)
         return cfg
@@ -96,50 +96,16 @@ class RunSpec:
         argv = ["--protocol", self.protocol, "--method", self.method, "--profile", self.profile]
         if self.seed is not None:
             argv += ["--seed", str(self.seed)]
-        flags = {opt.key: opt.flag for opt in PROTOCOLS.get(self.protocol).options}
+        declared = PROTOCOLS.get(self.protocol).settings
         for key, value in self.options.items():
-            if key not in flags:
+            if key not in declared or not declared[key].flag:
                 raise UsageError(f"protocol '{self.protocol}' has no option '{key}'")
-            argv += [f"--{flags[key]}", option_text(value)]
+            argv += [f"--{declared[key].flag}", option_text(value)]
         for key, value in self.settings.items():
             argv += ["--set", f"{key}={setting_text(value)}"]
         if self.folds is not None:
             argv += ["--folds", ",".join(self.folds)]
         return argv + ["--runs", self.out]
-
-
-def protocol_config(protocol_cls: type, name: str, options: Mapping[str, Any], real: bool) -> dict:
-    """The config's ``protocol`` tree: the name, the protocol's defaults (``real``: a data
-    root is given), then ``options`` (each converted as its command-line option converts
-    it); UsageError for an option the protocol does not declare."""
-    declared = {opt.key: opt for opt in protocol_cls.options}
-    tree = {"name": name, **protocol_cls.defaults(real)}
-    for key, value in options.items():
-        if key not in declared:
-            mine = ", ".join(f"--{o.flag}" for o in protocol_cls.options) or "none"
-            raise UsageError(f"--{_flag_of(key)} does not apply to protocol '{name}' "
-                             f"(its options: {mine})")
-        tree[key] = declared[key].convert(value)
-    return tree
-
-
-def _flag_of(key: str) -> str:
-    """The command-line flag of a protocol option key, as some registered protocol
-    declares it (the key with dashes otherwise)."""
-    for _, cls in PROTOCOLS.items():
-        for opt in cls.options:
-            if opt.key == key:
-                return opt.flag
-    return key.replace("_", "-")
-
-
-def dataset_options(protocol: dict) -> list[str]:
-    """The dataset names a protocol tree's options give (``dataset``, ``train``,
-    ``targets``), to check against the registered datasets."""
-    out = [protocol["dataset"]] if protocol.get("dataset") else []
-    for key in ("train", "targets"):
-        out += list(protocol.get(key) or [])
-    return out
 
 
 def option_text(value: Any) -> str:

@@ -9,24 +9,43 @@ from ..core.errors import UsageError
 # CLI option -> dotted config key, for the single-valued run options that set a value.
 RUN_OPTIONS = {
     "device": "device", "backbone": "model.backbone", "weights": "model.weights",
-    "clusters": "method.clusters", "data_root": "data.root",
+    "data_root": "data.root",
 }
 
 
-def protocol_options():
-    """Every registered protocol's options: flag -> (Option, [protocol names])."""
-    from ..core.registry import PROTOCOLS
-    from ..engine.protocol import all_options
+def dest(flag: str) -> str:
+    """The argparse attribute of ``--flag``."""
+    return flag.replace("-", "_")
 
-    return all_options(sorted(PROTOCOLS.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+def protocol_options() -> dict:
+    """Every registered protocol's options: flag -> (key, Setting, [protocol names])."""
+    from ..core.registry import PROTOCOLS
+    from ..engine.protocol import protocol_flags
+
+    return protocol_flags(sorted(PROTOCOLS.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def method_options() -> dict:
+    """The method settings that declare a flag: flag -> (key, Setting, [method names])."""
+    from ..core.registry import METHODS
+
+    out: dict = {}
+    for name, cls in METHODS.items():
+        for key, s in (getattr(cls, "settings", {}) or {}).items():
+            if s.flag:
+                out.setdefault(s.flag, (key, s, []))[2].append(name)
+    return out
 
 
 def add_protocol_arguments(p: argparse.ArgumentParser) -> None:
     """One --flag per option any registered protocol declares (its help names the
-    protocols it applies to)."""
-    for flag, (opt, names) in protocol_options().items():
-        kind = None if opt.kind == "list" or not callable(opt.kind) else opt.kind
-        p.add_argument(f"--{flag}", type=kind, help=opt.help)
+    protocols it applies to), and per method setting with a flag."""
+    for flag, (_, s, _) in protocol_options().items():
+        p.add_argument(f"--{flag}", help=s.doc)
+    for flag, (_, s, names) in method_options().items():
+        more = f"; methods {', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
+        p.add_argument(f"--{flag}", help=f"{s.doc} (default {s.default}{more})")
 
 
 def add_runs_argument(p: argparse.ArgumentParser, default: str | None = "runs",
@@ -53,7 +72,6 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu | cuda | auto (default: cuda when present)")
     p.add_argument("--backbone", help="smallcnn | resnet18 | resnet34 | resnet50")
     p.add_argument("--weights", help="torchvision state-dict file for the backbone")
-    p.add_argument("--clusters", type=int, help="number c of content clusters (default 2)")
     p.add_argument("--data-root", help="folder holding the dataset releases (default: synthetic suite)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set train.lr=3e-4")
@@ -74,19 +92,34 @@ def parse_sets(items) -> dict:
     return out
 
 
-def spec_from_args(args: argparse.Namespace):
+def spec_from_args(args: argparse.Namespace, one_protocol: bool = True):
     """The RunSpec of a `run` invocation: protocol, method, profile, seed, the protocol's
     flags as options, the value flags and ``--set`` items (in that order, so ``--set``
-    wins) as settings, ``--folds`` and ``--runs``."""
+    wins) as settings, ``--folds`` and ``--runs``. ``one_protocol``: a protocol flag the
+    protocol does not declare is a UsageError here (a sweep over several protocols leaves
+    it to :func:`bench.app.sweep.expand`)."""
     from ..app.spec import RunSpec
+    from ..core.config import parse_value
+    from ..core.registry import PROTOCOLS
 
+    declared = PROTOCOLS.get(args.protocol).settings
     options = {}
-    for flag, (opt, _) in protocol_options().items():
-        value = getattr(args, opt.dest, None)
-        if value is not None:
-            options[opt.key] = opt.convert(value)
+    for flag, (key, first, _) in protocol_options().items():
+        value = getattr(args, dest(flag), None)
+        if value is None:
+            continue
+        mine = key in declared and declared[key].flag == flag
+        if one_protocol and not mine:
+            valid = ", ".join(f"--{s.flag}" for s in declared.values() if s.flag) or "none"
+            raise UsageError(f"--{flag} does not apply to protocol '{args.protocol}' "
+                             f"(its options: {valid})")
+        options[key] = (declared[key] if mine else first).coerce(f"--{flag}", value)
     settings = {key: getattr(args, opt) for opt, key in RUN_OPTIONS.items()
                 if getattr(args, opt, None) is not None}
+    for flag, (key, _, _) in method_options().items():
+        value = getattr(args, dest(flag), None)
+        if value is not None:   # checked as method.<key> against the method's own declaration
+            settings[f"method.{key}"] = parse_value(value) if isinstance(value, str) else value
     settings.update(parse_sets(getattr(args, "set", [])))
     folds = getattr(args, "folds", None)
     return RunSpec(protocol=args.protocol, method=args.method, profile=args.profile,

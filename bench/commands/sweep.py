@@ -13,24 +13,28 @@ from __future__ import annotations
 
 import sys
 
-from .options import add_run_arguments, protocol_options, spec_from_args
+from .options import add_run_arguments, dest, method_options, protocol_options, spec_from_args
 
 NAME = "sweep"
 HELP = "run every combination of comma-separated run options (e.g. --method erm,cis --seed 0,1,2)"
 #: `run` options a sweep takes as comma-separated lists: argparse dest -> (axis field, key)
 SWEPT_RUN_OPTIONS = {"protocol": ("protocol", ""), "method": ("method", ""),
                      "profile": ("profile", ""), "seed": ("seed", ""),
-                     "backbone": ("setting", "model.backbone"),
-                     "clusters": ("setting", "method.clusters")}
+                     "backbone": ("setting", "model.backbone")}
 
 
-def swept() -> dict[str, tuple[str, str]]:
-    """Every sweepable option (argparse dest -> (axis field, key)): the run options above
-    and each protocol option that takes one value (list-valued ones are lists already)."""
-    out = dict(SWEPT_RUN_OPTIONS)
-    for flag, (opt, _) in protocol_options().items():
-        if opt.kind != "list":
-            out[opt.dest] = ("option", opt.key)
+def swept() -> dict[str, tuple]:
+    """Every sweepable option: argparse dest -> (axis field, key, item converter or None
+    for the option's own type): the run options above, each protocol option that takes one
+    value (list-valued ones are lists already) and each method setting with a flag."""
+    from ..core.config import parse_value
+
+    out = {d: (f, k, None) for d, (f, k) in SWEPT_RUN_OPTIONS.items()}
+    for flag, (key, s, _) in protocol_options().items():
+        if s.kind != "list":
+            out[dest(flag)] = ("option", key, lambda text, s=s, flag=flag: s.parse(text, f"--{flag}"))
+    for flag, (key, _, _) in method_options().items():
+        out[dest(flag)] = ("setting", f"method.{key}", parse_value)
     return out
 
 
@@ -56,7 +60,8 @@ def make_sweepable(parser) -> None:
     sweepable, items = swept(), {}
     for action in parser._actions:  # argparse keeps no public list of actions
         if action.dest in sweepable:
-            items[action.dest] = (action.option_strings[-1], action.type)
+            items[action.dest] = (action.option_strings[-1],
+                                  sweepable[action.dest][2] or action.type)
             action.type = None
             action.metavar = "LIST"
             action.help = f"{action.help}; a comma-separated list sweeps it"
@@ -79,8 +84,8 @@ def sweep_plan(args) -> tuple:
     from ..core.errors import UsageError
 
     fields, axes, first = swept(), [], argparse.Namespace(**vars(args))
-    for dest, (flag, convert) in args._sweep_items.items():
-        text = getattr(args, dest, None)
+    for name, (flag, convert) in args._sweep_items.items():
+        text = getattr(args, name, None)
         if text is None:
             continue
         items = split_list(text)
@@ -90,10 +95,10 @@ def sweep_plan(args) -> tuple:
             values = [convert(item) if convert else item for item in items]
         except (TypeError, ValueError, argparse.ArgumentTypeError) as exc:
             raise UsageError(f"{flag}: invalid value in '{text}' ({exc})") from None
-        field_name, key = fields[dest]
+        field_name, key, _ = fields[name]
         axes.append(Axis(field_name, values, key, label=flag[2:]))
-        setattr(first, dest, values[0])
-    return spec_from_args(first), axes
+        setattr(first, name, values[0])
+    return spec_from_args(first, one_protocol=False), axes
 
 
 def launcher_choices() -> str:

@@ -20,7 +20,7 @@ import json
 from typing import Any, Iterable
 
 from .errors import UsageError, unknown_choice
-from .profiles import CORE_SCHEMA, PROFILES, profile_config
+from .profiles import CORE_SETTINGS, PROFILES, profile_config
 from .settings import Setting
 
 # Keys that change how a run is executed or where its data lives, but not what it
@@ -119,7 +119,26 @@ def _set_method_key(cfg: dict, key: str, entry: str | None, value: Any) -> None:
 def schema_of(dotted: str) -> Setting | None:
     """The declared Setting of a core key, or None (open-tree entries are checked by their
     tree's declaration)."""
-    return CORE_SCHEMA.get(dotted)
+    return CORE_SETTINGS.get(dotted)
+
+
+def protocol_table(name) -> dict[str, Setting]:
+    """The settings (options) the registered protocol ``name`` declares; none when the
+    name is not a registered protocol's."""
+    from .registry import PROTOCOLS
+
+    cls = PROTOCOLS.get(name, None) if isinstance(name, str) else None
+    return dict(getattr(cls, "settings", {}) or {})
+
+
+def _set_protocol_key(cfg: dict, key: str, value: Any) -> None:
+    """Set the protocol option ``key`` after its declaration's check."""
+    tree = cfg.get("protocol")
+    table = protocol_table(tree.get("name") if isinstance(tree, dict) else None)
+    if not isinstance(tree, dict) or key not in tree or key == "name":
+        valid = [f"protocol.{k}" for k in (tree or {}) if k != "name"]
+        raise unknown_choice("--set key", f"protocol.{key}", valid or ["(none)"])
+    tree[key] = table[key].coerce(f"protocol.{key}", value) if key in table else value
 
 
 def _valid_keys(cfg: dict) -> list[str]:
@@ -136,6 +155,8 @@ def set_key(cfg: dict, dotted: str, value: Any, dataset_names: Iterable[str] = (
     parts = dotted.split(".")
     if len(parts) >= 2 and parts[0] in METHOD_ALIASES:
         return _set_method_key(cfg, parts[1], ".".join(parts[2:]) or None, value)
+    if len(parts) == 2 and parts[0] == "protocol":
+        return _set_protocol_key(cfg, parts[1], value)
     if len(parts) == 2 and parts[0] == "data" and parts[1] in set(dataset_names):
         parts = ["data", "paths", parts[1]]
     node = cfg
@@ -159,9 +180,10 @@ def set_key(cfg: dict, dotted: str, value: Any, dataset_names: Iterable[str] = (
 
 
 def validate(cfg: dict) -> dict:
-    """Check every core value and the method's settings of a resolved config (``cfg``,
-    returned); UsageError naming the first bad key, its value and what is allowed."""
-    for dotted, rule in CORE_SCHEMA.items():
+    """Check every core value, the method's settings and the protocol's options of a
+    resolved config (``cfg``, returned); UsageError naming the first bad key, its value and
+    what is allowed."""
+    for dotted, rule in CORE_SETTINGS.items():
         node: Any = cfg
         for part in dotted.split("."):
             node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
@@ -171,6 +193,11 @@ def validate(cfg: dict) -> dict:
         with_method_settings(cfg)
         for key, rule in method_table(cfg["method"]).items():
             rule.check(f"method.{key}", cfg[METHOD_SECTION][key])
+    tree = cfg.get("protocol")
+    if isinstance(tree, dict):
+        for key, rule in protocol_table(tree.get("name")).items():
+            if key in tree:
+                rule.check(f"protocol.{key}", tree[key])
     data = cfg.get("data", {})
     if isinstance(data, dict) and data.get("crop", 0) > data.get("size", 1 << 30):
         raise UsageError(f"data.crop={data['crop']} is larger than data.size={data['size']}; "

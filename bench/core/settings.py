@@ -1,10 +1,15 @@
 """Declared config values: :class:`Setting` says a value's type, range or choices, its
-default (per profile where profiles differ) and what it means.
+default (per profile where profiles differ, for real data where that differs), its
+command-line flag if it has one, and what it means. It is the one way a value is declared:
 
-The core sections' schema lives in ``bench/profiles.py`` (``CORE_SCHEMA``); every method
-declares its own settings on its class (``Method.settings``), which the resolved config
-holds under ``method_settings`` (``--set method.<key>=V``). :meth:`Setting.check` is the
-one validation every value goes through before any data is touched.
+* the core sections (``bench/core/profiles.py``, ``CORE_SETTINGS``);
+* a method's own settings (``Method.settings``, held under ``method_settings``,
+  ``--set method.<key>=V``; a setting with a ``flag`` is also ``run --<flag>``);
+* a protocol's options (``Protocol.settings``, held under ``protocol``, each with its
+  ``--<flag>``).
+
+:meth:`Setting.check` is the one validation every value goes through, before any data is
+touched; :meth:`Setting.parse` reads a value from command-line text.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import Any, Mapping
 from .errors import UsageError
 
 KINDS = ("int", "float", "bool", "str", "list", "map")
+_UNSET = object()   # ``real`` not given: real data takes ``default`` too
 
 
 def _is_int(v) -> bool:
@@ -32,8 +38,12 @@ class Setting:
     default: the value every profile gets unless ``per_profile`` names another;
     kind: int | float | bool | str | list (of ``item`` values, ``length`` long when set) |
         map (str -> ``item`` values: an open tree such as method.subset_batch);
-    low / high: inclusive bounds of numbers; choices: allowed values besides the kind's
-        (e.g. 'auto' for a boolean); nullable: None (JSON null) allowed; doc: one line.
+    low / high: bounds of numbers, inclusive unless ``exclusive`` names them ('low',
+        'high' or 'both'); choices: allowed values besides the kind's (e.g. 'auto' for a
+        boolean); nullable: None (JSON null) allowed; doc: one line;
+    flag: the command-line option that sets it (``--<flag>``), '' for none;
+    real: the default when real datasets are given (``--data-root``), where it differs;
+    names: 'dataset' when the values name registered datasets (checked as such).
     """
 
     default: Any = None
@@ -46,12 +56,41 @@ class Setting:
     item: str | None = None
     length: int | None = None
     per_profile: Mapping[str, Any] = field(default_factory=dict)
+    exclusive: str = ""
+    flag: str = ""
+    real: Any = _UNSET
+    names: str = ""
 
-    def default_for(self, profile: str) -> Any:
-        """The default of ``profile`` (a fresh copy for lists and maps)."""
+    def default_for(self, profile: str, real: bool = False) -> Any:
+        """The default of ``profile`` (of real data when ``real`` and the setting has one),
+        a fresh copy for lists and maps."""
         import copy
 
+        if real and self.real is not _UNSET:
+            return copy.deepcopy(self.real)
         return copy.deepcopy(self.per_profile.get(profile, self.default))
+
+    def parse(self, text: str, where: str = "") -> Any:
+        """The value of command-line ``text`` ('a,b' for a list, true/false/yes/no/1/0 for
+        a boolean, numbers as numbers), checked; UsageError naming ``where`` (the flag),
+        the text and what is allowed otherwise."""
+        where = where or (f"--{self.flag}" if self.flag else "value")
+        value = _parse_as(self.kind, text, self.item)
+        if self.choices and text in [str(c) for c in self.choices if isinstance(c, str)]:
+            value = text
+        try:
+            return self.check(where, value)
+        except UsageError:
+            sep = " " if where.startswith("--") else "="
+            raise UsageError(f"{where}{sep}{text} is not allowed: {where} must be "
+                             f"{self.allowed()}") from None
+
+    def coerce(self, where: str, value: Any) -> Any:
+        """``value`` checked, command-line text parsed first for a setting that is not a
+        string (so the command line and Python callers give the same value)."""
+        if isinstance(value, str) and self.kind != "str":
+            return self.parse(value, where)
+        return self.check(where, value)
 
     def allowed(self) -> str:
         """What this setting accepts, in words ('an integer >= 1', 'one of adam, sgd')."""
@@ -67,17 +106,21 @@ class Setting:
             what = "one of " + ", ".join(str(c) for c in self.choices)
         elif self.choices:
             what += " or " + ", ".join(json_text(c) for c in self.choices)
+        lo, hi = self.exclusive in ("low", "both"), self.exclusive in ("high", "both")
         if self.low is not None and self.high is not None:
-            what += f" in [{self.low:g}, {self.high:g}]"
+            what += f" in {'(' if lo else '['}{self.low:g}, {self.high:g}{')' if hi else ']'}"
         elif self.low is not None:
-            what += f" >= {self.low:g}"
+            what += f" {'>' if lo else '>='} {self.low:g}"
         elif self.high is not None:
-            what += f" <= {self.high:g}"
+            what += f" {'<' if hi else '<='} {self.high:g}"
         return what + (" or null" if self.nullable else "")
 
     def check(self, key: str, value: Any) -> Any:
-        """``value`` when it fits this declaration; UsageError naming key, value and what is
-        allowed otherwise."""
+        """``value`` when it fits this declaration (one item given for a list becomes a list
+        of one); UsageError naming key, value and what is allowed otherwise."""
+        if self.kind == "list" and not isinstance(value, list) and value is not None \
+                and _scalar_fits(self.item, value, self.low, self.high, self.exclusive):
+            value = [value]
         if not self._fits(value):
             raise UsageError(f"{key}={json_text(value)} is not allowed: {key} must be {self.allowed()}")
         return value
@@ -89,25 +132,46 @@ class Setting:
             return True
         if self.kind == "str":  # choices that are strings close the set; others add to it
             return isinstance(value, str) and not any(isinstance(c, str) for c in self.choices)
+        fits = lambda kind, v: _scalar_fits(kind, v, self.low, self.high, self.exclusive)  # noqa: E731
         if self.kind == "list":
             return (isinstance(value, list) and (self.length is None or len(value) == self.length)
-                    and all(_scalar_fits(self.item, v, self.low, self.high) for v in value))
+                    and all(fits(self.item, v) for v in value))
         if self.kind == "map":  # or one value for every name
             if not isinstance(value, dict):
-                return self.item != "str" and _scalar_fits(self.item, value, self.low, self.high)
-            return all(
-                isinstance(k, str) and _scalar_fits(self.item, v, self.low, self.high)
-                for k, v in value.items())
-        return _scalar_fits(self.kind, value, self.low, self.high)
+                return self.item != "str" and fits(self.item, value)
+            return all(isinstance(k, str) and fits(self.item, v) for k, v in value.items())
+        return fits(self.kind, value)
 
 
-def _scalar_fits(kind: str, value: Any, low, high) -> bool:
+def _scalar_fits(kind: str, value: Any, low, high, exclusive: str = "") -> bool:
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "str":
         return isinstance(value, str)
-    ok = _is_int(value) if kind == "int" else _is_number(value)
-    return ok and (low is None or value >= low) and (high is None or value <= high)
+    if not (_is_int(value) if kind == "int" else _is_number(value)):
+        return False
+    lo_ok = low is None or (value > low if exclusive in ("low", "both") else value >= low)
+    hi_ok = high is None or (value < high if exclusive in ("high", "both") else value <= high)
+    return lo_ok and hi_ok
+
+
+BOOLEAN_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _parse_as(kind: str, text: str, item: str | None = None) -> Any:
+    """Command-line text as a value of ``kind`` (the text itself when it does not parse,
+    for check() to name)."""
+    text = str(text).strip()
+    if kind == "list":
+        return [_parse_as(item or "str", x) for x in text.strip("[] ").split(",") if x.strip()]
+    if kind == "bool":
+        return BOOLEAN_TEXT.get(text.lower(), text)
+    if kind in ("int", "float"):
+        try:
+            return int(text) if kind == "int" else float(text)
+        except ValueError:
+            return text
+    return text
 
 
 def json_text(value: Any) -> str:

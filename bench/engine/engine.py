@@ -17,6 +17,7 @@ from torch import nn
 
 from ..data.bank import ImageBank
 from ..core.errors import TrainingDiverged, UsageError
+from ..core.profiles import CORE_SETTINGS
 from ..core.registry import Registry
 
 
@@ -70,52 +71,37 @@ LOSSES.add("l1", lambda p, y: (p - y).abs())
 LOSSES.add("mse", lambda p, y: (p - y) ** 2)
 
 
-ENGINE_DEFAULTS = {"amp": "auto", "compile": False, "channels_last": "auto", "fused": "auto"}
+def setting(cfg: dict, dotted: str):
+    """The config's value of a core key (its declared default for a hand-built config
+    without it); values were checked by their Settings when the config was resolved."""
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return CORE_SETTINGS[dotted].default
+        node = node[part]
+    return node
 
 
-TEST_VIEWS = ("resize", "center")
-
-
-def resolve_test_view(cfg: dict) -> str:
-    """The config's test view (test.view; 'center' for a hand-built config without it,
-    the view runs had before the option existed)."""
-    view = (cfg.get("test") or {}).get("view", "center")
-    if view not in TEST_VIEWS:
-        raise UsageError(f"test.view must be resize or center, not {view!r}")
-    return view
-
-
-def engine_options(cfg: dict) -> dict:
-    """The config's ``engine`` tree, with defaults for keys a hand-built config lacks."""
-    return {**ENGINE_DEFAULTS, **(cfg.get("engine") or {})}
-
-
-def _flag(value, device: torch.device, name: str) -> bool:
+def _flag(value, device: torch.device) -> bool:
     """'auto' -> on CUDA only; a boolean as given.
 
     On a CPU, auto keeps the plain path (NCHW, foreach Adam), whose numbers runs made before
     these options reproduce bit for bit. engine.channels_last=true is faster there too (the
     quick profile's step about 20% on a 2-core EPYC) but changes rounding, and CIS's meta
     Adam turns rounding differences into different runs (see tests/test_fast_path.py)."""
-    if value == "auto":
-        return device.type == "cuda"
-    if isinstance(value, bool):
-        return value
-    raise UsageError(f"engine.{name} must be auto, true or false, not {value!r}")
+    return device.type == "cuda" if value == "auto" else bool(value)
 
 
 def resolve_amp(amp, device: torch.device) -> Optional[torch.dtype]:
     """The autocast dtype of ``engine.amp`` on ``device``: 'auto' is bf16 on a GPU that
     supports it and none (fp32) elsewhere; 'bf16' asks for it; 'off' is fp32."""
-    if amp in ("off", False, None):
-        return None
     if amp == "auto":
         return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
     if amp == "bf16":
         if device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise UsageError("engine.amp=bf16: this GPU has no bfloat16; use engine.amp=off")
         return torch.bfloat16
-    raise UsageError(f"engine.amp must be auto, bf16 or off, not {amp!r}")
+    return None
 
 
 class AmpForward(nn.Module):
@@ -164,19 +150,18 @@ class Engine:
         self.rng = rng
         self.crop = cfg["data"]["crop"]
         self.flip = cfg["data"]["flip"]
-        self.placement = cfg["data"].get("placement", "auto")
+        self.placement = setting(cfg, "data.placement")
         self.progress = progress or (lambda info: None)
-        opts = engine_options(cfg)
-        self.amp_dtype = resolve_amp(opts["amp"], device)
-        self.channels_last = _flag(opts["channels_last"], device, "channels_last")
-        self.fused = _flag(opts["fused"], device, "fused")
+        self.amp_dtype = resolve_amp(setting(cfg, "engine.amp"), device)
+        self.channels_last = _flag(setting(cfg, "engine.channels_last"), device)
+        self.fused = _flag(setting(cfg, "engine.fused"), device)
         self.model = model.to(device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # what the steps call: the model itself unless autocast needs the wrapper
         self.net: Callable[[torch.Tensor], torch.Tensor] = (
             self.model if self.amp_dtype is None else AmpForward(self.model, self.amp_dtype))
-        self.compiled = opts["compile"]
+        self.compiled = setting(cfg, "engine.compile")
         if self.compiled:
             kw = {} if self.compiled is True else {"backend": str(self.compiled)}
             self.net = torch.compile(self.net, **kw)
@@ -184,7 +169,7 @@ class Engine:
         self._placed: dict = {}  # id(bank) -> (bank, 'device' | 'host')
         self._kept: dict = {}    # batch buffers step() reuses from step to step
         self._reuse = False      # True while step() cuts its batch
-        self.test_view = resolve_test_view(cfg)
+        self.test_view = setting(cfg, "test.view")
         self.images_seen = 0       # training images the steps have taken, all steps
         # what predicts when the method trains no network (its ``predict_images``): set by
         # the runner after fit; None: the model predicts

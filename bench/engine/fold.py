@@ -70,8 +70,7 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
         per_target[target] = all_metrics(pred, mos)
         rows += [{"target": target, "image": ds.records[i].image, "mos": m, "prediction": p}
                  for i, m, p in zip(idx, mos, pred)]
-    settings = cfg.get("method_settings") or {}
-    facts = {"extra_train": s.extra, "clusters": settings.get("clusters"), **fold.info,
+    facts = {"extra_train": s.extra, **flagged_settings(s.method_cls, cfg), **fold.info,
              "backbone_init": init, **facts, "test_view": engine.test_view,
              **_pair_facts(s, fold), "logistic": DEFAULT_LOGISTIC,
              "failed_logistic_fits": count_failed_fits(per_target.values()),
@@ -83,6 +82,13 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
     for checkpoint in _checkpoints(folder):
         checkpoint.unlink(missing_ok=True)
     return record
+
+
+def flagged_settings(method_cls: type, cfg: dict) -> dict:
+    """The method's settings that have a command-line flag (e.g. the causal methods'
+    clusters), recorded at the top of the run's facts: the columns results tables show."""
+    given = cfg.get("method_settings") or {}
+    return {key: given.get(key) for key, s in method_cls.settings.items() if s.flag}
 
 
 def _checkpoints(folder: RunFolder) -> list[Path]:

@@ -1,9 +1,11 @@
 """The protocol interface: which data trains and which tests, fold by fold.
 
-A protocol is a class registered in ``bench.core.registry.PROTOCOLS``. Its ``defaults(real)``
-gives the options it understands (they live in the config under ``protocol``), its
-``options`` the command-line flags that set them, its ``datasets(opts)`` the datasets it
-needs, and ``folds(opts, datasets)`` the folds.
+A protocol is a class registered in ``bench.core.registry.PROTOCOLS``. Its ``settings``
+declare the options it understands (:class:`~bench.core.settings.Setting` objects with their
+``--flag``, a default, and another default for real data where that differs; they live in
+the config under ``protocol`` and are checked before any data is read), its
+``datasets(opts)`` says the datasets it needs, and ``folds(opts, datasets)`` the folds,
+each listing its stages (bench/engine/stages.py).
 
 A protocol also owns the meaning of its results: its ``key_columns`` (what one measured
 unit is: a fold, a split), its ``statistic`` over units and ``headline`` metric, and
@@ -13,41 +15,16 @@ needs to know a protocol by name.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..core.errors import UsageError
+from ..core.settings import Setting
 from ..core.summary import Summary, summarise_records
 
 if TYPE_CHECKING:
     from ..data.records import Dataset
-
-
-@dataclass(frozen=True)
-class Option:
-    """A command-line option of a protocol: ``--<flag>`` sets ``protocol.<key>``.
-
-    kind: 'list' (comma-separated names), or a callable converting the text (str, int,
-    float); help: the --help line.
-    """
-
-    flag: str
-    key: str
-    help: str
-    kind: object = str
-
-    @property
-    def dest(self) -> str:
-        """The argparse attribute name."""
-        return self.flag.replace("-", "_")
-
-    def convert(self, value):
-        """The option's value as the config holds it (a list for 'list' options)."""
-        if self.kind == "list":
-            return ([x.strip() for x in value.split(",") if x.strip()]
-                    if isinstance(value, str) else list(value))
-        return self.kind(value) if callable(self.kind) else value
 
 
 @dataclass
@@ -93,7 +70,8 @@ class Fold:
 class Protocol:
     """Base class. ``version`` is recorded in every run so tables never mix versions.
 
-    Class attributes: ``options`` (its command-line flags), ``layout`` (how `run` prints:
+    Class attributes: ``settings`` (its options), ``inputs`` ('pairs': full-reference,
+    its folds train full-reference methods only), ``layout`` (how `run` prints:
     'folds', one row per fold, or 'targets', targets as column groups), ``key_columns``
     (record fields naming one measured unit; empty: every run is one unit per seed),
     ``unit`` (that unit's name), ``statistic`` ('mean' or 'median' over units),
@@ -101,7 +79,8 @@ class Protocol:
     """
 
     version: int = 1
-    options: tuple[Option, ...] = ()
+    settings: Mapping[str, Setting] = {}
+    inputs: str = "images"
     layout: str = "folds"
     key_columns: tuple[str, ...] = ("fold",)
     unit: str = "fold"
@@ -112,7 +91,32 @@ class Protocol:
     @classmethod
     def defaults(cls, real_data: bool) -> dict:
         """Protocol options and their defaults (real_data: a --data-root was given)."""
-        return {}
+        return {key: s.default_for("", real_data) for key, s in cls.settings.items()}
+
+    @classmethod
+    def resolve_options(cls, name: str, options: Mapping, real_data: bool) -> dict:
+        """The config's ``protocol`` tree: its name, the defaults, then ``options`` (by
+        key; command-line text is parsed), each checked against its Setting; UsageError
+        naming the option otherwise."""
+        tree = {"name": name, **cls.defaults(real_data)}
+        for key, value in options.items():
+            if key not in cls.settings:
+                mine = ", ".join(f"--{s.flag}" for s in cls.settings.values()) or "none"
+                raise UsageError(f"--{key.replace('_', '-')} does not apply to protocol "
+                                 f"'{name}' (its options: {mine})")
+            tree[key] = cls.settings[key].coerce(f"protocol.{key}", value)
+        return tree
+
+    @classmethod
+    def dataset_names(cls, tree: Mapping) -> list[str]:
+        """The dataset names a protocol tree's options give (the settings whose values
+        name datasets)."""
+        out = []
+        for key, s in cls.settings.items():
+            value = tree.get(key)
+            if s.names == "dataset" and value:
+                out += list(value) if isinstance(value, list) else [value]
+        return out
 
     def datasets(self, opts: dict) -> list[str]:
         """Names of the datasets the protocol reads."""
@@ -135,24 +139,13 @@ class Protocol:
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
 
-def all_options(protocols: Sequence[type]) -> dict[str, tuple[Option, list[str]]]:
-    """Every protocol option by flag, with the protocols declaring it (in order); one flag
-    may serve several protocols (e.g. --targets for cross and finetune)."""
-    out: dict[str, tuple[Option, list[str]]] = {}
+def protocol_flags(protocols: Sequence[tuple[str, type]]) -> dict[str, tuple[str, Setting, list[str]]]:
+    """Every protocol option by flag: (its key, the Setting of the first protocol declaring
+    it, the protocols declaring it, in order); one flag may serve several protocols (e.g.
+    --targets for cross and finetune)."""
+    out: dict[str, tuple[str, Setting, list[str]]] = {}
     for name, cls in protocols:
-        for opt in cls.options:
-            out.setdefault(opt.flag, (opt, []))[1].append(name)
+        for key, s in cls.settings.items():
+            if s.flag:
+                out.setdefault(s.flag, (key, s, []))[2].append(name)
     return out
-
-
-def boolean(value, key: str) -> bool:
-    """true/false (a bool, or text true/false/1/0/yes/no) -> bool; UsageError naming
-    protocol.<key> otherwise."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise UsageError(f"protocol.{key} must be true or false, not {value!r}")

@@ -22,7 +22,8 @@ from bench.methods.shared.subsets import SUBSET_BATCH, SubsetBatches, subset_bat
 # The division settings (bench/methods/shared/division.py computes it), with the paper's
 # values; every profile uses these.
 DIVISION_SETTINGS = {
-    "clusters": Setting(2, "int", "number c of content clusters (q in the paper)", low=1, high=1000),
+    "clusters": Setting(2, "int", "number c of content clusters (q in the paper)", low=1,
+                        high=1000, flag="clusters"),
     "feature": Setting("auto", "str", "content feature: auto = imagenet-resnet18 when its "
                        "weights are in the torch cache, else pixelstats",
                        choices=("auto", "imagenet-resnet18", "pixelstats")),
