@@ -4,7 +4,7 @@ or with ``--train-labels false`` without any), test on every pair of each of --t
 
 ``--adapt true`` is annotation-free adaptation to the target (the FR paper's label-free,
 scenario-specific training): one fold per target whose training adds that target's pairs
-WITHOUT their MOS (unlabelled, the FR contract in bench/method.py), scored on the same
+WITHOUT their MOS (unlabelled, the FR contract in bench/engine/method.py), scored on the same
 target pairs (transductive, as unsupervised domain adaptation is: the images are seen, no
 label of them is). Nothing is pretrained: each fold trains its own model.
 """

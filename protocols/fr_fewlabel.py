@@ -1,6 +1,6 @@
 """Full-reference few-label (issue 13): fr-split's splits, but only a share f of each
 split's training pairs keep their MOS; the rest reach the method without it (NaN, the FR
-contract in bench/method.py). Which pairs keep labels is seeded by (seed, split, dataset)
+contract in bench/engine/method.py). Which pairs keep labels is seeded by (seed, split, dataset)
 alone and nested across fractions: the labelled pairs at f = 0.01 are among those at 0.05.
 
 Several fractions run in one go (``--label-fraction 0.01,0.05,0.1`` or ``--set

@@ -1,6 +1,6 @@
 """Full-reference label-free (issue 13): fr-split's splits, and no MOS at all in training:
 the method gets the training part's pairs only (every one unlabelled, the FR contract in
-bench/method.py) and is scored on the test pairs."""
+bench/engine/method.py) and is scored on the test pairs."""
 from __future__ import annotations
 
 from bench.engine.protocol import Fold

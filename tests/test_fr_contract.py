@@ -1,4 +1,4 @@
-"""The full-reference contract (bench/method.py, bench/pair_method.py): a method that says
+"""The full-reference contract (bench/engine/method.py, bench/engine/pair_method.py): a method that says
 ``inputs = 'pairs'`` trains on aligned (reference, distorted, mos) batches of its fold's
 training pairs and is scored on test pairs; FR/NR mismatches are one-line usage errors."""
 from __future__ import annotations

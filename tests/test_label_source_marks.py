@@ -32,7 +32,7 @@ METHODS = {"pyiqa-fr:gmsd": (0.01, "gmsd", True),    # a label source, best SROC
 
 def _fr_facts(folder: Path, metric: str | None, target: str) -> None:
     """Add to a fake run's metrics.json the facts the runner records for an FR method on a
-    pseudo-MOS test set (bench/runner.py: n_labelled, method_facts, target_datasets,
+    pseudo-MOS test set (bench/engine/fold.py: n_labelled, method_facts, target_datasets,
     label_source)."""
     path = folder / "metrics.json"
     rec = json.loads(path.read_text())

@@ -1,5 +1,6 @@
 """The plug-in path as a user takes it: (1) the README's "add your method" snippet, run
-exactly as printed there, under --protocol lodo with its own --set method.gamma; (2) a
+exactly as printed there, under --protocol lodo with its own --set method.gamma, and its
+"add a protocol" snippet, run with erm; (2) a
 method package installed through real package metadata (a dist-info with an entry point
 in the group ``bench.methods``, on a subprocess's PYTHONPATH; the registry is not patched),
 run end to end with --set method.lr_scale on the smoke profile."""
@@ -13,19 +14,41 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.core.registry import METHODS
+from bench.core.registry import METHODS, PROTOCOLS
 from tests.test_run import NAME, release, run_cli, run_folders  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readme_method_snippet() -> str:
-    """The python block of the README's "Adding a method or a protocol" section."""
+def readme_snippet(path: str) -> str:
+    """The python block of the README's "Adding a method, a protocol, ..." section that
+    starts with the comment ``# <path>``."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Adding a method or a protocol", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert len(blocks) == 1, "the section holds one python block: the complete method"
+    section = text.split("## Adding a method, a protocol", 1)[1].split("\n## ", 1)[0]
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", section, flags=re.S)
+              if b.startswith(f"# {path}\n")]
+    assert len(blocks) == 1, f"the section holds one python block for {path}"
     return blocks[0]
+
+
+def readme_method_snippet() -> str:
+    """The README's complete method."""
+    return readme_snippet("methods/tails.py")
+
+
+def test_readme_protocol_snippet_runs(release, tmp_path, monkeypatch):
+    from bench.cli import main
+
+    PROTOCOLS.discover()
+    monkeypatch.setattr(PROTOCOLS, "_items", dict(PROTOCOLS._items))        # undone after
+    code = readme_snippet("protocols/half.py")
+    exec(compile(code, "README.md:half", "exec"), {"__name__": "bench.protocols.half"})
+    out = tmp_path / "out"
+    assert main(["run", "--protocol", "half", "--method", "erm", "--profile", "smoke",
+                 "--dataset", NAME, "--device", "cpu", "--set", f"data.{NAME}={release}",
+                 "--runs", str(out), "--quiet"]) == 0
+    rec = json.loads(run_folders(out)["half"].joinpath("metrics.json").read_text())
+    assert rec["protocol"] == "half" and rec["n"] > 0 and len(rec["loss_history"]) == 2
 
 
 def test_readme_method_snippet_runs_under_lodo(release, tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.app import speed
+from bench.app import speed, speed_data
 from bench.cli import main as cli_main
 from bench.core.config import resolve
 from bench.engine.models import build_model
@@ -29,12 +29,12 @@ def restore_threads():
 
 def small_standin(monkeypatch, types=4, levels=2, refs=4):
     """Shrink the stand-in so a measurement takes a fraction of a second."""
-    real = speed.standin_data
+    real = speed_data.standin_data
 
     def smaller(cfg, seed=0, **kw):
         return real(cfg, types=types, levels=levels, refs=refs, seed=seed, **kw)
 
-    monkeypatch.setattr(speed, "standin_data", smaller)
+    monkeypatch.setattr(speed_data, "standin_data", smaller)
 
 
 def run_json(capsys, *extra) -> dict:
@@ -101,7 +101,7 @@ def test_standin_is_shaped_like_a_lodo_fold():
     from bench.methods.shared.division import divide
 
     cfg = resolve("smoke")
-    sd = speed.standin_data(cfg, types=5, levels=3, refs=4)
+    sd = speed_data.standin_data(cfg, types=5, levels=3, refs=4)
     assert len(sd.train) == 60 and sd.kind == "random"
     assert sd.train.bank.arrays[0].shape == (60, 40, 40, 3)
     assert len(sd.train.reference_keys()) == 4 and len(set(sd.train.type_keys())) == 5
@@ -116,13 +116,13 @@ def test_standin_is_shaped_like_a_lodo_fold():
 
 def test_data_choice(monkeypatch):
     cfg = resolve("smoke")
-    monkeypatch.setattr(speed, "suite_cached", lambda seed=0: False)
-    assert speed.speed_data(cfg, "auto", "syn-kadid", print).kind == "random"
+    monkeypatch.setattr(speed_data, "suite_cached", lambda seed=0: False)
+    assert speed_data.speed_data(cfg, "auto", "syn-kadid", print).kind == "random"
     called = []
-    monkeypatch.setattr(speed, "suite_cached", lambda seed=0: True)
-    monkeypatch.setattr(speed, "fold_data", lambda c, d, log: called.append(d) or "fold")
-    assert speed.speed_data(cfg, "auto", "syn-kadid", print) == "fold" and called == ["syn-kadid"]
-    assert speed.speed_data(cfg, "random", "syn-kadid", print).kind == "random"
+    monkeypatch.setattr(speed_data, "suite_cached", lambda seed=0: True)
+    monkeypatch.setattr(speed_data, "fold_data", lambda c, d, log: called.append(d) or "fold")
+    assert speed_data.speed_data(cfg, "auto", "syn-kadid", print) == "fold" and called == ["syn-kadid"]
+    assert speed_data.speed_data(cfg, "random", "syn-kadid", print).kind == "random"
 
 
 def test_cpu_threads_drop_to_one_on_a_busy_machine():
@@ -151,7 +151,7 @@ def test_compiled_engine_trains_like_the_eager_one():
     compiler needed); the compiled step computes what the plain one does."""
     torch.set_num_threads(1)
     cfg = resolve("smoke")
-    sd = speed.standin_data(cfg, types=2, levels=2, refs=4)
+    sd = speed_data.standin_data(cfg, types=2, levels=2, refs=4)
     torch.manual_seed(0)
     model, _ = build_model(cfg["model"], lambda m: None)
     losses = {}

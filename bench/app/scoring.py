@@ -278,7 +278,38 @@ def match_predictions(tests: list[TestSet], path: Path | str,
     cols, rows = read_submission(path)
     by_fold = "fold" in cols
     folds = {t.fold for t in tests}
-    index = _Index(tests)
+    preds, problems = _read_predictions(rows, by_fold, folds, _Index(tests))
+    _refuse_problems(path, problems, folds, by_fold)
+    used: set = set()
+    scores, missing = [], []
+    for t in tests:
+        pred, mos, out_rows = [], [], []
+        for r in t.records:
+            key = (t.fold if by_fold else "", (t.dataset, r.image))
+            if key not in preds:
+                missing.append(f"{t.fold}/{r.image}" if by_fold else r.image)
+                continue
+            used.add(key)
+            pred.append(preds[key])
+            mos.append(r.mos)
+            out_rows.append({"target": t.target, "image": r.image, "mos": r.mos, "prediction": preds[key]})
+        scores.append(Score(t, all_metrics(pred, mos) if len(pred) == len(t.records) else {}, out_rows))
+    extra = problems["extra"] + [f"{k[0]}/{k[1][1]}" if by_fold else k[1][1]
+                                 for k in preds if k not in used]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} test image(s) have no prediction: {_listing(missing)}")
+    if extra:
+        parts.append(f"{len(extra)} image(s) are not test images of this protocol: {_listing(extra)}")
+    if parts:
+        what = tests[0].dataset if len({t.dataset for t in tests}) == 1 else "its test sets"
+        raise BenchError(f"{path} does not match the test images of {what}: " + "; ".join(parts))
+    return scores
+
+
+def _read_predictions(rows, by_fold: bool, folds: set, index: _Index) -> tuple[dict, dict]:
+    """(fold, (dataset, image)) -> prediction of every usable row, and the rows that are
+    not usable by kind: bad (not finite), dup, ambiguous, extra (no test image), fold."""
     preds: dict[tuple, float] = {}
     problems: dict[str, list[str]] = {k: [] for k in ("bad", "dup", "ambiguous", "extra", "fold")}
     for line, row in rows:
@@ -305,6 +336,11 @@ def match_predictions(tests: list[TestSet], path: Path | str,
             problems["dup"].append(name)
             continue
         preds[key] = value
+    return preds, problems
+
+
+def _refuse_problems(path, problems: dict, folds: set, by_fold: bool) -> None:
+    """BenchError naming the first kind of unusable rows of a predictions file."""
     if problems["fold"]:
         raise BenchError(f"{path}: unknown fold(s) {_listing(problems['fold'])}; the folds are "
                          f"{_listing(sorted(folds))}")
@@ -318,32 +354,3 @@ def match_predictions(tests: list[TestSet], path: Path | str,
     if problems["dup"]:
         raise BenchError(f"{path}: {len(problems['dup'])} image(s) have more than one prediction"
                          + (" in one fold" if by_fold else "") + f": {_listing(problems['dup'])}")
-
-    used: set = set()
-    scores, missing = [], []
-    for t in tests:
-        pred, mos, out_rows = [], [], []
-        for r in t.records:
-            key = (t.fold if by_fold else "", (t.dataset, r.image))
-            if key not in preds:
-                missing.append(f"{t.fold}/{r.image}" if by_fold else r.image)
-                continue
-            used.add(key)
-            pred.append(preds[key])
-            mos.append(r.mos)
-            out_rows.append({"target": t.target, "image": r.image, "mos": r.mos, "prediction": preds[key]})
-        scores.append(Score(t, all_metrics(pred, mos) if len(pred) == len(t.records) else {}, out_rows))
-    extra = problems["extra"] + [f"{k[0]}/{k[1][1]}" if by_fold else k[1][1]
-                                 for k in preds if k not in used]
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} test image(s) have no prediction: {_listing(missing)}")
-    if extra:
-        parts.append(f"{len(extra)} image(s) are not test images of this protocol: {_listing(extra)}")
-    if parts:
-        what = tests[0].dataset if len({t.dataset for t in tests}) == 1 else "its test sets"
-        raise BenchError(f"{path} does not match the test images of {what}: " + "; ".join(parts))
-    if not by_fold and needs_fold_column(tests):
-        log("note: no 'fold' column: each image's one prediction is used in every fold that "
-            "tests it (as from a model not fine-tuned per split)")
-    return scores

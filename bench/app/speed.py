@@ -29,8 +29,7 @@ measures slows both sides of every ratio alike:
 
 The training set is a LODO fold of the synthetic KADID-style set when the suite is
 already generated (or real data when ``--data-root`` is given), else random uint8 images
-with random labels and the same shape of subsets (24 types x 5 levels x 12 references,
-2 content clusters): the report says which.
+with random labels shaped like one (bench/app/speed_data.py): the report says which.
 """
 from __future__ import annotations
 
@@ -40,84 +39,13 @@ import os
 import resource
 import statistics
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
 
+from .speed_data import SpeedData, speed_data
+
 TARGETS = {"harness_over_bare": (">=", 0.95), "method_over_erm": ("<=", 1.10)}
-STANDIN_SHAPE = {"types": 24, "levels": 5, "refs": 12}
-
-
-@dataclass
-class SpeedData:
-    """A training set for the measurement and where it came from."""
-
-    train: object                     # bench.engine.engine.TrainSet
-    kind: str                         # 'suite' | 'real' | 'random'
-    description: str
-    extra: dict = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- data
-def standin_data(cfg: dict, types: int = STANDIN_SHAPE["types"], levels: int = STANDIN_SHAPE["levels"],
-                 refs: int = STANDIN_SHAPE["refs"], seed: int = 0,
-                 why: str = "asked for") -> SpeedData:
-    """Random uint8 images (data.size px) with random labels, shaped like a LODO fold of
-    the KADID-style set: ``types`` x ``levels`` x ``refs`` images (a method dividing it
-    by content clusters the first image of each reference)."""
-    from ..data.bank import ImageBank
-    from ..engine.engine import TrainSet
-
-    rng = np.random.default_rng(seed)
-    size = cfg["data"]["size"]
-    n = types * levels * refs
-    arr = rng.integers(0, 256, size=(n, size, size, 3), dtype=np.uint8)
-    type_of = [f"T{k % types:02d}" for k in range(n)]
-    level_of = [1 + (k // types) % levels for k in range(n)]
-    ref_of = [("standin", f"R{k // (types * levels):02d}") for k in range(n)]
-    ts = TrainSet(ImageBank([arr]), np.arange(n, dtype=np.int64), rng.random(n).astype(np.float32),
-                  ["standin"] * n, type_of, level_of, ref_of)
-    return SpeedData(ts, "random",
-                     f"random uint8 stand-in ({types} types x {levels} levels x {refs} refs = {n} "
-                     f"images at {size} px, random labels; {why})")
-
-
-def suite_cached(seed: int = 0) -> bool:
-    """True when the synthetic suite of ``seed`` is already generated (no generation)."""
-    from ..data.synthetic.suite import read_manifest
-
-    return read_manifest(seed) is not None
-
-
-def fold_data(cfg: dict, dataset: str, log: Callable[[str], None]) -> SpeedData:
-    """The first LODO fold of ``dataset`` through the runner (records, decoded cache,
-    training set with the method's extra sets)."""
-    from ..core.registry import PROTOCOLS
-    from ..engine.session import prepare, train_set_from, with_extra
-
-    real = bool(cfg["data"]["root"]) or bool(cfg["data"]["paths"])
-    c = copy.deepcopy(cfg)
-    c["protocol"] = {"name": "lodo", **PROTOCOLS.get("lodo").defaults(real), "dataset": dataset}
-    session = prepare(c, log)
-    fold = session.folds[0]
-    ts = train_set_from(session, with_extra(session, fold.method_parts()))
-    return SpeedData(ts, "real" if real else "suite",
-                     f"{dataset} LODO fold '{fold.name}' ({len(ts)} training images at "
-                     f"{cfg['data']['size']} px{', with ' + '+'.join(session.extra) if session.extra else ''})",
-                     {"session": session})
-
-
-def speed_data(cfg: dict, data: str, dataset: str, log: Callable[[str], None]) -> SpeedData:
-    """data: auto (the fold when real data is given or the suite is cached, else the
-    stand-in) | suite (the fold; generates the suite if needed) | random."""
-    real = bool(cfg["data"]["root"]) or bool(cfg["data"]["paths"])
-    if data == "random":
-        return standin_data(cfg, seed=cfg["seed"], why="--data random")
-    if data == "suite" or real or (dataset.startswith("syn-") and suite_cached(cfg["data"]["synthetic_seed"])):
-        return fold_data(cfg, dataset, log)
-    return standin_data(cfg, seed=cfg["seed"],
-                        why="the synthetic suite is not generated here: --data suite generates it")
 
 
 # --------------------------------------------------------------------------- the loops
@@ -203,7 +131,7 @@ class MethodBlock:
         self.ctx = FitContext(engine, data.train, cfg, lambda e, loss: None, log=log)
         self.method.setup(self.ctx)
         self.unit = "update"
-        self.n_subsets = len(getattr(self.method, "subsets", None) or []) or None
+        self.n_subsets = self.method.describe().get("subsets") or None
 
     def _observe(self, batch_size: int) -> None:
         self.sizes.append(batch_size)
@@ -218,6 +146,117 @@ class MethodBlock:
         return len(self.sizes) - before
 
 
+class Rig:
+    """The engines, batches and samplers one measurement times, all from one model
+    initialisation: ``bare`` (the reference loop), ``erm`` (Engine.step with its data
+    pipeline), ``precut`` (Engine.step fed the bare loop's crops), the method's block and
+    the ``matched`` engine whose ERM steps shadow the method's inner steps."""
+
+    def __init__(self, cfg: dict, sd: SpeedData, device, log: Callable[[str], None]):
+        import torch
+
+        from ..core.registry import METHODS
+        from ..engine.engine import Engine
+        from ..engine.method import build_network
+        from ..engine.samplers import BatchSampler
+
+        method_cls = METHODS.get(cfg["method"])
+        self.cfg, self.ts, self.device = cfg, sd.train, device
+        seed, ts, lr = cfg["seed"], sd.train, cfg["train"]["lr"]
+        torch.manual_seed(seed)
+        # the method's own network (a deep baseline's), which its ERM-step reference also runs
+        base, _ = build_network(method_cls, cfg, lambda m: None)
+        fresh = lambda: copy.deepcopy(base)  # noqa: E731 - every loop starts from one init
+        self.bs = min(int(cfg["train"]["batch_size"]), len(ts))
+        self.crop = cfg["data"]["crop"]
+        self.erm = Engine(cfg, fresh(), device, np.random.default_rng([seed, 1]))
+        self.erm_opt = self.erm.adam(self.erm.model.parameters(), lr)
+        self.erm_sampler = BatchSampler(np.arange(len(ts)), self.bs, self.erm.rng)
+        meth_engine = Engine(cfg, fresh(), device, np.random.default_rng([seed, 2]))
+        self.block = MethodBlock(method_cls, cfg, meth_engine, sd, log)
+        self.bare = BareLoop(fresh(), cfg, self.erm)
+        # the same batches for both: uint8 crops cut once by the harness, on the device
+        rng, self.pre = np.random.default_rng(seed), []
+        for _ in range(4):
+            p = rng.choice(len(ts), self.bs, replace=False)
+            self.pre.append((self.erm.crops(ts.bank, ts.index[p]),
+                             torch.from_numpy(ts.mos[p]).to(device)))
+        # the harness's step fed those pre-cut crops: its machinery without the cutting
+        self.precut = precut_engine(cfg, fresh(), device, np.random.default_rng([seed, 6]), self.pre)
+        self.precut_opt = self.precut.adam(self.precut.model.parameters(), lr)
+        self.matched = Engine(cfg, fresh(), device, np.random.default_rng([seed, 3]))
+        self.matched_opt = self.matched.adam(self.matched.model.parameters(), lr)
+        self.matched_samplers: dict = {}
+        self.data_sampler = BatchSampler(np.arange(len(ts)), self.bs, np.random.default_rng([seed, 4]))
+        self.host_rng = np.random.default_rng([seed, 5])
+        self.host_out = np.empty((self.bs, self.crop, self.crop, 3), dtype=np.uint8)
+        self.shadow_time = 0.0
+
+    def clock(self) -> float:
+        sync(self.device)
+        return time.perf_counter()
+
+    def bare_step(self, k: int) -> float:
+        t0 = self.clock()
+        self.bare.step(*self.pre[k % len(self.pre)])
+        return self.clock() - t0
+
+    def erm_step(self, k: int) -> float:
+        t0 = self.clock()
+        self.erm.step(self.erm_opt, self.ts, self.erm_sampler.next())
+        return self.clock() - t0
+
+    def precut_step(self, k: int) -> float:
+        t0 = self.clock()
+        self.precut.step(self.precut_opt, self.ts, np.full(self.bs, k % len(self.pre)))
+        return self.clock() - t0
+
+    def shadow(self, b: int) -> None:
+        """An ERM step of batch ``b`` on the matched engine, timed apart."""
+        from ..engine.samplers import BatchSampler
+
+        if b not in self.matched_samplers:
+            self.matched_samplers[b] = BatchSampler(np.arange(len(self.ts)), b, self.matched.rng)
+        t0 = self.clock()
+        self.matched.step(self.matched_opt, self.ts, self.matched_samplers[b].next())
+        self.shadow_time += self.clock() - t0
+
+    def method_block(self, n_iter: int) -> tuple[float, float, int, int]:
+        """(method seconds, matched ERM seconds, inner steps, images)."""
+        start = len(self.block.sizes)
+        self.shadow_time = 0.0
+        self.block.shadow = self.shadow
+        t0 = self.clock()
+        self.block.run(n_iter)
+        total = self.clock() - t0
+        self.block.shadow = None
+        got = self.block.sizes[start:]
+        return total - self.shadow_time, self.shadow_time, len(got), int(sum(got))
+
+    def data_block(self, steps: int) -> float:
+        t0 = self.clock()
+        for _ in range(steps):
+            self.erm.batch(self.ts, self.data_sampler.next())
+        return self.clock() - t0
+
+    def host_block(self, steps: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            idx = self.ts.index[self.host_rng.integers(0, len(self.ts), self.bs)]
+            self.ts.bank.random_crops(idx, self.crop, self.host_rng, self.cfg["data"]["flip"],
+                                      out=self.host_out)
+        return time.perf_counter() - t0
+
+    def block_size(self, steps: int) -> int:
+        """Iterations of one method block: enough for ``steps`` inner steps or as many
+        images as ``steps`` ERM steps, whichever comes first (a CIP step holds every
+        subset's batch); the iteration run to find out warms the method up."""
+        first = len(self.block.sizes)
+        per_iter = max(1, self.block.run(1))
+        per_iter_images = max(1, sum(self.block.sizes[first:]))
+        return max(1, min(math.ceil(steps / per_iter), math.ceil(steps * self.bs / per_iter_images)))
+
+
 def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
             dataset: str = "syn-kadid", log: Callable[[str], None] = print) -> dict:
     """Measure ``cfg['method']`` under ``cfg`` (a resolved config with ``method``) and
@@ -230,161 +269,69 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
     (those ERM steps). The data blocks are timed between them."""
     import torch
 
-    from ..engine.method import build_network
-    from ..core.registry import METHODS
     from ..engine.device import resolve_device
-    from ..engine.samplers import BatchSampler
-    from ..engine.engine import Engine
 
-    method_cls = METHODS.get(cfg["method"])
     device = resolve_device(cfg["device"])
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     sd = speed_data(cfg, data, dataset, log)
-    ts = sd.train
-    torch.manual_seed(cfg["seed"])
-    # the method's own network (a deep baseline's), which its ERM-step reference also runs
-    base, _ = build_network(method_cls, cfg, lambda m: None)
-    fresh = lambda: copy.deepcopy(base)  # noqa: E731 - every loop starts from one init
-    rng = np.random.default_rng(cfg["seed"])
-    bs = min(int(cfg["train"]["batch_size"]), len(ts))
-    crop = cfg["data"]["crop"]
-
-    erm = Engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 1]))
-    erm_opt = erm.adam(erm.model.parameters(), cfg["train"]["lr"])
-    erm_sampler = BatchSampler(np.arange(len(ts)), bs, erm.rng)
-    meth_engine = Engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 2]))
-    block = MethodBlock(method_cls, cfg, meth_engine, sd, log)
-    bare = BareLoop(fresh(), cfg, erm)
-    # the same batches for both: uint8 crops cut once by the harness, on the device
-    pre = []
-    for _ in range(4):
-        p = rng.choice(len(ts), bs, replace=False)
-        pre.append((erm.crops(ts.bank, ts.index[p]), torch.from_numpy(ts.mos[p]).to(device)))
-    # the harness's step fed those pre-cut crops: its machinery without the cutting
-    precut = precut_engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 6]), pre)
-    precut_opt = precut.adam(precut.model.parameters(), cfg["train"]["lr"])
-    matched = Engine(cfg, fresh(), device, np.random.default_rng([cfg["seed"], 3]))
-    matched_opt = matched.adam(matched.model.parameters(), cfg["train"]["lr"])
-    matched_samplers: dict[int, BatchSampler] = {}
-    data_sampler = BatchSampler(np.arange(len(ts)), bs, np.random.default_rng([cfg["seed"], 4]))
-    host_rng = np.random.default_rng([cfg["seed"], 5])
-    host_out = np.empty((bs, crop, crop, 3), dtype=np.uint8)
-
-    def clock() -> float:
-        sync(device)
-        return time.perf_counter()
-
-    # --- the pieces
-    def bare_step(k: int) -> float:
-        t0 = clock()
-        bare.step(*pre[k % len(pre)])
-        return clock() - t0
-
-    def erm_step(k: int) -> float:
-        t0 = clock()
-        erm.step(erm_opt, ts, erm_sampler.next())
-        return clock() - t0
-
-    def precut_step(k: int) -> float:
-        t0 = clock()
-        precut.step(precut_opt, ts, np.full(bs, k % len(pre)))
-        return clock() - t0
-
-    shadow_time = [0.0]
-
-    def shadow(b: int) -> None:
-        if b not in matched_samplers:
-            matched_samplers[b] = BatchSampler(np.arange(len(ts)), b, matched.rng)
-        t0 = clock()
-        matched.step(matched_opt, ts, matched_samplers[b].next())
-        shadow_time[0] += clock() - t0
-
-    def method_block(n_iter: int) -> tuple[float, float, int, int]:
-        """(method seconds, matched ERM seconds, inner steps, images)."""
-        start = len(block.sizes)
-        shadow_time[0] = 0.0
-        block.shadow = shadow
-        t0 = clock()
-        block.run(n_iter)
-        total = clock() - t0
-        block.shadow = None
-        got = block.sizes[start:]
-        return total - shadow_time[0], shadow_time[0], len(got), int(sum(got))
-
-    def data_block() -> float:
-        t0 = clock()
-        for _ in range(steps):
-            erm.batch(ts, data_sampler.next())
-        return clock() - t0
-
-    def host_block() -> float:
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            ts.bank.random_crops(ts.index[host_rng.integers(0, len(ts), bs)], crop, host_rng,
-                                 cfg["data"]["flip"], out=host_out)
-        return time.perf_counter() - t0
-
-    # --- warm-up (allocator, optimizer state, compilation) and the method block's size
-    # one method block: enough iterations for ``steps`` inner steps or as many images as
-    # ``steps`` ERM steps, whichever comes first (a CIP step holds every subset's batch)
-    first = len(block.sizes)
-    per_iter = max(1, block.run(1))
-    per_iter_images = max(1, sum(block.sizes[first:]))
-    n_iter = max(1, min(math.ceil(steps / per_iter), math.ceil(steps * bs / per_iter_images)))
-    trio = (bare_step, erm_step, precut_step)
+    rig = Rig(cfg, sd, device, log)
+    # warm-up (allocator, optimizer state, compilation)
+    n_iter = rig.block_size(steps)
+    trio = (rig.bare_step, rig.erm_step, rig.precut_step)
     for k in range(2):
         for fn in trio:
             fn(k)
-    method_block(n_iter)
-    data_block(), host_block()
+    rig.method_block(n_iter)
+    rig.data_block(steps), rig.host_block(steps)
 
-    bare_t, erm_t, precut_t = [], [], []
-    meth_t, match_t, meth_ratio = [], [], []
-    data_t, host_t = [], []
+    times: dict[str, list] = {k: [] for k in ("bare", "erm", "precut", "method", "matched",
+                                              "ratio", "data", "host")}
     n_steps = n_images = 0
     for r in range(repeats):
         for k in range(steps):
-            t = {}
             for j in range(3):  # every order of the three in turn
                 fn = trio[(r * steps + k + j) % 3]
-                t[fn] = fn(k)
-            bare_t.append(t[bare_step])
-            erm_t.append(t[erm_step])
-            precut_t.append(t[precut_step])
-        tm, tx, n_steps, n_images = method_block(n_iter)
-        meth_t.append(tm)
-        match_t.append(tx)
-        meth_ratio.append(tm / tx)
-        data_t.append(data_block())
-        host_t.append(host_block())
+                times[("bare", "erm", "precut")[trio.index(fn)]].append(fn(k))
+        tm, tx, n_steps, n_images = rig.method_block(n_iter)
+        times["method"].append(tm)
+        times["matched"].append(tx)
+        times["ratio"].append(tm / tx)
+        times["data"].append(rig.data_block(steps))
+        times["host"].append(rig.host_block(steps))
+    return _report(cfg, rig, sd, times, steps, repeats, n_iter, n_steps, n_images)
 
-    med = statistics.median
-    bare_s, erm_s = med(bare_t), med(erm_t)
-    meth_s, match_s = med(meth_t), med(match_t)
+
+def _report(cfg: dict, rig: Rig, sd: SpeedData, times: dict, steps: int, repeats: int,
+            n_iter: int, n_steps: int, n_images: int) -> dict:
+    """The report of :func:`measure` from the medians of its timings."""
+    import torch
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    bs, device, block = rig.bs, rig.device, rig.block
     result = {
         "method": cfg["method"], "profile": cfg["profile"], "backbone": cfg["model"]["backbone"],
-        "crop": crop, "device": str(device), "device_name": device_name(device),
+        "crop": rig.crop, "device": str(device), "device_name": device_name(device),
         "torch_threads": torch.get_num_threads(), "load_avg": [round(x, 2) for x in os.getloadavg()],
-        "engine": {**erm.describe(), "placement": erm.placement_of(ts.bank)},
-        "data": sd.kind, "data_description": sd.description, "n_train": len(ts),
+        "engine": {**rig.erm.describe(), "placement": rig.erm.placement_of(rig.ts.bank)},
+        "data": sd.kind, "data_description": sd.description, "n_train": len(rig.ts),
         "n_subsets": block.n_subsets,
         "batch_size": bs, "method_batches": {"unit": block.unit, "iterations_per_block": n_iter,
                                              "steps_per_block": n_steps,
                                              "images_per_block": n_images,
                                              "batch_sizes": sorted(set(block.sizes))},
         "steps": steps, "repeats": repeats,
-        "bare_img_s": bs / bare_s, "erm_img_s": bs / erm_s, "method_img_s": n_images / meth_s,
-        "erm_precut_img_s": bs / med(precut_t),
-        "erm_matched_img_s": n_images / match_s,
-        "data_crops_s": steps * bs / med(data_t), "host_crops_s": steps * bs / med(host_t),
-        "ms_per_step": {"bare": 1e3 * bare_s, "erm": 1e3 * erm_s,
-                        "method": 1e3 * meth_s / max(1, n_steps),
-                        "erm_matched": 1e3 * match_s / max(1, n_steps)},
-        "harness_over_bare": bare_s / erm_s,
-        "harness_step_over_bare": bare_s / med(precut_t),
-        "method_over_erm": med(meth_ratio),
-        "method_over_erm_per_image": (meth_s / n_images) / (erm_s / bs),
+        "bare_img_s": bs / med["bare"], "erm_img_s": bs / med["erm"],
+        "method_img_s": n_images / med["method"], "erm_precut_img_s": bs / med["precut"],
+        "erm_matched_img_s": n_images / med["matched"],
+        "data_crops_s": steps * bs / med["data"], "host_crops_s": steps * bs / med["host"],
+        "ms_per_step": {"bare": 1e3 * med["bare"], "erm": 1e3 * med["erm"],
+                        "method": 1e3 * med["method"] / max(1, n_steps),
+                        "erm_matched": 1e3 * med["matched"] / max(1, n_steps)},
+        "harness_over_bare": med["bare"] / med["erm"],
+        "harness_step_over_bare": med["bare"] / med["precut"],
+        "method_over_erm": med["ratio"],
+        "method_over_erm_per_image": (med["method"] / n_images) / (med["erm"] / bs),
         "targets": {k: f"{op} {v}" for k, (op, v) in TARGETS.items()},
         "peak_host_mb": round(peak_host_mb(), 1),
     }

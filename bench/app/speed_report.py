@@ -1,4 +1,4 @@
-"""The human-readable table of `python -m bench speed` (bench/speed.py measures)."""
+"""The human-readable table of `python -m bench speed` (bench/app/speed.py measures)."""
 from __future__ import annotations
 
 def format_report(r: dict) -> str:

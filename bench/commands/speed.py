@@ -1,6 +1,6 @@
 """`python -m bench speed`: images per second of a bare PyTorch loop, the harness's ERM
 step, the method's step and the data pipeline, measured interleaved in one process, with
-the ratios, the device and peak memory (issue 6). See bench/speed.py."""
+the ratios, the device and peak memory (issue 6). See bench/app/speed.py."""
 from __future__ import annotations
 
 import json
@@ -89,7 +89,7 @@ def main(args) -> int:
     cfg = build_config(args)
     from ..core.registry import METHODS
 
-    if getattr(METHODS.get(cfg["method"]), "inputs", "images") != "images":
+    if METHODS.get(cfg["method"]).inputs != "images":
         raise UsageError(f"bench speed times blind (NR) training steps; --method {cfg['method']} "
                          "trains on (reference, distorted) pairs: compare the train_seconds and "
                          "images_seen its runs record in metrics.json with an NR run's instead")

@@ -1,5 +1,5 @@
 """The epoch loop the engine owns: a method implements hooks (``setup``, ``update``,
-optional ``end_epoch``; see bench/method.py) and :func:`train` runs the epochs, the inner
+optional ``end_epoch``; see bench/engine/method.py) and :func:`train` runs the epochs, the inner
 learning-rate schedule, per-epoch checkpoints and resume, NaN checks and the per-epoch
 progress callback around them.
 
@@ -72,7 +72,7 @@ def train(method, ctx: FitContext) -> list[float]:
     method.setup(ctx)
     schedule = method.schedule()
     epochs = int(schedule["epochs"])
-    by_images = getattr(method, "epoch_unit", "iterations") == "images"
+    by_images = method.epoch_unit == "images"
     cap = schedule.get("iterations_per_epoch", ctx.cfg["train"].get("iterations_per_epoch"))
     method.budget = {"epoch_unit": "images" if by_images else "iterations",
                      "epochs": epochs, "epoch_images": ctx.epoch_images() if by_images else None}

@@ -5,17 +5,21 @@ progress around them (DomainBed's ``update`` contract):
 
 * ``setup(ctx)``: build what the method needs (optimizer, samplers, subsets); set
   ``self.optimizer`` to the inner optimizer the engine's step schedule drives (or None);
-* ``iterations_per_epoch()``: iterations in a natural epoch (the loop caps it with
-  train.iterations_per_epoch);
+* ``iterations_per_epoch()``: iterations in a natural epoch (the loop caps it with the
+  schedule's iterations_per_epoch, train.iterations_per_epoch by default);
 * ``update(ctx)``: one iteration on the batches the method asks for; its loss(es);
 * ``end_epoch(ctx, epoch)``: optional; ``end_training(ctx)``: optional, after the last
   epoch (e.g. recomputing BatchNorm statistics);
 * ``schedule()``: the epochs and inner lr schedule (train.* unless the method has its own);
 * ``describe()``: what the run record should say about how the method trained (its
   readings, budget and counts), a JSON-able dict the runner stores in the record's facts;
-* ``build_model(cfg, log)``: optional classmethod, the network the method trains, for a
-  method with an architecture of its own (default: the config's ``model`` tree through
-  :func:`bench.engine.models.build_model`).
+* ``build_model(cfg, log)``: classmethod, the network the method trains (default: the
+  config's ``model`` tree through :func:`bench.engine.models.build_model`), overridden by
+  a method with an architecture of its own;
+* ``check_training(cfg, fold, records)``: classmethod, a UsageError before any image is
+  decoded when the method's settings cannot work on a fold's training records;
+* ``trains_network`` / ``predict_images(bank, index, batch_size)``: a method that trains no
+  network says so and scores images itself (no model.pt, nothing carried between stages).
 
 Budgets: a method whose ``epoch_unit`` is 'images' ends an epoch when it has seen
 ``ctx.epoch_images()`` images (the training-set size), so methods with different
@@ -27,9 +31,10 @@ default per profile where they differ); the resolved config holds them under
 ``cfg["method_settings"]`` (``self.hp``), ``--set method.<name>=V`` sets one.
 
 Full-reference methods (the FR contract): a method whose class says ``inputs = "pairs"``
-(subclass :class:`PairMethod`) is full-reference. The runner then
+(subclass :class:`~bench.engine.pair_method.PairMethod`) is full-reference. The runner then
 
-* builds its network with the class's ``network(cfg, log)`` (default: the config's IQANet);
+* builds its network with the class's ``build_model(cfg, log)`` (default: the config's
+  IQANet; an FR method's network takes ``(reference, distorted)``);
 * gives it as ``ctx.train`` a :class:`PairTrainSet`: the fold's training pairs, labelled
   and unlabelled together (in dataset, then record order, so the set does not depend on
   which pairs keep labels), with ``pairs`` the :class:`~bench.data.pairs.PairBank` the
@@ -38,19 +43,19 @@ Full-reference methods (the FR contract): a method whose class says ``inputs = "
 * predicts every test pair with ``predict_pairs(pairs, index, batch_size)`` (float64 N,
   higher = better; index: global indices of the distorted images in ``pairs``).
 
-A protocol passes unlabelled training pairs as ``fold.unlabelled`` ((dataset, indices)
-parts beside ``fold.train``, which holds the labelled ones) and says it is full-reference
-with ``inputs = "pairs"``; an FR method also runs under any protocol without a
-pretraining stage (e.g. held-out distortion types). An NR method under an FR protocol, an
-FR method under a protocol that pretrains, and an FR method on a dataset without
-references are usage errors (bench.engine.session).
+A protocol passes unlabelled training pairs in its ``Fit`` stage (``Fit(labelled,
+unlabelled)``, bench/engine/stages.py) and says it is full-reference with ``inputs =
+"pairs"``; an FR method also runs under any protocol whose stages take pairs (e.g. held-out
+distortion types). An NR method under an FR protocol, an FR method under a stage that
+trains a no-reference network (``Pretrain``, ``FineTune``), and an FR method on a dataset
+without references are usage errors (bench.engine.session).
 """
 from __future__ import annotations
 
 from typing import Callable, Mapping, Sequence, Union
 
-from .loop import FitContext, train
 from ..core.settings import Setting, defaults
+from .loop import FitContext, train
 
 
 class Method:
@@ -145,14 +150,9 @@ class Method:
 
 
 def build_network(method_cls: type, cfg: dict, log: Callable[[str], None] = print) -> tuple:
-    """(network, init) for a run of ``method_cls``: its ``build_model`` when it has one (a
-    plug-in need not derive from :class:`Method`), else :func:`bench.engine.models.build_model`."""
-    own = getattr(method_cls, "build_model", None)
-    if callable(own):
-        return own(cfg, log)
-    from .models import build_model
-
-    return build_model(cfg["model"], log)
+    """(network, init) for a run of ``method_cls``: its ``build_model`` (the config's model
+    tree unless the method has an architecture of its own)."""
+    return method_cls.build_model(cfg, log)
 
 
 __all__ = ["FitContext", "Method", "Setting", "build_network"]

@@ -1,8 +1,8 @@
-"""The full-reference side of the method interface (the FR contract; see bench/method.py):
+"""The full-reference side of the method interface (the FR contract; see bench/engine/method.py):
 the training set of pairs a full-reference method gets, and :class:`PairMethod`, the base
 class whose helpers cut aligned (reference, distorted, mos) batches and score test pairs.
 
-A subclass implements the usual hooks (``setup``, ``update``, ...; bench/method.py) and,
+A subclass implements the usual hooks (``setup``, ``update``, ...; bench/engine/method.py) and,
 when its network does not take ``(reference, distorted)`` as ``model(ref, dist) -> B``,
 overrides :meth:`PairMethod.score` (or ``predict_pairs`` entirely: a method that trains no
 network). Images are float B x 3 x crop x crop in [0, 1] on the engine's device.

@@ -42,8 +42,8 @@ class Session:
 
 
 def is_pair_method(method_cls: type) -> bool:
-    """Whether the method is full-reference (``inputs = 'pairs'``, bench/method.py)."""
-    return getattr(method_cls, "inputs", "images") == "pairs"
+    """Whether the method is full-reference (``inputs = 'pairs'``, bench/engine/method.py)."""
+    return method_cls.inputs == "pairs"
 
 
 def check_config(cfg: dict) -> dict:
@@ -89,7 +89,7 @@ def check_inputs(cfg: dict, protocol, method_cls: type, datasets: dict, folds: l
     protocol that pretrains (its artifacts are no-reference networks) or on a dataset
     without reference images."""
     method, pname = cfg["method"], cfg["protocol"]["name"]
-    if getattr(protocol, "inputs", "images") == "pairs" and not is_pair_method(method_cls):
+    if protocol.inputs == "pairs" and not is_pair_method(method_cls):
         fr = [n for n, c in METHODS.items() if is_pair_method(c)]
         raise UsageError(f"--protocol {pname} is full-reference but --method {method} is "
                          "no-reference; use a full-reference method"
@@ -98,7 +98,7 @@ def check_inputs(cfg: dict, protocol, method_cls: type, datasets: dict, folds: l
         return
     stage = next((st for f in folds for st in f.stages if not st.pairs), None)
     if stage is not None:
-        fr = [n for n, c in PROTOCOLS.items() if getattr(c, "inputs", "images") == "pairs"]
+        fr = [n for n, c in PROTOCOLS.items() if c.inputs == "pairs"]
         raise UsageError(f"--method {method} is full-reference and cannot run --protocol {pname} "
                          f"(its {stage.name} stage trains a no-reference network); use "
                          f"{', '.join(fr) or 'an FR protocol'} or a protocol without such a stage")
@@ -213,7 +213,7 @@ def train_set_from(s: Session, parts: list):
 
 
 def pair_train_set_from(s: Session, labelled: list, unlabelled: list = ()):
-    """PairTrainSet (bench/pair_method.py) of a fold's training pairs: the ``labelled``
+    """PairTrainSet (bench/engine/pair_method.py) of a fold's training pairs: the ``labelled``
     and ``unlabelled`` (dataset, indices) parts merged in dataset order, then record order
     (so which pairs keep labels does not change the set's order), MOS NaN for every
     unlabelled pair. The records in ``ref_images`` carry no scores either."""

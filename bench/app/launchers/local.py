@@ -191,20 +191,7 @@ class LocalLauncher(Launcher):
                     logdirs.add(log_path.parent)
                     proc = self._start(unit, log_path, self._child_env(jobs, gpu))
                     running[slot] = (proc, unit, log_path, time.monotonic())
-                for slot, (proc, unit, log_path, t0) in list(running.items()):
-                    rc = proc.poll()
-                    if rc is None:
-                        continue
-                    del running[slot]
-                    free.append(slot)
-                    finished = RunFolder(unit.folder).is_finished()
-                    res = _result(unit, rc, log_path, time.monotonic() - t0, finished)
-                    results.append(res)
-                    if res.status == "failed":
-                        kept.append(log_path)
-                    else:
-                        drop_logs(unit)
-                    report(res, len(results), total, log)
+                self._reap(running, free, results, kept, total, log)
                 time.sleep(POLL_S)
             if self._signal:
                 self._stop(running, log)
@@ -224,6 +211,28 @@ class LocalLauncher(Launcher):
             if kept:
                 log(f"logs of the failed units are kept in {kept[0].parent}")
         return LaunchReport(results, self._signal)
+
+
+    @staticmethod
+    def _reap(running: dict, free: list, results: list, kept: list, total: int, log) -> None:
+        """Collect every child that exited: free its slot, record and report its result,
+        keep its log when it failed (drop it otherwise)."""
+        from ...core.record import RunFolder
+
+        for slot, (proc, unit, log_path, t0) in list(running.items()):
+            rc = proc.poll()
+            if rc is None:
+                continue
+            del running[slot]
+            free.append(slot)
+            finished = RunFolder(unit.folder).is_finished()
+            res = _result(unit, rc, log_path, time.monotonic() - t0, finished)
+            results.append(res)
+            if res.status == "failed":
+                kept.append(log_path)
+            else:
+                drop_logs(unit)
+            report(res, len(results), total, log)
 
 
 def log_file(unit) -> Path:
