@@ -1,8 +1,10 @@
-"""The engine's step machinery: the training set view, batches on the device, the inner
-optimizer and its schedule, weighted losses, NaN checks, prediction.
+"""The engine's step machinery: the training set view (and its references), batches on the
+device, the inner Adam, weighted losses, the one place an optimizer steps
+(:meth:`Engine.apply`, with the budget counts and NaN checks), prediction.
 
-A method's ``update`` calls :meth:`Engine.step` (one optimizer step on a batch); the epoch
-loop around it is :func:`bench.engine.loop.train`. Nothing in this module knows any particular
+A method's ``update`` calls :meth:`Engine.step` (one optimizer step on a batch) or
+:meth:`Engine.apply` (its own losses); the epoch loop around it, with the learning-rate
+schedule, is :func:`bench.engine.loop.train`. Nothing in this module knows any particular
 method.
 """
 from __future__ import annotations
@@ -266,11 +268,6 @@ class Engine:
         impl = {"fused": True} if self.fused else {"foreach": True}
         return torch.optim.Adam(param_groups, lr=lr, betas=tuple(t["betas"]),
                                 weight_decay=t["weight_decay"], **impl)
-
-    def scheduler(self, opt: torch.optim.Optimizer):
-        """Inner lr x train.lr_decay every train.lr_step_epochs epochs (call once per epoch)."""
-        t = self.cfg["train"]
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=t["lr_step_epochs"], gamma=t["lr_decay"])
 
     def loss(self, pred: torch.Tensor, y: torch.Tensor, weights: Optional[torch.Tensor] = None,
              kind: Optional[str] = None) -> torch.Tensor:
