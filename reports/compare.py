@@ -66,7 +66,7 @@ def run_table(runs_dir: Path | str, metric: str = "srocc", match: str = "config"
         raise BenchError(f"unknown --match '{match}'; valid: {', '.join(MATCH_MODES)}")
     rows = []
     items, _ = load_records(Path(runs_dir))
-    for folder, rec, cfg in items:
+    for folder, rec, cfg, _, expected in items:
         for target, t in rec.targets.items():
             if match == "config":
                 key = _config_key(cfg)
@@ -79,19 +79,20 @@ def run_table(runs_dir: Path | str, metric: str = "srocc", match: str = "config"
                 "target": target, "seed": rec.seed, "split": rec.facts.get("split", -1),
                 "value": t.get(metric, math.nan), "run_dir": str(folder.path),
                 "config": _flatten(cfg), "key": key, "record": rec,
+                "expected": expected.get(target),
             })
     return pd.DataFrame(rows, columns=["method", "method_display", "protocol", "dataset", "fold",
                                        "target", "seed", "split", "value", "run_dir", "config", "key",
-                                       "record"])
+                                       "record", "expected"])
 
 
 def method_summary(table: pd.DataFrame, run_dirs, protocol: str, metric: str) -> str:
     """The protocol's own summary (bench.protocol.Protocol.summarise) of the paired runs of
     one method, per target: 'livec: median of 10 splits 0.8123 ± 0.0100 (n=10)'."""
-    from bench.results import protocol_class
+    from bench.results import summarise_rows
 
-    runs = table[table["run_dir"].isin(set(run_dirs))].drop_duplicates("run_dir")
-    summary = protocol_class(protocol).summarise(list(runs["record"]), list(runs["run_dir"]))
+    runs = table[table["run_dir"].isin(set(run_dirs)) & (table["protocol"] == protocol)]
+    summary = summarise_rows(runs)
     return "; ".join(f"{t}: {s.label()} {s[metric].text()}" for t, s in summary.items())
 
 
