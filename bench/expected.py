@@ -141,10 +141,11 @@ class DataAtHand:
         if key not in self._tests:
             fold = next((f for f in folds if f.name == fold_name), None)
             data = cfg.get("data") or {}
-            self._tests[key] = None if fold is None else {
-                target: sorted((r.image, r.mos) for r in
-                               (self.dataset(name, data).records[i] for i in idx))
-                for target, (name, idx) in fold.tests.items()}
+            tests = {}
+            for target, (name, idx) in ([] if fold is None else fold.tests.items()):
+                records = self.dataset(name, data).records
+                tests[target] = sorted((records[i].image, records[i].mos) for i in idx)
+            self._tests[key] = None if fold is None else tests
         return self._tests[key]
 
 

@@ -52,16 +52,35 @@ def _flatten(tree, prefix: str = "") -> dict:
 
 
 def setting_of(config: dict) -> dict:
-    """The flattened identity of a run's config without seed, fold and split."""
-    from .config import identity
+    """The flattened identity of a run's config without seed, fold and split: what
+    ``_flatten(bench.config.identity(config))`` gives less :data:`WITHIN_SETTING`, without
+    the deep copy (readers call it once per run folder)."""
+    from .config import NON_IDENTITY_KEYS
 
-    flat = _flatten(identity(config))
-    return {k: v for k, v in flat.items() if k not in WITHIN_SETTING}
+    out: dict = {}
+
+    def walk(tree: dict, prefix: str) -> bool:
+        emitted = False
+        for k, v in tree.items():
+            path = f"{prefix}{k}"
+            if path in NON_IDENTITY_KEYS:
+                continue
+            if isinstance(v, dict) and v:
+                if not walk(v, path + "."):
+                    out[path] = {}            # identity() leaves an emptied sub-tree behind
+            else:
+                out[path] = v
+            emitted = True
+        return emitted
+
+    walk(config or {}, "")
+    return {k: v for k, v in out.items() if k not in WITHIN_SETTING}
 
 
-def setting_key(config: dict) -> str:
-    """A short stable hash of :func:`setting_of`."""
-    blob = json.dumps(setting_of(config), sort_keys=True, default=str)
+def setting_key(config: dict, setting: Optional[dict] = None) -> str:
+    """A short stable hash of :func:`setting_of` (``setting``, when already computed)."""
+    blob = json.dumps(setting_of(config) if setting is None else setting, sort_keys=True,
+                      default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -83,13 +102,15 @@ def setting_labels(settings: dict[str, dict], shown: int = 3) -> dict[str, str]:
 class LoadedRun(NamedTuple):
     """A finished run that passed every reader check: its folder, its record (text fields
     sanitised for display), its config.json as read, its setting key, and per target what
-    the protocol defines for it (bench.expected.Expected)."""
+    the protocol defines for it (bench.expected.Expected), and its flat setting
+    (:func:`setting_of`)."""
 
     folder: RunFolder
     record: RunRecord
     config: dict
     setting: str
     expected: dict
+    flat: dict
 
 
 def display_record(folder: RunFolder, rec: RunRecord) -> RunRecord:
@@ -128,15 +149,13 @@ def refuse_copies(runs: list) -> tuple[list, list[BadRunFolder]]:
 def _expectations(runs: list, data: DataAtHand) -> list[LoadedRun]:
     """The runs with what the protocol defines for each target; where that is unknown here,
     with the units that runs of the same protocol, options and data cover."""
-    from .registry import PROTOCOLS
-
     out, seen = [], {}
-    for folder, rec, cfg, skey, shown in runs:
-        cols = protocol_class(rec.protocol).key_columns if rec.protocol in PROTOCOLS else ("fold",)
+    for folder, rec, cfg, skey, shown, flat in runs:
+        cols = protocol_class(rec.protocol).key_columns
         exp = {clean(t): data.expected(cfg, rec.seed, t, cols) for t in rec.targets}
         for t in exp:
             seen.setdefault((universe_key(cfg), t), set()).add(unit_of(shown, cols))
-        out.append(LoadedRun(folder, shown, cfg, skey, exp))
+        out.append(LoadedRun(folder, shown, cfg, skey, exp, flat))
     for run in out:
         for t, e in run.expected.items():
             if e.why:
@@ -159,7 +178,8 @@ def load_records(out_dir: Path | str, kinds=("run", "submission"),
     for folder, rec, cfg in good:
         try:
             check_run(folder, rec, cfg, data)
-            runs.append((folder, rec, cfg, setting_key(cfg), display_record(folder, rec)))
+            flat = setting_of(cfg)
+            runs.append((folder, rec, cfg, setting_key(cfg, flat), display_record(folder, rec), flat))
         except BadRunFolder as exc:
             bad.append(exc)
     runs, copies = refuse_copies(runs)
@@ -180,14 +200,14 @@ def load_results(out_dir: Path | str = "runs", log: Optional[Callable[[str], Non
     items, bad = load_records(out_dir, log=log)
     settings, groups = {}, {}
     for run in items:
-        settings[run.setting] = setting_of(run.config)
+        settings[run.setting] = run.flat
         rec = run.record
         groups.setdefault((rec.protocol, rec.method, rec.dataset), {})[run.setting] = settings[run.setting]
     labels = {}
     for group in groups.values():
         labels.update(setting_labels(group))
     rows = []
-    for folder, rec, cfg, key, expected in items:
+    for folder, rec, cfg, key, expected, _ in items:
         for target, t in rec.targets.items():
             rows.append({
                 "protocol": rec.protocol, "protocol_version": rec.protocol_version,
