@@ -93,3 +93,21 @@ def read_predictions(path: Path | str, required=COLUMNS) -> dict[str, Scored]:
     """:func:`parse_predictions` of the file at ``path``, read through the size-capped,
     regular-files-only reader (OSError, including its UnsafeFile, or BadPredictions)."""
     return parse_predictions(read_capped(path, None), required)
+
+
+def read_frame(path: Path | str, required=("mos", "prediction")):
+    """The predictions file at ``path`` as a pandas DataFrame (pandas' own number parsing,
+    as the plots and intervals always had), read through the size-capped,
+    regular-files-only reader; BadPredictions when a column is named twice or a
+    ``required`` one is missing, OSError when the file cannot be read."""
+    import pandas as pd
+
+    data = read_capped(path, None)
+    first = data.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    problem = header_problem(next(csv.reader([first]), []), required)
+    if problem:
+        raise BadPredictions(problem)
+    try:
+        return pd.read_csv(io.BytesIO(data))
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise BadPredictions(f"is not a readable table ({exc})") from None

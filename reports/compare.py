@@ -45,8 +45,10 @@ def _config_key(cfg: dict) -> str:
 
 
 def _images_key(run_dir: Path, target: str) -> str:
+    from bench.predictions_file import read_frame
+
     try:
-        df = pd.read_csv(run_dir / "predictions.csv", usecols=["target", "image"])
+        df = read_frame(run_dir / "predictions.csv", ("target", "image"))   # regular files only
     except (OSError, ValueError):
         return ""
     names = sorted(df.loc[df["target"].astype(str) == target, "image"].astype(str))
@@ -66,7 +68,7 @@ def run_table(runs_dir: Path | str, metric: str = "srocc", match: str = "config"
         raise BenchError(f"unknown --match '{match}'; valid: {', '.join(MATCH_MODES)}")
     rows = []
     items, _ = load_records(Path(runs_dir))
-    for folder, rec, cfg, _, expected in items:
+    for folder, rec, cfg, _, expected, _ in items:
         for target, t in rec.targets.items():
             if match == "config":
                 key = _config_key(cfg)
