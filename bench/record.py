@@ -27,7 +27,7 @@ from typing import Iterator, Optional
 from .data.atomic import try_lock, write_bytes_atomic, write_text_atomic
 from .display_text import clean
 from .errors import BenchError
-from .run_files import find_done, read_capped
+from .run_files import find_done, is_regular, read_capped
 
 SCHEMA_VERSION = 2
 DONE = "done"
@@ -228,8 +228,11 @@ class RunFolder:
             raise BadRunFolder(self.path, f"metrics.json is unreadable ({_first_line(exc)})") from None
         rec = RunRecord.from_json(obj, self.path)
         config = self.read_config()   # readers need it too: a run they would skip is not done
-        if rec.kind != "model" and not (self.path / "predictions.csv").is_file():
-            raise BadRunFolder(self.path, "has a done marker but no predictions.csv")
+        pred = self.path / "predictions.csv"
+        if rec.kind != "model" and not is_regular(pred):
+            raise BadRunFolder(self.path, "predictions.csv is a symbolic link, not read"
+                               if pred.is_symlink() else "predictions.csv is not a regular file"
+                               if pred.exists() else "has a done marker but no predictions.csv")
         return rec, config
 
     def read_config(self) -> dict:

@@ -140,9 +140,10 @@ def refuse_copies(runs: list) -> tuple[list, list[BadRunFolder]]:
         names = [str(g[0].path) for g in group]
         for g, name in zip(group, names):
             others = ", ".join(n for n in names if n != name)
-            refused.append(BadRunFolder(g[0].path, f"{len(group)} folders hold one run (same "
-                                        f"setting, fold {clean(fold, 40)}, seed {seed}): "
-                                        f"also {others}; copies are never averaged, keep one"))
+            refused.append(BadRunFolder(g[0].path, f"copies are never averaged: {len(group)} "
+                                        f"folders hold one run (same setting, fold "
+                                        f"{clean(fold, 40)}, seed {seed}); keep one of them: "
+                                        f"this and {others}"))
     return keep, refused
 
 
