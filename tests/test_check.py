@@ -155,3 +155,27 @@ def test_write_baseline_round_trip(runs, tmp_path, capsys):
 def test_write_baseline_needs_runs(runs):
     with pytest.raises(BenchError, match="no finished runs"):
         write_baseline(load_results(runs).iloc[0:0], 0.01)
+
+
+@pytest.mark.parametrize("value,tolerance,why", [
+    ("nan", "0.01", "value 'nan' is not a finite number"),
+    ("inf", "0.01", "value 'inf' is not a finite number"),
+    ("0.5", "nan", "tolerance 'nan' is not a finite number"),
+    ("0.5", "inf", "tolerance 'inf' is not a finite number"),
+    ("0.5", "-0.1", "tolerance -0.1 is negative"),
+])
+def test_a_baseline_that_would_pass_anything_is_refused(runs, tmp_path, capsys, value, tolerance, why):
+    """value=nan, tolerance=nan or inf always passed; now the baseline is refused, naming
+    the file, the line and the cell."""
+    path = write_csv(tmp_path / "b.csv", [{**BASE, "value": 0.0, "tolerance": 0.0},
+                                          {**BASE, "value": value, "tolerance": tolerance}])
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(runs)]) == 1
+    err = capsys.readouterr().err
+    assert f"line 3: {why}" in err and str(path) in err and err.count("\n") == 1
+    with pytest.raises(BenchError, match="line 3"):
+        load_baseline(path)
+
+
+def test_write_baseline_refuses_a_non_finite_tolerance(runs, tmp_path):
+    assert cli_main(["check", "--write-baseline", str(tmp_path / "b.csv"), "--tolerance", "nan",
+                     "--runs", str(runs)]) == 2
