@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.display_text import clean
 from bench.errors import BenchError
 
 IGNORED_KEYS = ("method", "method_settings", "device", "code_version", "submission")
@@ -202,7 +203,8 @@ def explain_no_pairs(table: pd.DataFrame, a: str, b: str, match: str = "config")
     ra = ta[ta["fold"].astype(str) == fold].iloc[0]
     rb = tb[tb["fold"].astype(str) == fold].iloc[0]
     diff = _differing_keys(ra["config"], rb["config"])
-    shown = "; ".join(f"{k}: {ra['config'].get(k)!r} vs {rb['config'].get(k)!r}" for k in diff[:5])
+    shown = "; ".join(clean(f"{k}: {ra['config'].get(k)!r} vs {rb['config'].get(k)!r}", 200)
+                      for k in diff[:5])
     more = f" (and {len(diff) - 5} more)" if len(diff) > 5 else ""
     return (f"no pairs: runs pair only when their configs differ in the method alone, but on "
             f"{p} fold {fold} the configs of {a} and {b} also differ in {shown}{more}; rerun "

@@ -213,7 +213,7 @@ def compare(baseline: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
 def describe(row: pd.Series) -> str:
     """A compact name for one compared row: 'line 3 (srocc lodo cis syn-kadid target=...)'."""
     parts = [row["metric"], row["protocol"], row["method"], row["dataset"], row["where"]]
-    return f"line {row['line']} ({' '.join(p for p in parts if p)})"
+    return f"line {row['line']} ({' '.join(clean(p, 200) for p in parts if p)})"
 
 
 def format_table(report: pd.DataFrame) -> str:
@@ -221,6 +221,9 @@ def format_table(report: pd.DataFrame) -> str:
     shown = report.drop(columns=["why"], errors="ignore").copy()
     for col in ("measured", "baseline", "tolerance"):
         shown[col] = shown[col].map(lambda v: "-" if pd.isna(v) else f"{v:.4f}")
+    for col in ("metric", "protocol", "method", "dataset", "where", "status"):
+        if col in shown.columns:     # baseline text is shown on a terminal: sanitised
+            shown[col] = shown[col].map(lambda v: clean(v, 200))
     return shown.to_string(index=False)
 
 

@@ -47,6 +47,8 @@ def load_runs(runs_dir: Path):
 def main(args) -> int:
     """Run the check (or write a baseline); return the exit status."""
     from reports.io import write_atomic
+
+    from ..display_text import clean
     from reports.regression import (
         compare,
         describe,
@@ -77,7 +79,7 @@ def main(args) -> int:
         print(f"FAILED: {len(unsound)} of {len(report)} baseline row(s) cannot be compared:")
         print(format_table(unsound))
         for _, r in unsound.iterrows():
-            print(f"  {describe(r)}: {r['status']}: {r['why']}")
+            print(f"  {describe(r)}: {r['status']}: {clean(r['why'], 1000)}")
         return 1
     regressed = report[report["status"] == "REGRESSED"]
     if not regressed.empty:
