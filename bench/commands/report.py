@@ -80,6 +80,16 @@ def _table1(args, paths: dict):
     return build_table1(collect_datasets(args.data_root, paths, log=log))
 
 
+def _measured(runs_dir: Path, want_table1: bool):
+    """(the finished runs as a table or None, '' or why the report cannot go on)."""
+    if not runs_dir.is_dir():
+        return None, "" if want_table1 else f"no runs: there is no folder {runs_dir}/"
+    results = load_runs(runs_dir)
+    if results.empty:
+        return None, "" if want_table1 else f"no finished runs in {runs_dir}/"
+    return results, ""
+
+
 def main(args) -> int:
     """Render the selected tables (and figures, index page) into a fresh folder that then
     replaces ``--out`` whole; print every file written."""
@@ -98,20 +108,11 @@ def main(args) -> int:
     check_replaceable(out)
     paths = data_paths(args.set)
     want_table1 = bool(args.table1 or args.data_root or paths)
-    results = None
-    if not args.paper:
-        runs_dir = Path(args.runs)
-        if not runs_dir.is_dir():
-            if not want_table1:
-                return _no_runs(f"no runs: there is no folder {runs_dir}/")
-        else:
-            results = load_runs(runs_dir)
-        if (results is None or results.empty) and not want_table1:
-            return _no_runs(f"no finished runs in {runs_dir}/")
-        if results is not None and results.empty:
-            results = None
-        if results is None:
-            ids = []                       # Table 1 only
+    results, why = (None, "") if args.paper else _measured(Path(args.runs), want_table1)
+    if why:
+        return _no_runs(why)
+    if results is None and not args.paper:
+        ids = []                           # Table 1 only
 
     grids = [build_grid(get_spec(t), results, paper) for t in ids]
     if results is not None:
