@@ -77,3 +77,18 @@ def test_generation_needs_no_network(tiny_suite, tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
     manifest = suite._generate(tmp_path, 0, 1, log=lambda m: None)
     assert manifest["sets"]["syn-kadid"]["images"] == 2 * 3 * 5
+
+
+def test_png_writer_round_trips_exactly():
+    from io import BytesIO
+
+    from PIL import Image
+
+    from bench.data.synthetic.jobs import png_bytes
+
+    rng = np.random.default_rng(0)
+    for shape in [(192, 192, 3), (7, 5, 3), (1, 1, 3)]:
+        img = rng.integers(0, 256, shape, dtype=np.uint8)
+        with Image.open(BytesIO(png_bytes(img))) as back:
+            assert back.format == "PNG" and back.mode == "RGB"
+            np.testing.assert_array_equal(np.asarray(back), img)

@@ -10,7 +10,8 @@ image, so results and files do not depend on the number of processes or their or
 from __future__ import annotations
 
 import hashlib
-import io
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,13 +51,25 @@ class JobResult:
     scores: dict
 
 
-def png_bytes(img: np.ndarray) -> bytes:
-    """PNG encoding of an H x W x 3 uint8 image (zlib level 1: fast, deterministic)."""
-    from PIL import Image
+def _chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+
+def png_bytes(img: np.ndarray) -> bytes:
+    """PNG encoding of an H x W x 3 uint8 image: 8-bit RGB, every row with the 'Sub'
+    filter (each byte minus the one a pixel to its left) and zlib level 1. Written here
+    rather than by Pillow because Pillow tries every filter on every row: this takes
+    under 2 ms a 192 px image against about 3 (files about 5 % larger), and the bytes
+    depend on nothing but the pixels and zlib."""
+    h, w, c = img.shape
+    diff = img.astype(np.int16)
+    diff[:, 1:] -= img[:, :-1]
+    rows = np.empty((h, 1 + w * c), np.uint8)
+    rows[:, 0] = 1  # filter type Sub
+    rows[:, 1:] = (diff & 0xFF).astype(np.uint8).reshape(h, w * c)
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8 bits, RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
+            + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + _chunk(b"IEND", b""))
 
 
 def _write(dest: Path, rel: str, img: np.ndarray) -> str:

@@ -20,9 +20,10 @@ together, and the members are averaged with **equal weights**: there are no huma
 here to fit weights to, and z-scoring gives each member the same spread, so each one
 moves the pseudo-MOS as much as any other (colour, then, has a quarter of the say). The
 mean z passes through a logistic: pseudo-MOS = 1 / (1 + exp(-1.5 z)).
-Sides were chosen for CPU cost, measured on one core with batches of 8: GMSD ~500
-images/s at 192 px, NLPD ~300 at 96 px, FSIM ~200 at 64 px (~95 at 96 px) and CIEDE2000
-~600 at 64 px; SSIM, MS-SSIM and VIF stay under 20 images/s at 192 px and are not used.
+Sides were chosen for CPU cost, measured on one core with batches of 8: GMSD ~550
+images/s at 192 px, NLPD ~350 at 96 px (~450 at 64 px: not worth its detail), FSIM ~200
+at 64 px (~90 at 96 px) and CIEDE2000 ~580 at 64 px; SSIM, MS-SSIM and VIF stay under 20
+images/s at 192 px and are not used.
 """
 from __future__ import annotations
 
