@@ -54,9 +54,9 @@ class Sample:
 
 @lru_cache(maxsize=512)
 def _read_csv(path: str):
-    import pandas as pd
+    from bench.core.predictions_file import read_frame
 
-    return pd.read_csv(path)
+    return read_frame(path)      # regular files only, size-capped, no repeated column
 
 
 def read_sample(path: str | Path, target: str = "") -> Sample | None:
@@ -70,7 +70,7 @@ def read_sample(path: str | Path, target: str = "") -> Sample | None:
         pred = df["prediction"].to_numpy(dtype=float)
         mos = df["mos"].to_numpy(dtype=float)
         images = tuple(df["image"].astype(str)) if "image" in df.columns else tuple(map(str, range(len(df))))
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError):      # BadPredictions is a ValueError
         return None
     ok = np.isfinite(pred) & np.isfinite(mos)
     if ok.sum() < 3:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.core.display_text import clean
 from bench.core.errors import BenchError
 
 IGNORED_KEYS = ("method", "method_settings", "device", "code_version", "submission")
@@ -45,8 +46,10 @@ def _config_key(cfg: dict) -> str:
 
 
 def _images_key(run_dir: Path, target: str) -> str:
+    from bench.core.predictions_file import read_frame
+
     try:
-        df = pd.read_csv(run_dir / "predictions.csv", usecols=["target", "image"])
+        df = read_frame(run_dir / "predictions.csv", ("target", "image"))   # regular files only
     except (OSError, ValueError):
         return ""
     names = sorted(df.loc[df["target"].astype(str) == target, "image"].astype(str))
@@ -66,7 +69,7 @@ def run_table(runs_dir: Path | str, metric: str = "srocc", match: str = "config"
         raise BenchError(f"unknown --match '{match}'; valid: {', '.join(MATCH_MODES)}")
     rows = []
     items, _ = load_records(Path(runs_dir))
-    for folder, rec, cfg in items:
+    for folder, rec, cfg, _, expected, _ in items:
         for target, t in rec.targets.items():
             if match == "config":
                 key = _config_key(cfg)
@@ -79,19 +82,20 @@ def run_table(runs_dir: Path | str, metric: str = "srocc", match: str = "config"
                 "target": target, "seed": rec.seed, "split": rec.facts.get("split", -1),
                 "value": t.get(metric, math.nan), "run_dir": str(folder.path),
                 "config": _flatten(cfg), "key": key, "record": rec,
+                "expected": expected.get(target),
             })
     return pd.DataFrame(rows, columns=["method", "method_display", "protocol", "dataset", "fold",
                                        "target", "seed", "split", "value", "run_dir", "config", "key",
-                                       "record"])
+                                       "record", "expected"])
 
 
 def method_summary(table: pd.DataFrame, run_dirs, protocol: str, metric: str) -> str:
     """The protocol's own summary (bench.engine.protocol.Protocol.summarise) of the paired runs of
     one method, per target: 'livec: median of 10 splits 0.8123 ± 0.0100 (n=10)'."""
-    from bench.app.results import protocol_class
+    from bench.app.results import summarise_rows
 
-    runs = table[table["run_dir"].isin(set(run_dirs))].drop_duplicates("run_dir")
-    summary = protocol_class(protocol).summarise(list(runs["record"]), list(runs["run_dir"]))
+    runs = table[table["run_dir"].isin(set(run_dirs)) & (table["protocol"] == protocol)]
+    summary = summarise_rows(runs)
     return "; ".join(f"{t}: {s.label()} {s[metric].text()}" for t, s in summary.items())
 
 
@@ -199,7 +203,8 @@ def explain_no_pairs(table: pd.DataFrame, a: str, b: str, match: str = "config")
     ra = ta[ta["fold"].astype(str) == fold].iloc[0]
     rb = tb[tb["fold"].astype(str) == fold].iloc[0]
     diff = _differing_keys(ra["config"], rb["config"])
-    shown = "; ".join(f"{k}: {ra['config'].get(k)!r} vs {rb['config'].get(k)!r}" for k in diff[:5])
+    shown = "; ".join(clean(f"{k}: {ra['config'].get(k)!r} vs {rb['config'].get(k)!r}", 200)
+                      for k in diff[:5])
     more = f" (and {len(diff) - 5} more)" if len(diff) > 5 else ""
     return (f"no pairs: runs pair only when their configs differ in the method alone, but on "
             f"{p} fold {fold} the configs of {a} and {b} also differ in {shown}{more}; rerun "

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.core.display_text import for_matplotlib
+
 from .io import write_atomic_with
 from .measured import METRIC_LABELS, normalise_results
 from .paper import load_paper_numbers
@@ -119,9 +121,10 @@ def lodo_bars(results: pd.DataFrame, out_dir: Path, paper: pd.DataFrame | None =
             ax.bar([x + width / 2 for x in xs], [published.get(f, math.nan) for f in order],
                    width, label=f"published ({ref})", color="#bbbbbb")
         display = grp["method_display"].iloc[0]
-        ax.set_xticks(list(xs), order, rotation=60, ha="right", fontsize=8)
+        ax.set_xticks(list(xs), [for_matplotlib(f) for f in order], rotation=60, ha="right",
+                      fontsize=8)
         ax.set_ylabel("SROCC")
-        ax.set_title(f"{display}: leave-one-distortion-out on {dataset}")
+        ax.set_title(for_matplotlib(f"{display}: leave-one-distortion-out on {dataset}"))
         ax.axhline(0, color="black", linewidth=0.5)
         ax.set_ylim(top=1.15)
         ax.legend(fontsize=8, loc="upper right", ncol=2)
@@ -146,7 +149,9 @@ def scatter_plots(results: pd.DataFrame, out_dir: Path) -> tuple[list[FigureFile
     for _, run in results.iterrows():
         path = _predictions_path(run)
         try:
-            pred = pd.read_csv(path)
+            from bench.core.predictions_file import read_frame
+
+            pred = read_frame(path)     # regular files only, size-capped, no repeated column
             if "target" in pred.columns and run["target"] and (pred["target"] == run["target"]).any():
                 pred = pred[pred["target"] == run["target"]]     # one file may hold several targets
             x, y = pred["mos"].astype(float), pred["prediction"].astype(float)
@@ -164,7 +169,7 @@ def scatter_plots(results: pd.DataFrame, out_dir: Path) -> tuple[list[FigureFile
         ax.set_xlabel("MOS (normalised)")
         ax.set_ylabel("prediction")
         where = f"{run['dataset']} -> {run['target']}" + (f" [{run['fold']}]" if run["fold"] else "")
-        ax.set_title(f"{run['method_display']} {run['protocol']}: {where}", fontsize=9)
+        ax.set_title(for_matplotlib(f"{run['method_display']} {run['protocol']}: {where}"), fontsize=9)
         ax.text(0.02, 0.98, f"SROCC {run['srocc']:.3f}\nPLCC {run['plcc']:.3f}\nn={len(pred)}",
                 transform=ax.transAxes, va="top", fontsize=8)
         stem = slug("scatter", Path(str(run["run_dir"])).name or run.name, run["target"], run["fold"])
@@ -177,7 +182,10 @@ def scatter_plots(results: pd.DataFrame, out_dir: Path) -> tuple[list[FigureFile
 def curve_plots(results: pd.DataFrame, out_dir: Path, spec: CurveSpec) -> list[FigureFile]:
     """Figure-3-style curves for one sweep: per (protocol, dataset, target, backbone,
     profile, fixed value), PLCC and SROCC vs ``spec.x``, one line per method with >= 2 points."""
-    runs = results[results["protocol"].isin(spec.protocols)].dropna(subset=[spec.x])
+    runs = results[results["protocol"].isin(spec.protocols)].copy()
+    for col in (spec.x, spec.fixed):     # a plug-in's setting may hold text: not a curve
+        runs[col] = pd.to_numeric(runs[col], errors="coerce")
+    runs = runs.dropna(subset=[spec.x])
     out = []
     keys = ["protocol", "target", *GROUP_FIELDS, spec.fixed]
     for key, grp in runs.groupby(keys, sort=True, dropna=False):
@@ -190,7 +198,7 @@ def curve_plots(results: pd.DataFrame, out_dir: Path, spec: CurveSpec) -> list[F
             for name, g in lines.items():
                 stats = g.groupby(spec.x)[metric].agg(["mean", "std"]).fillna(0.0)
                 ax.errorbar(stats.index.astype(float), stats["mean"], yerr=stats["std"],
-                            marker="o", capsize=2, label=name)
+                            marker="o", capsize=2, label=for_matplotlib(name))
             ax.set_xticks(sorted({float(v) for g in lines.values() for v in g[spec.x]}))
             ax.set_xlabel(spec.xlabel)
             ax.set_ylabel(METRIC_LABELS[metric])
@@ -198,7 +206,8 @@ def curve_plots(results: pd.DataFrame, out_dir: Path, spec: CurveSpec) -> list[F
         axes[0].legend(fontsize=8)
         protocol, target, dataset, backbone, profile, fixed = key
         fixed_txt = "" if pd.isna(fixed) else f", {spec.fixed}={fixed:g}"
-        fig.suptitle(f"{protocol} on {target} (trained on {dataset}, {backbone}{fixed_txt})", fontsize=10)
+        fig.suptitle(for_matplotlib(f"{protocol} on {target} (trained on {dataset}, {backbone}"
+                                    f"{fixed_txt})"), fontsize=10)
         caption = f"{METRIC_LABELS['plcc']}/{METRIC_LABELS['srocc']} vs {spec.xlabel}: {protocol}, " \
                   f"{dataset} -> {target}, {backbone}, {profile}{fixed_txt}"
         out.append(save_figure(fig, out_dir, slug("curve", spec.x, *key[:-1], fixed), caption))

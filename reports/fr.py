@@ -124,7 +124,9 @@ def _correlated(fr_rows: pd.DataFrame) -> dict[str, tuple[str, float]]:
         path = str(run["predictions"])
         if path not in cache:
             try:
-                p = pd.read_csv(path)
+                from bench.core.predictions_file import read_frame
+
+                p = read_frame(path, ("image", "prediction"))   # regular files only, capped
                 if "target" in p.columns:
                     p = p[p["target"] == run["target"]]
                 cache[path] = p.set_index("image")["prediction"].astype(float)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.core.display_text import for_matplotlib
+
 from .figures import FigureFile, _new_figure, save_figure, slug
 from .fr import SOURCE_MARK, fr_results
 
@@ -55,13 +57,13 @@ def label_budget_figures(results: pd.DataFrame | None, out_dir: Path) -> list[Fi
         colours = {}
         for name, pts in lines.items():
             bar = ax.errorbar(pts["fraction"], pts["mean"], yerr=pts["std"], marker="o", capsize=2,
-                              label=name)
+                              label=for_matplotlib(name))
             colours[name] = bar[0].get_color()
         for name, g in trained[trained["label_fraction"] == 0].groupby("method_display"):
             m, _, n = _mean_std_over_splits(g)
             if n:
                 ax.axhline(m, linestyle=":", color=colours.get(name, "black"),
-                           label=f"{name}, label-free (n={n})")
+                           label=for_matplotlib(f"{name}, label-free (n={n})"))
         free = grp[grp["training_free"]].drop_duplicates(["method", "split", "seed", "target"])
         for name, g in free.groupby("method_display"):
             m, _, n = _mean_std_over_splits(g)
@@ -69,11 +71,11 @@ def label_budget_figures(results: pd.DataFrame | None, out_dir: Path) -> list[Fi
             if n:   # a label-source metric is drawn apart: it is not a competitor
                 ax.axhline(m, linestyle=":" if source else "--", linewidth=0.8,
                            color="#c07070" if source else "#888888",
-                           label=f"{name}{' ' + SOURCE_MARK if source else ''}")
+                           label=for_matplotlib(f"{name}{' ' + SOURCE_MARK if source else ''}"))
         ax.set_xscale("log")
         ax.set_xlabel("share of training pairs with MOS (label fraction)")
         ax.set_ylabel("SROCC (mean ± std over splits)")
-        ax.set_title(f"Label budget: {dataset} ({backbone}, {profile})", fontsize=10)
+        ax.set_title(for_matplotlib(f"Label budget: {dataset} ({backbone}, {profile})"), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
         caption = (f"SROCC vs label fraction on {dataset} ({backbone}, {profile}), mean ± sample "

@@ -169,6 +169,8 @@ def build_grid(spec: TableSpec, results: pd.DataFrame | None = None,
         notes += _summary_notes(spec, ptab, summary[0])
         notes += _coverage_notes(spec, entities, shared.keys, summary)
     notes += meas.mark_notes(runs)
+    if with_measured:
+        notes += meas.completeness_notes(spec, agg, dict(zip(runs["entity_key"], runs["entity_label"])))
 
     rows = []
     sources = [e[1] for e in entities]

@@ -4,8 +4,11 @@ protocol's headline metric, best first; as text and as a sortable HTML page.
 Each row's numbers come from the protocol's own :meth:`bench.engine.protocol.Protocol.summarise`
 (LODO: mean over folds of each fold's mean over seeds; cross: mean over seeds; fine-tune:
 median over splits), with the sample std (ddof=1) over those units and their count n.
-An incomplete set (fewer folds than the protocol defines) says so ('mean over 2 of 5
-folds'). Rows never mix settings: runs whose identities differ in anything but seed, fold
+Completeness comes from the protocol over the dataset, never from a record
+(:mod:`bench.app.expected`): an incomplete set says so ('mean over 2 of 5 folds', or 'of at
+least 5' where only other runs show the missing folds) and is not ranked; a set whose
+dataset is not at hand here says '(unverified)' and is ranked after the rows whose
+completeness was checked (``board.attrs['notes']`` says why). Rows never mix settings: runs whose identities differ in anything but seed, fold
 or split are separate rows, labelled by what differs (``setting``). A row whose headline is
 undefined (NaN, e.g. constant predictions) is left out of the ranking and listed in
 ``board.attrs['undefined']``. Rows are grouped in blocks of one protocol, training set and
@@ -22,20 +25,23 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from bench.core.display_text import clean
 from bench.app.results import protocol_class, summarise_rows
 
 from .fr import label_source_marks, mark_notes, strongest
+from .links import relative_url
 
 KEY = ["protocol", "dataset", "target", "method", "method_display", "backbone", "profile",
        "clusters", "train_ratio", "protocol_version", "setting"]
 BLOCK = ["protocol", "dataset", "target"]
 COLUMNS = ["rank", *KEY, "mark", "setting_label", "srocc", "plcc", "srocc_std", "plcc_std", "n",
-           "aggregate", "complete", "n_folds", "n_splits", "n_seeds", "n_runs", "run_dirs"]
+           "aggregate", "complete", "completeness", "n_folds", "n_splits", "n_seeds", "n_runs",
+           "run_dirs"]
+_STATE_ORDER = {"complete": 0, "unverified": 1, "incomplete": 2}
 
 
 def _row(key: tuple, grp: pd.DataFrame) -> dict:
@@ -47,6 +53,7 @@ def _row(key: tuple, grp: pd.DataFrame) -> dict:
                srocc=summary["srocc"].value, plcc=summary["plcc"].value,
                srocc_std=summary["srocc"].std, plcc_std=summary["plcc"].std,
                n=summary["srocc"].n, aggregate=summary.label(), complete=summary.complete,
+               completeness=summary.state, _missing=summary.missing, _why=summary.unverified,
                n_folds=summary.units if unit == "fold" else 0,
                n_splits=summary.units if unit == "split" else 0, n_seeds=summary.seeds,
                n_runs=grp["run_dir"].nunique(), run_dirs=sorted(grp["run_dir"].astype(str).unique()))
@@ -70,16 +77,43 @@ def build_leaderboard(results: pd.DataFrame) -> pd.DataFrame:
     board = board[board["_h"].notna()].copy()
     board["_p"] = board["protocol"].map(lambda p: protocol_class(p).order)
     board["_m"] = board["mark"] != ""
-    board = board.sort_values(["_p", "protocol", "dataset", "target", "_m", "_h"],
-                              ascending=[True, True, True, True, True, False], kind="stable")
+    board["_s"] = board["completeness"].map(_STATE_ORDER)
+    board["_x"] = board["_m"] | (board["completeness"] == "incomplete")    # left unranked
+    board = board.sort_values(["_p", "protocol", "dataset", "target", "_x", "_m", "_s", "_h"],
+                              ascending=[True] * 7 + [False], kind="stable")
     ranks = board.groupby(BLOCK, sort=False).cumcount() + 1
-    board["rank"] = pd.Series([None if m else int(r) for r, m in zip(ranks, board["_m"])],
+    board["rank"] = pd.Series([None if x else int(r) for r, x in zip(ranks, board["_x"])],
                               index=board.index, dtype=object)
-    out = board.drop(columns=["_p", "_h", "_m"]).reset_index(drop=True)[COLUMNS]
+    notes = completeness_notes(board)
+    out = board.reset_index(drop=True)[COLUMNS]
     out.attrs["undefined"] = [f"{r['method_display']} on {r['protocol']}/{r['target']}"
                               for _, r in undefined.iterrows()]
-    out.attrs["notes"] = mark_notes(out["mark"], results)
+    out.attrs["notes"] = mark_notes(out["mark"], results) + notes
     return out
+
+
+def completeness_notes(board: pd.DataFrame, shown: int = 3) -> list[str]:
+    """Note lines for rows not known to be complete: incomplete ones (not ranked) with
+    what they miss, and unverified ones (ranked after the checked rows) with why."""
+    def who(r) -> str:
+        return f"{r['method_display']} on {r['protocol']}/{r['dataset']}/{r['target']}"
+
+    notes = []
+    incomplete = board[board["completeness"] == "incomplete"]
+    if len(incomplete):
+        rows = "; ".join(f"{who(r)} ({r['aggregate']}"
+                         + (f"; missing {', '.join(r['_missing'][:5])}" if len(r["_missing"]) else "")
+                         + ")" for _, r in incomplete.head(shown).iterrows())
+        more = f"; ... ({len(incomplete)} in all)" if len(incomplete) > shown else ""
+        notes.append(f"Not ranked: {len(incomplete)} row(s) cover fewer units than the protocol "
+                     f"defines: {rows}{more}.")
+    unverified = board[board["completeness"] == "unverified"]
+    if len(unverified):
+        whys = list(dict.fromkeys(unverified["_why"]))
+        notes.append(f"Completeness unverified for {len(unverified)} row(s) ('(unverified)'): "
+                     f"{'; '.join(whys[:shown])}. They are ranked after the rows whose "
+                     "completeness was checked.")
+    return [clean(n, 2000) for n in notes]
 
 
 def _rank(v) -> str:
@@ -89,22 +123,34 @@ def _rank(v) -> str:
 
 def _method(row: pd.Series) -> str:
     """The method as printed: its display name and its label-source mark, if any."""
-    return f"{row['method_display']} {row.get('mark') or ''}".strip()
+    return clean(f"{row['method_display']} {row.get('mark') or ''}")
+
+
+def _number(v, fmt: str) -> str | None:
+    """``v`` formatted with ``fmt`` when it is a number (or numeric text), else None."""
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(x) else format(x, fmt)
 
 
 def _setting(row: pd.Series, varying: list[str]) -> str:
     parts = [row["setting_label"]] if row.get("setting_label") else []
     for f in varying:
         v = row[f]
-        if f == "clusters" and v is not None and not (isinstance(v, float) and math.isnan(v)):
-            parts.append(f"c={int(v)}")
-        elif f == "train_ratio" and not pd.isna(v):
-            parts.append(f"t={float(v):g}")
+        missing = v is None or (isinstance(v, float) and math.isnan(v))
+        if f == "clusters" and not missing:
+            parts.append(f"c={_number(v, 'g') or clean(v, 40)}")
+        elif f == "train_ratio" and not missing:
+            parts.append(f"t={_number(v, 'g') or clean(v, 40)}")
         elif f in ("backbone", "profile") and v:
             parts.append(str(v))
         elif f == "protocol_version":
             parts.append(f"v{v}")
-    return ", ".join(parts)
+    return clean(", ".join(parts), 400)
 
 
 def varying_settings(board: pd.DataFrame) -> list[str]:
@@ -127,9 +173,9 @@ def format_text(board: pd.DataFrame) -> str:
     if labelled:
         head.append("setting")
     lines = []
-    table = [[_rank(r["rank"]), r["protocol"], r["dataset"], r["target"], _method(r),
-              _num(r["srocc"]), _num(r["srocc_std"]), _num(r["plcc"]), _num(r["plcc_std"]),
-              r["aggregate"]]
+    table = [[_rank(r["rank"]), clean(r["protocol"]), clean(r["dataset"]), clean(r["target"]),
+              _method(r), _num(r["srocc"]), _num(r["srocc_std"]), _num(r["plcc"]),
+              _num(r["plcc_std"]), clean(r["aggregate"])]
              + ([_setting(r, varying)] if labelled else []) for _, r in board.iterrows()]
     widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(head)]
     right = {0, 5, 6, 7, 8}
@@ -147,7 +193,7 @@ def format_text(board: pd.DataFrame) -> str:
             lines.append("")
         prev = block
         lines.append(fmt(cells))
-    notes = board.attrs.get("notes") or []
+    notes = [clean(n, 2000) for n in board.attrs.get("notes") or []]
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
@@ -188,19 +234,11 @@ details { font-size: 0.85em; }
 """
 
 
-def _rel(target: str, base: Path) -> str:
-    """``target`` relative to folder ``base``, as a URL path (absolute when on another drive)."""
-    try:
-        return Path(os.path.relpath(Path(target).resolve(), base.resolve())).as_posix()
-    except ValueError:
-        return Path(target).resolve().as_uri()
-
-
 def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leaderboard",
                 source: str = "") -> str:
     """A standalone HTML page: the leaderboard as a table sortable by any column (plain JS,
-    no external resources); each row links its run folders and their config.json, by paths
-    relative to ``html_path``'s folder."""
+    no external resources); each row links its run folders and their config.json by
+    relative URLs from ``html_path``'s folder (reports.links: './' and percent-encoding)."""
     base = Path(html_path).parent
     cols = [("#", "rank", "num"), ("protocol", "protocol", "text"), ("dataset", "dataset", "text"),
             ("target", "target", "text"), ("method", "method", "text"),
@@ -209,7 +247,7 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
             ("setting", "setting_label", "text"),
             ("backbone", "backbone", "text"), ("profile", "profile", "text"),
             ("c", "clusters", "num"), ("t", "train_ratio", "num"), ("runs", "n_runs", "num")]
-    esc = lambda x: html.escape(str(x), quote=True)  # noqa: E731
+    esc = lambda x: html.escape(clean(x, 2000), quote=True)  # noqa: E731
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>{esc(title)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
            f"<h1>{esc(title)}</h1>"]
@@ -234,15 +272,18 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
                 continue
             missing = v is None or (isinstance(v, float) and math.isnan(v))
             if kind == "num":
-                value = "" if missing else (f"{v:.4f}" if field.startswith(("srocc", "plcc"))
-                                             else f"{v:g}")
+                fmt = ".4f" if field.startswith(("srocc", "plcc")) else "g"
+                value = "" if missing else _number(v, fmt)
+                if value is None:              # text where a number belongs (a plug-in's setting)
+                    cells.append(f'<td data-value="nan">{esc(v)}</td>')
+                    continue
                 cells.append(f'<td class="num" data-value="{esc(value or "nan")}">{esc(value)}</td>')
             else:
                 value = "" if missing else str(v)
                 cells.append(f'<td data-value="{esc(value)}">{esc(value)}</td>')
         links = "".join(
-            f'<li><a href="{esc(_rel(d, base))}/">{esc(Path(d).name)}</a> '
-            f'(<a href="{esc(_rel(d, base))}/config.json">config.json</a>)</li>'
+            f'<li><a href="{esc(relative_url(d, base))}/">{esc(Path(d).name)}</a> '
+            f'(<a href="{esc(relative_url(d, base))}/config.json">config.json</a>)</li>'
             for d in r["run_dirs"])
         cells.append(f"<td><details><summary>{len(r['run_dirs'])} run folder(s)</summary>"
                      f"<ul>{links}</ul></details></td>")

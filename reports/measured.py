@@ -48,6 +48,9 @@ class Aggregate:
     metric: str = ""
     runs: tuple[tuple[str, str], ...] = ()
     mark: str = ""
+    state: str = ""      # the summary's completeness: 'complete', 'incomplete', 'unverified'
+    label: str = ""      # how it was aggregated ('median over 2 of 10 splits')
+    why: str = ""        # why completeness is unverified, if it is
 
 
 def normalise_results(results: pd.DataFrame) -> pd.DataFrame:
@@ -204,28 +207,30 @@ def aggregate(spec: TableSpec, runs: pd.DataFrame) -> dict[tuple, dict[tuple, Ag
             skey = skey if isinstance(skey, tuple) else (skey,)
             keys = set(vals["metric_key"])
             metric = keys.pop() if len(keys) == 1 else ""
-            mean, std, n = _cell_stat(vals, metric)
-            cells[tuple(skey)] = Aggregate(mean, std, n, metric, _run_files(vals), mark)
+            (mean, std, n), summary = _cell_stat(vals, metric)
+            extra = (summary.state, summary.label(), summary.unverified) if summary else ()
+            cells[tuple(skey)] = Aggregate(mean, std, n, metric, _run_files(vals), mark, *extra)
     return out
 
 
-def _cell_stat(vals: pd.DataFrame, metric: str) -> tuple[float, float, int]:
-    """(value, sample std, n) of one cell: the protocol's summary of its runs' records,
-    or over seeds when the cell holds one fold; mean and sample std without records."""
+def _cell_stat(vals: pd.DataFrame, metric: str):
+    """((value, sample std, n), the protocol's Summary or None) of one cell: the
+    protocol's summary of its runs' records, or over seeds when the cell holds one fold;
+    mean and sample std (and no summary) without records."""
     from bench.app.results import summarise_rows
     from bench.core.summary import summarise_records
 
     has_records = "record" in vals.columns and vals["record"].notna().all()
     if has_records and metric and vals["protocol"].nunique() == 1 and vals["target"].nunique() == 1:
         target = vals["target"].iloc[0]
-        summary = summarise_rows(vals)[target]
+        summary = whole = summarise_rows(vals)[target]
         if summary.units == 1 and summary.seeds > 1:
             records = list(dict(zip(vals["run_dir"], vals["record"])).values())
             summary = summarise_records(records, (), "mean", "seed")[target]
         stat = summary[metric]
-        return stat.value, stat.std, stat.n
+        return (stat.value, stat.std, stat.n), whole
     v = vals["metric_value"].astype(float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan, len(v)
+    return (float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else math.nan, len(v)), None
 
 
 def _run_files(vals: pd.DataFrame) -> tuple[tuple[str, str], ...]:
@@ -239,6 +244,29 @@ def _run_files(vals: pd.DataFrame) -> tuple[tuple[str, str], ...]:
             pred = f"{run_dir}/predictions.csv" if isinstance(run_dir, str) and run_dir else ""
         out.append((pred, str(r.get("target", "") or "")))
     return tuple(out)
+
+
+def completeness_notes(spec: TableSpec, agg: dict, labels: dict) -> list[str]:
+    """Notes naming the measured entities whose cells are not known to be complete (for
+    layouts whose cells summarise a protocol's units; a LODO table's cells are single
+    folds, its AVERAGE row says what it covers): each incomplete one with how its cells
+    were aggregated, and the unverified ones together with why."""
+    if "fold" in spec.layout_spec.measured_shared:
+        return []
+    notes, unverified, why = [], [], ""
+    for ekey, cells in agg.items():
+        name = labels.get(ekey, ekey[0])
+        states = {k[0]: a for k, a in cells.items()}            # one per target, not per metric
+        short = [f"{t}: {a.label}" for t, a in states.items() if a.state == "incomplete"]
+        if short:
+            notes.append(f"{name} is incomplete ({'; '.join(short[:4])}): not every unit the "
+                         "protocol defines has runs.")
+        elif any(a.state == "unverified" for a in states.values()):
+            unverified.append(name)
+            why = why or next(a.why for a in states.values() if a.why)
+    if unverified:
+        notes.append(f"Completeness not verified for {', '.join(unverified)}: {why}.")
+    return notes
 
 
 def mark_notes(runs: pd.DataFrame) -> list[str]:

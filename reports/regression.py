@@ -14,9 +14,14 @@ names none. A row fails when:
 * ``MIXED``: its runs have different settings (identities that differ in more than seed,
   fold or split, e.g. a run with ``train.epochs=0`` beside the others);
 * ``INCOMPLETE``: fewer folds/splits have runs than the baseline's ``folds`` or than the
-  protocol defines (rows filtering on ``fold`` or ``split`` are checked against ``folds``
-  only);
+  protocol defines over the dataset (rows filtering on ``fold`` or ``split`` are checked
+  against ``folds`` only); a record's own ``fold_count`` is never believed;
+* ``UNVERIFIED``: the dataset is not at hand, so nothing says how many folds the protocol
+  defines, and the baseline row gives no ``folds`` count to check against;
 * ``REGRESSED``: ``measured < value - tolerance``.
+
+A baseline whose value or tolerance is not a finite number, or whose tolerance is
+negative, is refused when it is read (such a row would pass whatever was measured).
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.core.display_text import clean
 from bench.core.errors import BenchError
 
 REQUIRED = ("metric", "protocol", "method", "dataset", "value", "tolerance")
@@ -68,9 +74,17 @@ def load_baseline(path: str | Path) -> pd.DataFrame:
                              f"valid: {', '.join(METRICS)}")
         for col in ("value", "tolerance"):
             try:
-                float(row[col])
+                number = float(row[col])
             except ValueError:
-                raise BenchError(f"baseline {path} line {line}: {col} '{row[col]}' is not a number") from None
+                raise BenchError(f"baseline {path} line {line}: {col} '{clean(row[col], 40)}' is "
+                                 "not a number") from None
+            if not math.isfinite(number):
+                raise BenchError(f"baseline {path} line {line}: {col} '{clean(row[col], 40)}' is "
+                                 "not a finite number; give the value and tolerance to check "
+                                 "against as finite numbers")
+            if col == "tolerance" and number < 0:
+                raise BenchError(f"baseline {path} line {line}: tolerance {row[col]} is negative; "
+                                 "give a tolerance >= 0")
         count = row.get(COUNT_COLUMN, "")
         if count and not (count.isdigit() and int(count) > 0):
             raise BenchError(f"baseline {path} line {line}: {COUNT_COLUMN} '{count}' is not a "
@@ -107,12 +121,16 @@ def matching_runs(results: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
 class Measure:
     """A baseline row's measurement: ``value`` (NaN for no runs), ``units`` (folds, splits
     or seeds measured; the fewest over targets), ``expected`` (units the protocol defines,
-    None when unknown) and ``settings`` (labels of the distinct settings among the runs)."""
+    None when unknown; a lower bound when ``unverified``), ``settings`` (labels of the
+    distinct settings among the runs), ``missing`` (units the protocol defines without
+    runs) and ``unverified`` (why completeness could not be checked; '' when it was)."""
 
     value: float
     units: int = 0
     expected: int | None = None
     settings: tuple = ()
+    missing: tuple = ()
+    unverified: str = ""
 
 
 def measure(runs: pd.DataFrame, metric: str) -> Measure:
@@ -125,11 +143,15 @@ def measure(runs: pd.DataFrame, metric: str) -> Measure:
     labels = tuple(sorted({str(x) or "(default)" for x in runs["setting_label"]}))
     if runs["setting"].nunique() > 1:
         return Measure(math.nan, settings=labels)
-    summaries = [summarise_rows(runs)[t] for t in dict.fromkeys(runs["target"])]
+    by_target = summarise_rows(runs)
+    summaries = [by_target[t] for t in dict.fromkeys(runs["target"])]
     values = [x[metric].value for x in summaries if not math.isnan(x[metric].value)]
     expected = [x.expected for x in summaries if x.expected is not None]
+    missing = tuple(sorted({u for x in summaries for u in x.missing}))
+    why = next((x.unverified for x in summaries if x.unverified), "")
     return Measure(sum(values) / len(values) if values else math.nan,
-                   min(x.units for x in summaries), max(expected) if expected else None, labels)
+                   min(x.units for x in summaries), max(expected) if expected else None, labels,
+                   missing, why)
 
 
 def measured_value(runs: pd.DataFrame, metric: str) -> float:
@@ -152,8 +174,16 @@ def _status(row: pd.Series, m: Measure, n: int) -> tuple[str, str]:
     if isinstance(want, str) and want and m.units < int(want):
         return "INCOMPLETE", f"{m.units} of the baseline's {want} folds have runs"
     filtered = any(isinstance(row.get(c, ""), str) and row.get(c, "") for c in ("fold", "split"))
-    if not filtered and m.expected is not None and m.units < m.expected:
-        return "INCOMPLETE", f"{m.units} of the protocol's {m.expected} folds have runs"
+    if not filtered and (m.missing or (m.expected is not None and m.units < m.expected)):
+        shown = ", ".join(clean(u, 40) for u in m.missing[:5]) + (", ..." if len(m.missing) > 5 else "")
+        if m.unverified:
+            return "INCOMPLETE", (f"{m.units} of at least {m.expected} folds have runs (other runs "
+                                  f"of this protocol and data cover {shown}; {m.unverified})")
+        return "INCOMPLETE", (f"{m.units} of the protocol's {m.expected} folds have runs"
+                              + (f" (missing: {shown})" if shown else ""))
+    if not filtered and m.unverified and not (isinstance(want, str) and want):
+        return "UNVERIFIED", (f"cannot tell whether its runs cover every fold: {m.unverified}; "
+                              "check where the dataset is, or give the baseline row a folds count")
     if math.isnan(m.value):
         return "MISSING", "the matching runs' metric is undefined (NaN)"
     if m.value < row["value"] - row["tolerance"] - _EPS:
@@ -163,7 +193,7 @@ def _status(row: pd.Series, m: Measure, n: int) -> tuple[str, str]:
 
 def compare(baseline: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     """One line per baseline row: the measured value, the run count, the folds measured,
-    a status ('ok', 'REGRESSED', 'INCOMPLETE', 'MIXED' or 'MISSING') and why."""
+    a status ('ok', 'REGRESSED', 'INCOMPLETE', 'UNVERIFIED', 'MIXED' or 'MISSING') and why."""
     out = []
     for _, row in baseline.iterrows():
         runs = matching_runs(results, row) if results is not None and not results.empty else results
@@ -183,7 +213,7 @@ def compare(baseline: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
 def describe(row: pd.Series) -> str:
     """A compact name for one compared row: 'line 3 (srocc lodo cis syn-kadid target=...)'."""
     parts = [row["metric"], row["protocol"], row["method"], row["dataset"], row["where"]]
-    return f"line {row['line']} ({' '.join(p for p in parts if p)})"
+    return f"line {row['line']} ({' '.join(clean(p, 200) for p in parts if p)})"
 
 
 def format_table(report: pd.DataFrame) -> str:
@@ -191,6 +221,9 @@ def format_table(report: pd.DataFrame) -> str:
     shown = report.drop(columns=["why"], errors="ignore").copy()
     for col in ("measured", "baseline", "tolerance"):
         shown[col] = shown[col].map(lambda v: "-" if pd.isna(v) else f"{v:.4f}")
+    for col in ("metric", "protocol", "method", "dataset", "where", "status"):
+        if col in shown.columns:     # baseline text is shown on a terminal: sanitised
+            shown[col] = shown[col].map(lambda v: clean(v, 200))
     return shown.to_string(index=False)
 
 

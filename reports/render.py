@@ -4,6 +4,12 @@ Jinja templates in ``reports/templates/``.
 Each output format is a :class:`Format` record (file suffix, template, escaping, how bold
 and ``mean +- std (n)`` are written); adding a format is adding a record and a template.
 LaTeX templates use ``<< >>`` / ``<% %>`` delimiters so that braces stay plain LaTeX.
+
+Every piece of text goes through the one sanitiser (:func:`bench.core.display_text.clean`:
+control and bidi characters dropped, whitespace collapsed, so a name with a newline cannot
+break a Markdown or LaTeX row) before its format's escaping; in the HTML templates every
+``{{ }}`` value is sanitised (Jinja's ``finalize``) and then escaped, and links are
+relative URLs (the ``url`` filter, :mod:`reports.links`).
 """
 from __future__ import annotations
 
@@ -17,9 +23,13 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from bench.core.display_text import clean
+
 from .grid import Cell, Grid, HeaderCell
+from .links import url_path
 
 TEMPLATES = Path(__file__).with_name("templates")
+RENDER_LIMIT = 4000     # characters of one text (a note); names are capped when read
 
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -31,22 +41,28 @@ _LATEX_SPECIALS = {
 def escape_latex(text: object) -> str:
     """Escape LaTeX's special characters in plain text (``CIS\\C`` -> ``CIS\\textbackslash{}C``).
 
-    '+' and '-' need no escaping in text mode and are kept.
+    '+' and '-' need no escaping in text mode and are kept; the text is sanitised first.
     """
-    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in str(text))
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in clean(text, RENDER_LIMIT))
 
 
 def escape_markdown(text: object) -> str:
-    """Escape the characters that would break a Markdown pipe table or turn into markup."""
+    """Escape the characters that would break a Markdown pipe table or turn into markup
+    (the text sanitised first: no newline can end a row)."""
     out = []
-    for ch in str(text):
+    for ch in clean(text, RENDER_LIMIT):
         out.append("\\" + ch if ch in "\\|*_`[]<>" else ch)
     return "".join(out)
 
 
 def escape_html(text: object) -> str:
-    """HTML-escape text (quotes included)."""
-    return _html.escape(str(text), quote=True)
+    """HTML-escape sanitised text (quotes included)."""
+    return _html.escape(clean(text, RENDER_LIMIT), quote=True)
+
+
+def _finalize(value):
+    """Every ``{{ }}`` value of an HTML template: text sanitised, markup and numbers kept."""
+    return clean(value, RENDER_LIMIT) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 @dataclass(frozen=True)
@@ -139,15 +155,16 @@ def environment(name: str) -> jinja2.Environment:
     """The Jinja environment of format ``name``, with its filters."""
     fmt = FORMATS[name]
     delims = _LATEX_DELIMITERS if fmt.latex_delims else {}
+    extra = {"finalize": _finalize} if fmt.autoescape else {}
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              autoescape=fmt.autoescape, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined,
-                             **delims)
+                             **delims, **extra)
     safe = Markup if fmt.autoescape else str
     env.filters.update(
         esc=lambda t: safe(fmt.escape(t)),
         cell=lambda c: safe(format_cell(c, fmt)),
-        header_row=latex_header_row, cmidrules=latex_cmidrules)
+        header_row=latex_header_row, cmidrules=latex_cmidrules, url=url_path)
     env.globals.update(flat_header=flat_header, column_spec=column_spec)
     return env
 

@@ -11,18 +11,25 @@ from bench.core.errors import BenchError
 from bench.app.results import load_results
 from bench.reports.regression import compare, load_baseline, measured_value, write_baseline
 
+from fake_release import at_hand, make_lodo_run
 from fake_runs import make_run, read_json
 
 BASE = {"metric": "srocc", "protocol": "lodo", "method": "cis", "dataset": "syn-kadid"}
 
 
 @pytest.fixture()
-def runs(tmp_path):
+def release(tmp_path, monkeypatch):
+    """A 'syn-kadid' at hand with 2 distortion types, GB and LB: the protocol's 2 folds."""
+    return at_hand(tmp_path, monkeypatch, "syn-kadid", ("GB", "LB"))
+
+
+@pytest.fixture()
+def runs(tmp_path, release):
     """LODO CIS on syn-kadid over its 2 folds: GB with two seeds, LB with one; a cross ERM."""
     root = tmp_path / "runs"
-    make_run(root, fold="GB", seed=0, fold_count=2)
-    make_run(root, fold="GB", seed=1, fold_count=2)
-    make_run(root, fold="LB", seed=0, fold_count=2)
+    make_lodo_run(root, "syn-kadid", release, "GB", seed=0)
+    make_lodo_run(root, "syn-kadid", release, "GB", seed=1)
+    make_lodo_run(root, "syn-kadid", release, "LB", seed=0)
     make_run(root, "cross", "erm", fold="all", target="syn-wild")
     return root
 
@@ -59,15 +66,15 @@ def test_compare_pass_at_the_measured_value_and_regress_above(runs, tmp_path):
     assert report["runs"].tolist() == [3, 3, 2]
 
 
-def test_incomplete_runs_fail(tmp_path, capsys):
+def test_incomplete_runs_fail(tmp_path, release, capsys):
     """1 fold of a 2-fold protocol, or fewer folds than the baseline's count, fails."""
     root = tmp_path / "runs"
-    make_run(root, fold="GB", fold_count=2)
+    make_lodo_run(root, "syn-kadid", release, "GB")
     path = write_csv(tmp_path / "b.csv", [{**BASE, "value": 0.0, "tolerance": 0.0}])
     assert cli_main(["check", "--baseline", str(path), "--runs", str(root)]) == 1
     out = capsys.readouterr().out
-    assert "INCOMPLETE" in out and "1 of the protocol's 2 folds" in out
-    make_run(root, fold="LB", fold_count=2)
+    assert "INCOMPLETE" in out and "1 of the protocol's 2 folds" in out and "missing: LB" in out
+    make_lodo_run(root, "syn-kadid", release, "LB")
     assert cli_main(["check", "--baseline", str(path), "--runs", str(root)]) == 0
     path = write_csv(tmp_path / "c.csv", [{**BASE, "value": 0.0, "tolerance": 0.0, "folds": 3}])
     capsys.readouterr()
@@ -75,9 +82,9 @@ def test_incomplete_runs_fail(tmp_path, capsys):
     assert "2 of the baseline's 3 folds" in capsys.readouterr().out
 
 
-def test_mixed_settings_fail(runs, tmp_path, capsys):
+def test_mixed_settings_fail(runs, release, tmp_path, capsys):
     """A run with train.epochs=0 beside the others is never averaged into them."""
-    make_run(runs, fold="GB", seed=2, fold_count=2, train__epochs=0)
+    make_lodo_run(runs, "syn-kadid", release, "GB", seed=2, train__epochs=0)
     path = write_csv(tmp_path / "b.csv", [{**BASE, "value": 0.0, "tolerance": 0.0}])
     assert cli_main(["check", "--baseline", str(path), "--runs", str(runs)]) == 1
     out = capsys.readouterr().out
@@ -148,3 +155,27 @@ def test_write_baseline_round_trip(runs, tmp_path, capsys):
 def test_write_baseline_needs_runs(runs):
     with pytest.raises(BenchError, match="no finished runs"):
         write_baseline(load_results(runs).iloc[0:0], 0.01)
+
+
+@pytest.mark.parametrize("value,tolerance,why", [
+    ("nan", "0.01", "value 'nan' is not a finite number"),
+    ("inf", "0.01", "value 'inf' is not a finite number"),
+    ("0.5", "nan", "tolerance 'nan' is not a finite number"),
+    ("0.5", "inf", "tolerance 'inf' is not a finite number"),
+    ("0.5", "-0.1", "tolerance -0.1 is negative"),
+])
+def test_a_baseline_that_would_pass_anything_is_refused(runs, tmp_path, capsys, value, tolerance, why):
+    """value=nan, tolerance=nan or inf always passed; now the baseline is refused, naming
+    the file, the line and the cell."""
+    path = write_csv(tmp_path / "b.csv", [{**BASE, "value": 0.0, "tolerance": 0.0},
+                                          {**BASE, "value": value, "tolerance": tolerance}])
+    assert cli_main(["check", "--baseline", str(path), "--runs", str(runs)]) == 1
+    err = capsys.readouterr().err
+    assert f"line 3: {why}" in err and str(path) in err and err.count("\n") == 1
+    with pytest.raises(BenchError, match="line 3"):
+        load_baseline(path)
+
+
+def test_write_baseline_refuses_a_non_finite_tolerance(runs, tmp_path):
+    assert cli_main(["check", "--write-baseline", str(tmp_path / "b.csv"), "--tolerance", "nan",
+                     "--runs", str(runs)]) == 2

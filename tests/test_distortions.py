@@ -238,6 +238,17 @@ def test_color_shift_moves_only_green(ref):
     assert not np.array_equal(out[..., 1], ref[..., 1])
 
 
+def test_scaled_color_shift_keeps_every_level_distinct(ref):
+    # at 192/512 the levels' shifts are 0.375 to 3.75 px: whole-pixel rounding would make
+    # neighbours equal along a diagonal; the sub-pixel shift keeps them apart, in range
+    levels = {5: (1, 2.5, 4, 6, 10)}
+    outs = [distort(ref, 5, lv, np.random.default_rng(0), 0.375, levels=levels) for lv in range(1, 6)]
+    for out in outs:
+        np.testing.assert_array_equal(out[..., [0, 2]], ref[..., [0, 2]])
+    errors = [float(np.abs(out - ref).mean()) for out in outs]
+    assert _strictly_decreasing([-e for e in errors]), np.round(errors, 5)
+
+
 # ------------------------------------------------------------------ multi-level Otsu
 
 

@@ -15,7 +15,7 @@ from bench.data.open import label_source, open_dataset
 from bench.data.pairs import open_pair_bank
 from bench.data.registry import dataset_names, get_spec
 from bench.data.synthetic import domains, references, suite
-from bench.data.synthetic.references import CROP, KADID_SOURCES, tile_crops
+from bench.data.synthetic.references import CROP, KADID_PICTURES, tile_crops
 
 SETS = ("syn-medical", "syn-xray", "syn-astro", "syn-screen")
 
@@ -49,15 +49,15 @@ def test_registered_and_listed_without_generating(tiny):
 
 
 def test_label_source_names_the_pseudo_mos_members():
-    assert label_source("syn-kadid") == label_source("syn-xray") == ("gmsd", "nlpd", "fsim")
+    assert label_source("syn-kadid") == label_source("syn-xray") == ("gmsd", "nlpd", "fsim", "ciede2000")
     assert label_source("tid2013") == label_source("kadid10k") == ()
 
 
 def test_references_disjoint_from_syn_kadid():
     pictures = {s.picture for d in domains.DOMAINS.values() for s in d.sources}
-    assert not pictures & set(KADID_SOURCES)
-    # the three domain pictures a syn-kadid reference is cut from stay out
-    assert {"immunohistochemistry", "moon", "text"} <= set(KADID_SOURCES)
+    assert not pictures & KADID_PICTURES
+    # the microscopy picture a syn-kadid reference is cut from stays out of syn-medical
+    assert "immunohistochemistry" in KADID_PICTURES
 
 
 def test_tiles_do_not_overlap_and_are_the_busiest(monkeypatch):
@@ -87,12 +87,12 @@ def test_generated_only_when_asked_deterministic_and_checked(tiny, monkeypatch):
     folder = domains.ensure_domain_set("syn-xray", 0, processes=1, log=lines.append)
     assert sorted(p.name for p in folder.parent.iterdir() if not p.name.startswith(".")) == [folder.name]
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["label_source"] == ["gmsd", "nlpd", "fsim"]
+    assert manifest["label_source"] == ["gmsd", "nlpd", "fsim", "ciede2000"]
     assert manifest["images"] == 4 * 2 * 2 and manifest["refs"] == 4
 
     ds = open_dataset("syn-xray", log=lines.append)
     assert len(ds) == 16 and ds.refs() == ["XR01", "XR02", "XR03", "XR04"]
-    assert ds.label_source == ("gmsd", "nlpd", "fsim") and ds.types() == ["GB", "WN"]
+    assert ds.label_source == ("gmsd", "nlpd", "fsim", "ciede2000") and ds.types() == ["GB", "WN"]
     for rec in ds.records:
         ref = np.asarray(Image.open(ds.root / rec.ref_image))
         assert (ref.min(), ref.max()) == (0, 255)  # stretched: the generator's own range

@@ -40,7 +40,8 @@ def test_every_consumer_reports_the_median_over_splits(finetune_runs):
     board = build_leaderboard(res)
     assert board.iloc[0]["srocc"] == pytest.approx(want)
     assert board.iloc[0]["srocc_std"] == pytest.approx(np.std(srocc, ddof=1))
-    assert board.iloc[0]["aggregate"] == "median of 5 splits"
+    # tid2013 and livec are not at hand: how many splits the protocol defines is unknown
+    assert board.iloc[0]["aggregate"] == "median of 5 splits (unverified)"
     assert measured_value(res, "srocc") == pytest.approx(want)
     spec = get_spec(5)
     runs = label_entities(spec, select_runs(spec, res, ["cis"]), ["cis"])
@@ -61,7 +62,8 @@ def test_leaderboard_keeps_settings_apart_and_labels_them(tmp_path):
     assert len(board) == 2
     assert sorted(board["setting_label"]) == ["train.epochs=0", "train.epochs=2"]
     zero = board[board["setting_label"] == "train.epochs=0"].iloc[0]
-    assert zero["aggregate"] == "mean over 1 of 2 folds" and not zero["complete"]
+    # the dataset is not at hand, but the other setting's runs show a second fold
+    assert zero["aggregate"] == "mean over 1 of at least 2 folds" and not zero["complete"]
     assert "train.epochs=0" in format_text(board)
 
 

@@ -338,7 +338,7 @@ def test_report_paper_writes_every_table(tmp_path, capsys):
         for suffix in (".tex", ".html", ".md"):
             assert (out / f"table{t:02d}{suffix}").is_file()
     index = (out / "index.html").read_text()
-    assert 'href="table03.tex"' in index and "Paper slip (row JP2K)" in index
+    assert 'href="./table03.tex"' in index and "Paper slip (row JP2K)" in index
     assert_latex_well_formed((out / "table03.tex").read_text())
     assert "wrote" in capsys.readouterr().out
     assert not list(out.glob(".*"))          # no temporary files left behind

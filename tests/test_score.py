@@ -168,3 +168,16 @@ def test_template_into_a_folder_is_a_one_line_error(kadid, tmp_path, capsys):
     assert score(kadid, "--template", str(tmp_path / "adir")) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--template" in err[0] and "is a folder" in err[0]
+
+
+def test_a_repeated_prediction_column_is_an_error_not_the_last_one(kadid, tmp_path, capsys):
+    """A second 'prediction' column was silently scored (csv.DictReader keeps the last)."""
+    path = tmp_path / "p.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "prediction", "prediction"])
+        for n in NAMES:
+            w.writerow(["images/" + n, f"{prediction(n):.6f}", f"{MOS[n]:.6f}"])
+    assert score(kadid, str(path)) == 1
+    err = capsys.readouterr().err
+    assert "prediction appear more than once" in err and str(path) in err and err.count("\n") == 1

@@ -9,7 +9,7 @@ import numpy as np
 
 from bench.data.progress import Progress
 from bench.data.synthetic import pseudo_mos
-from bench.data.synthetic.suite import _map_jobs
+from bench.data.synthetic.jobs import map_jobs
 
 
 class Clock:
@@ -39,7 +39,7 @@ def test_map_jobs_keeps_order_and_counts_every_job():
     for processes in (1, 2):
         lines = []
         bar = Progress(lines.append, "jobs", 5 * 3, every_s=1e9)
-        assert _map_jobs(_square, [1, 2, 3, 4, 5], processes, bar, per_job=3) == [1, 4, 9, 16, 25]
+        assert map_jobs(_square, [1, 2, 3, 4, 5], processes, bar, [3] * 5) == [1, 4, 9, 16, 25]
         assert lines == ["  jobs: 15/15 images (0 s)"]
 
 

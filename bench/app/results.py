@@ -1,9 +1,17 @@
 """Finished run folders read into one table (one row per run and test target), for every
 reader: report, leaderboard, check, compare, score and run's summary.
 
-Every folder goes through :func:`bench.core.record.read_records`: a folder whose record or
-``config.json`` fails validation is named and skipped, with a count
-(:func:`bench.core.record.skipped_notice`), never guessed at.
+Every folder goes through :func:`bench.core.record.read_records` (regular files inside the
+runs folder only, size-capped; symlinked folders named) and then :mod:`bench.app.verify`: the
+record must agree with its config, be reproduced by its ``predictions.csv`` (n >= 2 per
+target) and, where the dataset is at hand, score exactly its fold's test images. Several
+copies of one run (same setting, fold, seed and split) are refused by name, never averaged.
+A folder that fails is named and skipped, with a count (:func:`bench.core.record.skipped_notice`),
+never guessed at. Text shown from a record is sanitised as it is read
+(:mod:`bench.core.display_text`).
+
+Completeness comes from the protocol (:mod:`bench.app.expected`): each (run, target) row
+carries an ``expected`` (bench.app.expected.Expected) that :func:`summarise_rows` applies.
 
 A run's *setting* is its identity (``config.json`` as read, less the keys that never change
 a result, :func:`bench.core.config.identity`) without the seed, the fold and the split: runs of
@@ -13,18 +21,22 @@ protocol, method and training set ('train.epochs=0'), '' when it is the only one
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
-from ..core.record import BadRunFolder, read_records, skipped_notice
+from ..core.display_text import clean
+from .expected import DataAtHand, Expected, universe_key
+from ..core.record import BadRunFolder, RunFolder, RunRecord, read_records, skipped_notice
+from ..core.summary import unit_of, with_expectation
 
 COLUMNS = ["protocol", "protocol_version", "method", "method_display", "dataset", "target",
            "fold", "backbone", "clusters", "train_ratio", "profile", "seed", "split", "n",
            "srocc", "plcc", "krcc", "plcc_logistic", "run_dir", "predictions", "kind",
-           "setting", "setting_label", "record", "config"]
+           "setting", "setting_label", "record", "config", "expected"]
 #: Config keys that vary within one setting (what a summary aggregates over).
 WITHIN_SETTING = ("seed", "fold", "protocol.split", "data_fingerprint")  # per fold, not a setting
 
@@ -40,16 +52,35 @@ def _flatten(tree, prefix: str = "") -> dict:
 
 
 def setting_of(config: dict) -> dict:
-    """The flattened identity of a run's config without seed, fold and split."""
-    from ..core.config import identity
+    """The flattened identity of a run's config without seed, fold and split: what
+    ``_flatten(bench.core.config.identity(config))`` gives less :data:`WITHIN_SETTING`, without
+    the deep copy (readers call it once per run folder)."""
+    from ..core.config import NON_IDENTITY_KEYS
 
-    flat = _flatten(identity(config))
-    return {k: v for k, v in flat.items() if k not in WITHIN_SETTING}
+    out: dict = {}
+
+    def walk(tree: dict, prefix: str) -> bool:
+        emitted = False
+        for k, v in tree.items():
+            path = f"{prefix}{k}"
+            if path in NON_IDENTITY_KEYS:
+                continue
+            if isinstance(v, dict) and v:
+                if not walk(v, path + "."):
+                    out[path] = {}            # identity() leaves an emptied sub-tree behind
+            else:
+                out[path] = v
+            emitted = True
+        return emitted
+
+    walk(config or {}, "")
+    return {k: v for k, v in out.items() if k not in WITHIN_SETTING}
 
 
-def setting_key(config: dict) -> str:
-    """A short stable hash of :func:`setting_of`."""
-    blob = json.dumps(setting_of(config), sort_keys=True, default=str)
+def setting_key(config: dict, setting: Optional[dict] = None) -> str:
+    """A short stable hash of :func:`setting_of` (``setting``, when already computed)."""
+    blob = json.dumps(setting_of(config) if setting is None else setting, sort_keys=True,
+                      default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -62,28 +93,102 @@ def setting_labels(settings: dict[str, dict], shown: int = 3) -> dict[str, str]:
     differ = [k for k in keys if len({json.dumps(s.get(k), default=str) for s in settings.values()}) > 1]
     out = {}
     for skey, s in settings.items():
-        parts = [f"{k}={s.get(k)!s}" for k in differ[:shown]]
+        parts = [f"{clean(k, 60)}={clean(s.get(k), 60)}" for k in differ[:shown]]
         more = f" +{len(differ) - shown} more" if len(differ) > shown else ""
-        out[skey] = ", ".join(parts) + more
+        out[skey] = clean(", ".join(parts) + more, 240)
+    return out
+
+
+class LoadedRun(NamedTuple):
+    """A finished run that passed every reader check: its folder, its record (text fields
+    sanitised for display), its config.json as read, its setting key, and per target what
+    the protocol defines for it (bench.app.expected.Expected), and its flat setting
+    (:func:`setting_of`)."""
+
+    folder: RunFolder
+    record: RunRecord
+    config: dict
+    setting: str
+    expected: dict
+    flat: dict
+
+
+def display_record(folder: RunFolder, rec: RunRecord) -> RunRecord:
+    """``rec`` with its text fields and target names sanitised (bench.core.display_text);
+    BadRunFolder when two target names become one."""
+    text = {f: clean(getattr(rec, f)) for f in ("protocol", "fold", "method", "method_display",
+                                                  "dataset", "profile", "backbone")}
+    targets = {clean(t): m for t, m in rec.targets.items()}
+    if len(targets) != len(rec.targets):
+        raise BadRunFolder(folder.path, "two of its target names differ only in control "
+                                        "characters or whitespace")
+    return dataclasses.replace(rec, targets=targets, **text)
+
+
+def refuse_copies(runs: list) -> tuple[list, list[BadRunFolder]]:
+    """(runs, refused): every folder of a (setting, fold, seed, split) that several folders
+    hold is refused, naming the others; copies of one run are never averaged."""
+    groups: dict = {}
+    for run in runs:
+        folder, rec, cfg, skey = run[:4]
+        groups.setdefault((skey, rec.fold, rec.seed, rec.facts.get("split")), []).append(run)
+    keep, refused = [], []
+    for (_, fold, seed, _), group in groups.items():
+        if len(group) == 1:
+            keep += group
+            continue
+        names = [str(g[0].path) for g in group]
+        for g, name in zip(group, names):
+            others = ", ".join(n for n in names if n != name)
+            refused.append(BadRunFolder(g[0].path, f"copies are never averaged: {len(group)} "
+                                        f"folders hold one run (same setting, fold "
+                                        f"{clean(fold, 40)}, seed {seed}); keep one of them: "
+                                        f"this and {others}"))
+    return keep, refused
+
+
+def _expectations(runs: list, data: DataAtHand) -> list[LoadedRun]:
+    """The runs with what the protocol defines for each target; where that is unknown here,
+    with the units that runs of the same protocol, options and data cover."""
+    out, seen = [], {}
+    for folder, rec, cfg, skey, shown, flat in runs:
+        cols = protocol_class(rec.protocol).key_columns
+        exp = {clean(t): data.expected(cfg, rec.seed, t, cols) for t in rec.targets}
+        for t in exp:
+            seen.setdefault((universe_key(cfg), t), set()).add(unit_of(shown, cols))
+        out.append(LoadedRun(folder, shown, cfg, skey, exp, flat))
+    for run in out:
+        for t, e in run.expected.items():
+            if e.why:
+                run.expected[t] = Expected(None, e.why, frozenset(seen[(universe_key(run.config), t)]))
     return out
 
 
 def load_records(out_dir: Path | str, kinds=("run", "submission"),
-                 log: Optional[Callable[[str], None]] = None):
-    """(items, bad): items are (RunFolder, RunRecord, config) of every valid finished run
-    under ``out_dir``; bad the BadRunFolder of each folder skipped (also reported through
-    ``log``, stderr by default, as one line with the count)."""
+                 log: Optional[Callable[[str], None]] = None,
+                 data: Optional[DataAtHand] = None) -> tuple[list[LoadedRun], list[BadRunFolder]]:
+    """(items, bad): a :class:`LoadedRun` for every finished run under ``out_dir`` that
+    passes the reader checks (module docstring); bad the BadRunFolder of each folder
+    skipped (also reported through ``log``, stderr by default, as one line with the count).
+    ``data``: the datasets at hand (opened as needed when not given)."""
+    from .verify import check_run
+
     good, bad = read_records(out_dir, kinds)
-    items = []
-    for folder, rec in good:
+    data = data or DataAtHand()
+    runs = []
+    for folder, rec, cfg in good:
         try:
-            items.append((folder, rec, folder.read_config()))
+            check_run(folder, rec, cfg, data)
+            flat = setting_of(cfg)
+            runs.append((folder, rec, cfg, setting_key(cfg, flat), display_record(folder, rec), flat))
         except BadRunFolder as exc:
             bad.append(exc)
+    runs, copies = refuse_copies(runs)
+    bad += copies
     notice = skipped_notice(bad)
     if notice:
         (log or (lambda m: print(f"bench: {m}", file=sys.stderr, flush=True)))(notice)
-    return items, bad
+    return _expectations(runs, data), bad
 
 
 def load_results(out_dir: Path | str = "runs", log: Optional[Callable[[str], None]] = None):
@@ -95,16 +200,15 @@ def load_results(out_dir: Path | str = "runs", log: Optional[Callable[[str], Non
 
     items, bad = load_records(out_dir, log=log)
     settings, groups = {}, {}
-    for _, rec, cfg in items:
-        key = setting_key(cfg)
-        settings[key] = setting_of(cfg)
-        groups.setdefault((rec.protocol, rec.method, rec.dataset), {})[key] = settings[key]
+    for run in items:
+        settings[run.setting] = run.flat
+        rec = run.record
+        groups.setdefault((rec.protocol, rec.method, rec.dataset), {})[run.setting] = settings[run.setting]
     labels = {}
     for group in groups.values():
         labels.update(setting_labels(group))
     rows = []
-    for folder, rec, cfg in items:
-        key = setting_key(cfg)
+    for folder, rec, cfg, key, expected, _ in items:
         for target, t in rec.targets.items():
             rows.append({
                 "protocol": rec.protocol, "protocol_version": rec.protocol_version,
@@ -117,7 +221,7 @@ def load_results(out_dir: Path | str = "runs", log: Optional[Callable[[str], Non
                 "plcc_logistic": t["plcc_logistic"], "run_dir": str(folder.path),
                 "predictions": str(folder.path / "predictions.csv"), "kind": rec.kind,
                 "setting": key, "setting_label": labels.get(key, ""), "record": rec,
-                "config": cfg,
+                "config": cfg, "expected": expected.get(target),
             })
     df = pd.DataFrame(rows, columns=COLUMNS)
     df.attrs["skipped"] = bad
@@ -137,7 +241,24 @@ def summarise_rows(rows) -> dict:
             seen.add(folder)
             records.append(rec)
             folders.append(folder)
-    return protocol.summarise(records, folders)
+    summaries = protocol.summarise(records, folders)
+    given = rows["expected"] if "expected" in rows.columns else [None] * len(rows)
+    return {t: with_expectation(s, combined([e for e, tt in zip(given, rows["target"]) if tt == t]))
+            for t, s in summaries.items()}
+
+
+def combined(expected: list) -> Optional[Expected]:
+    """One Expected for a setting's runs on one target: the union of the units each run's
+    protocol defines; unknown (with the first reason and every unit seen) when one is
+    unknown; None when a row carries none (a table not made by :func:`load_results`)."""
+    if not expected or any(e is None for e in expected):
+        return None
+    unknown = [e for e in expected if e.why]
+    if unknown:
+        return Expected(None, unknown[0].why, frozenset().union(*(e.seen for e in unknown)))
+    if all(e.units is None for e in expected):
+        return Expected()
+    return Expected(frozenset().union(*(e.units or frozenset() for e in expected)))
 
 
 def protocol_class(name: str):

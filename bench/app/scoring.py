@@ -235,6 +235,10 @@ def read_submission(path: Path | str) -> tuple[list[str], list[tuple[int, dict]]
         raise BenchError(f"predictions file {path} not found") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise BenchError(f"cannot read predictions file {path}: {exc}") from None
+    repeated = sorted({c for c in cols if cols.count(c) > 1})
+    if repeated:       # csv.DictReader would keep the last of them without a word
+        raise BenchError(f"predictions file {path}: column(s) {', '.join(repeated)} appear more "
+                         "than once; name each column once")
     missing = [c for c in ("image", "prediction") if c not in cols]
     if missing:
         raise BenchError(f"predictions file {path} lacks column(s) {', '.join(missing)}; it needs "

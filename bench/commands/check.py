@@ -1,13 +1,15 @@
 """`python -m bench check`: compare measured metrics with a committed baseline CSV (for CI).
 
 Exits 1 and prints what failed when a measured value falls below ``value - tolerance``,
-when the runs of a row are incomplete (fewer folds/splits than the baseline or the protocol)
-or mix settings; exits 0 and prints what passed otherwise. A baseline row that no finished
+when the runs of a row are incomplete (fewer folds/splits than the baseline or the protocol
+over the dataset), their completeness cannot be verified (dataset not at hand, no ``folds``
+count in the baseline) or they mix settings; exits 0 and prints what passed otherwise. A baseline row that no finished
 run matches is an error. ``--write-baseline FILE --tolerance X`` writes a baseline from the current runs.
 See :mod:`reports.regression` for the baseline format.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..core.errors import BenchError, UsageError
@@ -45,6 +47,8 @@ def load_runs(runs_dir: Path):
 def main(args) -> int:
     """Run the check (or write a baseline); return the exit status."""
     from bench.reports.io import write_atomic
+
+    from ..core.display_text import clean
     from bench.reports.regression import (
         compare,
         describe,
@@ -53,8 +57,8 @@ def main(args) -> int:
         write_baseline,
     )
 
-    if args.tolerance < 0:
-        raise UsageError("--tolerance must be >= 0")
+    if not math.isfinite(args.tolerance) or args.tolerance < 0:
+        raise UsageError(f"--tolerance must be a finite number >= 0, not {args.tolerance}")
     if args.write_baseline:
         metrics = tuple(m.strip().lower() for m in args.metrics.split(",") if m.strip())
         table = write_baseline(load_runs(Path(args.runs)), args.tolerance, metrics)
@@ -70,12 +74,12 @@ def main(args) -> int:
         print(format_table(report))
         raise BenchError("no finished run matches baseline " +
                          "; ".join(describe(r) for _, r in missing.iterrows()))
-    unsound = report[report["status"].isin(["MIXED", "INCOMPLETE"])]
+    unsound = report[report["status"].isin(["MIXED", "INCOMPLETE", "UNVERIFIED"])]
     if not unsound.empty:
         print(f"FAILED: {len(unsound)} of {len(report)} baseline row(s) cannot be compared:")
         print(format_table(unsound))
         for _, r in unsound.iterrows():
-            print(f"  {describe(r)}: {r['status']}: {r['why']}")
+            print(f"  {describe(r)}: {r['status']}: {clean(r['why'], 1000)}")
         return 1
     regressed = report[report["status"] == "REGRESSED"]
     if not regressed.empty:

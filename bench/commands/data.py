@@ -1,4 +1,5 @@
-"""`python -m bench data list|check`: what data is available, and is it intact."""
+"""`python -m bench data list|check|card`: what data is available, is it intact, and does
+each distortion type carry a quality signal."""
 from __future__ import annotations
 
 import sys
@@ -8,10 +9,15 @@ HELP = "list the available datasets (real and synthetic) or check releases on di
 
 
 def add_arguments(p) -> None:
-    sub = p.add_subparsers(dest="data_command", metavar="{list,check}")
+    sub = p.add_subparsers(dest="data_command", metavar="{list,check,card}")
     for name, text in (("list", "list datasets and their counts (generates the synthetic suite once)"),
-                       ("check", "count and verify every dataset found, naming damaged files")):
+                       ("check", "count and verify every dataset found, naming damaged files"),
+                       ("card", "print a dataset's data card: per type level-vs-MOS correlation, ties, "
+                                "spread; oracle SROCC; references in colour")):
         q = sub.add_parser(name, help=text, description=text)
+        if name == "card":
+            q.add_argument("name", help="dataset name, e.g. syn-kadid or kadid10k (with --data-root)")
+            q.add_argument("--json", action="store_true", help="print the card as JSON")
         q.add_argument("--data-root", help="folder holding the dataset releases")
         q.add_argument("--set", action="append", default=[], metavar="data.NAME=PATH",
                        help="give one release folder directly, e.g. --set data.livec=/d/ChallengeDB_release")
@@ -110,10 +116,25 @@ def _check(args) -> int:
     return 1 if bad else 0
 
 
+def _card(args) -> int:
+    import json
+
+    from ..data.card import card_json, card_text, data_card
+    from ..data.open import open_dataset
+
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    ds = open_dataset(args.name, args.data_root, data_paths(args.set), args.seed, log=log)
+    card = data_card(ds)
+    print(json.dumps(card_json(card), indent=1) if args.json else card_text(card))
+    return 0
+
+
 def main(args) -> int:
     if args.data_command == "list":
         return _list(args)
     if args.data_command == "check":
         return _check(args)
-    print("usage: python -m bench data {list,check} [--data-root DIR]", file=sys.stderr)
+    if args.data_command == "card":
+        return _card(args)
+    print("usage: python -m bench data {list,check,card} [--data-root DIR]", file=sys.stderr)
     return 2

@@ -1,5 +1,8 @@
 """`python -m bench report`: render the paper's tables (LaTeX, HTML, Markdown) with the
-published numbers beside the measured ones, the figures, and an ``index.html`` page.
+published numbers beside the measured ones, the figures, and an ``index.html`` page. The
+report is written into a fresh folder that then replaces ``--out`` whole (reports.io), so
+an interrupted report leaves the previous one as it was and no stale file survives; an
+``--out`` holding anything a report does not write is refused.
 
 With ``--paper`` only the published numbers are rendered (all of Tables 2-12), bold
 computed from the numbers, with a note under each table where the paper's own bold or
@@ -77,14 +80,23 @@ def _table1(args, paths: dict):
     return build_table1(collect_datasets(args.data_root, paths, log=log))
 
 
+def _measured(runs_dir: Path, want_table1: bool):
+    """(the finished runs as a table or None, '' or why the report cannot go on)."""
+    if not runs_dir.is_dir():
+        return None, "" if want_table1 else f"no runs: there is no folder {runs_dir}/"
+    results = load_runs(runs_dir)
+    if results.empty:
+        return None, "" if want_table1 else f"no finished runs in {runs_dir}/"
+    return results, ""
+
+
 def main(args) -> int:
-    """Render the selected tables (and figures, index page); print every file written."""
-    from bench.reports.figures import make_figures
+    """Render the selected tables (and figures, index page) into a fresh folder that then
+    replaces ``--out`` whole; print every file written."""
     from bench.reports.grid import build_grid
-    from bench.reports.html import TableEntry, render_index
-    from bench.reports.io import write_atomic
+    from bench.reports.io import check_replaceable, fresh_folder
     from bench.reports.paper import load_paper_numbers
-    from bench.reports.render import FORMATS, render_latex_document, render_table
+    from bench.reports.render import FORMATS
     from bench.reports.tables import get_spec, parse_table_ids
 
     ids = parse_table_ids(args.tables)
@@ -93,22 +105,14 @@ def main(args) -> int:
     paper = load_paper_numbers()
     if args.bootstrap < 0:
         raise UsageError("--bootstrap must be >= 0")
+    check_replaceable(out)
     paths = data_paths(args.set)
     want_table1 = bool(args.table1 or args.data_root or paths)
-    results = None
-    if not args.paper:
-        runs_dir = Path(args.runs)
-        if not runs_dir.is_dir():
-            if not want_table1:
-                return _no_runs(f"no runs: there is no folder {runs_dir}/")
-        else:
-            results = load_runs(runs_dir)
-        if (results is None or results.empty) and not want_table1:
-            return _no_runs(f"no finished runs in {runs_dir}/")
-        if results is not None and results.empty:
-            results = None
-        if results is None:
-            ids = []                       # Table 1 only
+    results, why = (None, "") if args.paper else _measured(Path(args.runs), want_table1)
+    if why:
+        return _no_runs(why)
+    if results is None and not args.paper:
+        ids = []                           # Table 1 only
 
     grids = [build_grid(get_spec(t), results, paper) for t in ids]
     if results is not None:
@@ -133,41 +137,10 @@ def main(args) -> int:
     if want_table1:
         grids.insert(0, _table1(args, paths))
 
-    written: list[Path] = []
-    entries = []
-    for grid in grids:
-        entry = TableEntry(grid)
-        for fmt in formats:
-            name = f"{grid.spec.label}{FORMATS[fmt].suffix}"
-            written.append(write_atomic(out / name, render_table(grid, fmt)))
-            entry.files.append((name, name))
-        entries.append(entry)
-    if "latex" in formats:
-        tex = [f"{g.spec.label}.tex" for g in grids]
-        written.append(write_atomic(out / "report.tex", render_latex_document(tex)))
-    if "markdown" in formats:
-        md = "\n\n".join(render_table(g, "markdown") for g in grids)
-        written.append(write_atomic(out / "report.md", md))
-
-    figures, unreadable = [], []
-    if results is not None and not args.no_figures:
-        figures, unreadable = make_figures(results, out / "figures", paper)
-        from bench.reports.figures import FigureGroup
-        from bench.reports.fr_figures import label_budget_figures
-
-        budget = label_budget_figures(results, out / "figures")
-        figures += [FigureGroup("Full-reference: SROCC vs label budget", budget)] if budget else []
-        written += [out / f.png for g in figures for f in g.items]
-        written += [out / f.pdf for g in figures for f in g.items if f.pdf]
-    if "html" in formats:
-        what = ("Published numbers of Causal-IQA (ICML 2024), Tables 2-12, bold recomputed."
-                if args.paper else "Datasets found (Table 1)." if results is None else
-                f"{len(results)} finished runs from {args.runs}/, with the published numbers "
-                "beside them (marked '(paper)').")
-        written.append(write_atomic(out / "index.html", render_index(entries, figures, summary=what)))
-
-    for path in written:
-        print(f"wrote {path}")
+    with fresh_folder(out) as dest:
+        names, figures, unreadable = _write(dest, grids, formats, results, args, paper)
+    for name in names:
+        print(f"wrote {out / name}")
     if unreadable:
         print(f"bench report: {len(unreadable)} predictions file(s) could not be read, "
               f"e.g. {unreadable[0]}; their scatter plots are missing", file=sys.stderr)
@@ -177,3 +150,49 @@ def main(args) -> int:
           + (f"; {n_notes} note(s) on the paper's own bold/AVERAGE cells" if n_notes else "")
           + f" in {out}/")
     return 0
+
+
+def _write(dest: Path, grids: list, formats: list, results, args, paper):
+    """Write the tables, documents, figures and index page into ``dest``: (names written,
+    relative to ``dest``; figure groups; unreadable prediction files)."""
+    from bench.reports.figures import make_figures
+    from bench.reports.html import TableEntry, render_index
+    from bench.reports.io import write_atomic
+    from bench.reports.render import FORMATS, render_latex_document, render_table
+
+    written: list[str] = []
+    entries = []
+    for grid in grids:
+        entry = TableEntry(grid)
+        for fmt in formats:
+            name = f"{grid.spec.label}{FORMATS[fmt].suffix}"
+            write_atomic(dest / name, render_table(grid, fmt))
+            written.append(name)
+            entry.files.append((name, name))
+        entries.append(entry)
+    if "latex" in formats:
+        tex = [f"{g.spec.label}.tex" for g in grids]
+        write_atomic(dest / "report.tex", render_latex_document(tex))
+        written.append("report.tex")
+    if "markdown" in formats:
+        write_atomic(dest / "report.md", "\n\n".join(render_table(g, "markdown") for g in grids))
+        written.append("report.md")
+
+    figures, unreadable = [], []
+    if results is not None and not args.no_figures:
+        figures, unreadable = make_figures(results, dest / "figures", paper)
+        from bench.reports.figures import FigureGroup
+        from bench.reports.fr_figures import label_budget_figures
+
+        budget = label_budget_figures(results, dest / "figures")
+        figures += [FigureGroup("Full-reference: SROCC vs label budget", budget)] if budget else []
+        written += [f.png for g in figures for f in g.items]
+        written += [f.pdf for g in figures for f in g.items if f.pdf]
+    if "html" in formats:
+        what = ("Published numbers of Causal-IQA (ICML 2024), Tables 2-12, bold recomputed."
+                if args.paper else "Datasets found (Table 1)." if results is None else
+                f"{len(results)} finished runs from {args.runs}/, with the published numbers "
+                "beside them (marked '(paper)').")
+        write_atomic(dest / "index.html", render_index(entries, figures, summary=what))
+        written.append("index.html")
+    return written, figures, unreadable

@@ -5,7 +5,8 @@ a scored submission) goes through :class:`RunFolder`: claim its lock, :meth:`Run
 (remove an unfinished run's files, write ``config.json``), then :meth:`RunFolder.finish`
 (``model.pt``, ``predictions.csv``, ``metrics.json``, and ``done`` last, each atomic).
 Readers get a validated :class:`RunRecord` from :meth:`RunFolder.read`, or a
-:class:`BadRunFolder` naming the folder and what is wrong with it.
+:class:`BadRunFolder` naming the folder and what is wrong with it; they read only regular
+files inside the folder, under a size cap (:mod:`bench.core.run_files`).
 
 ``metrics.json`` is flat JSON: the header fields, ``schema_version``, ``kind``, ``targets``
 (target -> metrics), the first target's metrics repeated at the top level (what older
@@ -24,7 +25,9 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from .atomic import try_lock, write_bytes_atomic, write_text_atomic
+from .display_text import clean
 from .errors import BenchError
+from .run_files import find_done, is_regular, read_capped
 
 SCHEMA_VERSION = 2
 DONE = "done"
@@ -87,9 +90,14 @@ class RunRecord:
         if not isinstance(obj, dict):
             raise BadRunFolder(folder, "metrics.json is not a JSON object")
         version = obj.get("schema_version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+            raise BadRunFolder(folder, f"metrics.json has schema_version {version}, newer than the "
+                                       f"{SCHEMA_VERSION} this harness reads: it was written by a "
+                                       "newer iqa-bench; upgrade the harness to read it")
         if version != SCHEMA_VERSION:
-            raise BadRunFolder(folder, f"metrics.json has schema_version {version!r}, this harness "
-                                       f"reads {SCHEMA_VERSION}; rerun it to rewrite the folder")
+            raise BadRunFolder(folder, f"metrics.json has schema_version {clean(repr(version), 40)}, "
+                                       f"this harness reads {SCHEMA_VERSION}; rerun it to rewrite "
+                                       "the folder")
         names = [f.name for f in fields(cls) if f.name != "facts"]
         missing = [n for n in names if n not in obj]
         if missing:
@@ -205,26 +213,34 @@ class RunFolder:
     def read(self) -> RunRecord:
         """The validated record of a finished run; BadRunFolder naming what is wrong (not
         done, metrics.json missing or unparseable or off-schema, predictions missing)."""
+        rec, _ = self.read_with_config()
+        return rec
+
+    def read_with_config(self) -> tuple[RunRecord, dict]:
+        """:meth:`read`'s record and the run's ``config.json``, each file read once."""
         if not self.is_done():
             raise BadRunFolder(self.path, "not finished (no done marker)")
         try:
-            obj = json.loads((self.path / "metrics.json").read_text(encoding="utf-8"))
+            obj = json.loads(read_capped(self.path / "metrics.json").decode("utf-8"))
         except FileNotFoundError:
             raise BadRunFolder(self.path, "has a done marker but no metrics.json") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRunFolder(self.path, f"metrics.json is unreadable ({exc})") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise BadRunFolder(self.path, f"metrics.json is unreadable ({_first_line(exc)})") from None
         rec = RunRecord.from_json(obj, self.path)
-        self.read_config()            # readers need it too: a run they would skip is not done
-        if rec.kind != "model" and not (self.path / "predictions.csv").is_file():
-            raise BadRunFolder(self.path, "has a done marker but no predictions.csv")
-        return rec
+        config = self.read_config()   # readers need it too: a run they would skip is not done
+        pred = self.path / "predictions.csv"
+        if rec.kind != "model" and not is_regular(pred):
+            raise BadRunFolder(self.path, "predictions.csv is a symbolic link, not read"
+                               if pred.is_symlink() else "predictions.csv is not a regular file"
+                               if pred.exists() else "has a done marker but no predictions.csv")
+        return rec, config
 
     def read_config(self) -> dict:
         """The run's ``config.json``; BadRunFolder when missing or unparseable."""
         try:
-            obj = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadRunFolder(self.path, f"config.json is unreadable ({exc})") from None
+            obj = json.loads(read_capped(self.path / "config.json").decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise BadRunFolder(self.path, f"config.json is unreadable ({_first_line(exc)})") from None
         if not isinstance(obj, dict):
             raise BadRunFolder(self.path, "config.json is not a JSON object")
         return obj
@@ -242,37 +258,46 @@ def folder_name(cfg: dict, run_hash: str) -> str:
     return f"{prefix}-{run_hash}"
 
 
-def done_folders(out_dir: Path | str) -> Iterator[RunFolder]:
-    """Folders under ``out_dir`` (any depth) holding a done marker, sorted by path."""
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return clean(text.splitlines()[0] if text else type(exc).__name__, 300)
+
+
+def done_folders(out_dir: Path | str) -> tuple[list[RunFolder], list[BadRunFolder]]:
+    """(folders under ``out_dir``, any depth, holding a done marker, sorted by path; a
+    BadRunFolder for each symbolic link to a folder and each marker that is not a regular
+    file, none of them followed: see :func:`bench.core.run_files.find_done`)."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
-        return
-    for marker in sorted(out_dir.rglob(DONE)):
-        if marker.is_file():
-            yield RunFolder(marker.parent)
+        return [], []
+    found, refused = find_done(out_dir, DONE)
+    return [RunFolder(f) for f in found], [BadRunFolder(p, why) for p, why in refused]
 
 
 def read_records(out_dir: Path | str, kinds: tuple[str, ...] = ("run", "submission")
-                 ) -> tuple[list[tuple[RunFolder, RunRecord]], list[BadRunFolder]]:
-    """Every valid finished record of the given kinds under ``out_dir``, and the folders
-    that failed validation (for the caller to name and count, never to drop silently)."""
-    good, bad = [], []
-    for folder in done_folders(out_dir):
+                 ) -> tuple[list[tuple[RunFolder, RunRecord, dict]], list[BadRunFolder]]:
+    """Every valid finished record of the given kinds under ``out_dir`` with its
+    ``config.json``, and the folders that failed validation or were not followed (for the
+    caller to name and count, never to drop silently)."""
+    folders, bad = done_folders(out_dir)
+    good = []
+    for folder in folders:
         try:
-            rec = folder.read()
+            rec, config = folder.read_with_config()
         except BadRunFolder as exc:
             bad.append(exc)
             continue
         if rec.kind in kinds:
-            good.append((folder, rec))
+            good.append((folder, rec, config))
     return good, bad
 
 
 def skipped_notice(bad: list[BadRunFolder], shown: int = 3) -> Optional[str]:
-    """One line naming the bad folders ('2 run folders skipped: A (why); B (why)'), or None."""
+    """One line naming the bad folders ('2 run folders skipped: A (why); B (why)'), or None;
+    names and reasons sanitised for the terminal (bench.core.display_text)."""
     if not bad:
         return None
-    head = "; ".join(f"{b.folder} ({b.reason})" for b in bad[:shown])
+    head = "; ".join(f"{clean(b.folder, 200)} ({clean(b.reason, 400)})" for b in bad[:shown])
     more = f"; ... ({len(bad)} in all)" if len(bad) > shown else ""
     noun = "run folder" if len(bad) == 1 else "run folders"
     return f"{len(bad)} {noun} skipped: {head}{more}"

@@ -16,11 +16,19 @@ Per test target:
    constant predictions) are left out, and ``n`` counts the finite units only.
 
 This is the one convention for spread in the harness: sample std, ddof=1, with n shown.
+
+Completeness is never taken from a record. A reader states what the protocol defines
+(:func:`with_expectation`, from :mod:`bench.app.expected`): then a summary is *complete*
+(every unit the protocol defines has runs), *incomplete* (some are missing; or, when the
+dataset is not at hand, fewer than other runs of the same protocol and data cover) or
+*unverified* (the dataset is not at hand: nothing says how many units there are). Only the
+engine's own tables (`run`, `score`), which have just listed the folds themselves, read
+the ``fold_count`` their fresh records carry (:func:`engine_fold_count`).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 METRICS = ("srocc", "plcc", "krcc", "plcc_logistic")
@@ -49,9 +57,12 @@ class Summary:
 
     metrics: metric name -> :class:`Stat`; statistic: 'mean' or 'median'; unit: what was
     aggregated ('fold', 'split' or 'seed'); units: how many units have records;
-    expected: how many the protocol defines (None when unknown); seeds: distinct seeds;
-    images: test images summed over units (one seed's count per unit); folders: the run
-    folders (as strings) that fed it.
+    expected: how many the protocol defines (None when unknown or not applicable; a lower
+    bound when ``unverified``); seeds: distinct seeds; images: test images summed over
+    units (one seed's count per unit); folders: the run folders (as strings) that fed it;
+    unit_keys: the units with records (tuples of the key columns); missing: units the
+    protocol defines without records (names); unverified: why completeness could not be
+    checked ('' when it was, or when the unit is a seed).
     """
 
     metrics: dict
@@ -62,11 +73,21 @@ class Summary:
     seeds: int = 1
     images: int = 0
     folders: tuple = field(default_factory=tuple)
+    unit_keys: tuple = ()
+    missing: tuple = ()
+    unverified: str = ""
+
+    @property
+    def state(self) -> str:
+        """'complete', 'incomplete' (units known to be missing) or 'unverified'."""
+        if self.missing or (self.expected is not None and self.units < self.expected):
+            return "incomplete"
+        return "unverified" if self.unverified else "complete"
 
     @property
     def complete(self) -> bool:
-        """False when fewer units have records than the protocol defines."""
-        return self.expected is None or self.units >= self.expected
+        """True only when every unit the protocol defines is known to have records."""
+        return self.state == "complete"
 
     def __getitem__(self, metric: str) -> Stat:
         return self.metrics[metric]
@@ -75,11 +96,12 @@ class Summary:
         """How the value was aggregated: 'mean of 5 folds', 'mean over 2 of 5 folds'
         (incomplete), 'median of 10 splits', '1 run'."""
         noun = self.unit if self.units == 1 else f"{self.unit}s"
-        if not self.complete:
-            return f"{self.statistic} over {self.units} of {self.expected} {self.unit}s"
+        if self.state == "incomplete":
+            bound = "at least " if self.unverified else ""
+            return f"{self.statistic} over {self.units} of {bound}{self.expected} {self.unit}s"
         if self.units == 1 and self.unit == "seed":
             return "1 run"
-        return f"{self.statistic} of {self.units} {noun}"
+        return f"{self.statistic} of {self.units} {noun}" + (" (unverified)" if self.unverified else "")
 
 
 def _stat(values: list[float], statistic: str) -> Stat:
@@ -105,11 +127,35 @@ def _mean(values: Iterable[float]) -> float:
     return sum(finite) / len(finite) if finite else math.nan
 
 
-def expected_units(records: Sequence) -> int | None:
-    """The number of folds the protocol defines, when the records say it (the fact
-    ``fold_count`` a training run records); None otherwise."""
+def engine_fold_count(records: Sequence) -> int | None:
+    """The number of folds the engine listed for records it has just made (their fact
+    ``fold_count``), for `run`'s and `score`'s own tables; None otherwise. Readers never
+    rely on it: :func:`with_expectation` replaces it with what the protocol defines."""
     counts = {r.facts.get("fold_count") for r in records if isinstance(r.facts.get("fold_count"), int)}
     return max(counts) if counts else None
+
+
+def unit_name(key: tuple) -> str:
+    """A unit key as printed: 'GB', or 'syn-wild/3' for several key columns."""
+    return "/".join(str(k) for k in key)
+
+
+def with_expectation(summary: Summary, expected) -> Summary:
+    """``summary`` with its completeness from ``expected`` (a bench.app.expected.Expected: the
+    units the protocol defines, or why they are unknown and the units other runs of the
+    same protocol and data cover), replacing anything the records said."""
+    have = set(summary.unit_keys)
+    if expected is None:
+        return replace(summary, expected=None, missing=(), unverified="completeness not checked")
+    if expected.units is not None:
+        missing = tuple(sorted(unit_name(k) for k in expected.units - have))
+        return replace(summary, expected=len(expected.units), missing=missing, unverified="")
+    if not expected.why:                       # a protocol whose unit is a seed
+        return replace(summary, expected=None, missing=(), unverified="")
+    seen = set(expected.seen) | have
+    missing = tuple(sorted(unit_name(k) for k in seen - have))
+    return replace(summary, expected=len(seen) if missing else None, missing=missing,
+                   unverified=expected.why)
 
 
 def summarise_records(records: Sequence, key_columns: Sequence[str], statistic: str = "mean",
@@ -119,7 +165,7 @@ def summarise_records(records: Sequence, key_columns: Sequence[str], statistic: 
     ``key_columns`` name record attributes or facts ('fold', 'split'); empty: units are seeds.
     ``folders``: the run folder of each record, in the same order (optional)."""
     folders = list(folders) or [None] * len(records)
-    expected = expected_units(records)
+    expected = engine_fold_count(records)
     out: dict[str, Summary] = {}
     targets = list(dict.fromkeys(t for r in records for t in r.targets))
     for target in targets:
@@ -128,7 +174,7 @@ def summarise_records(records: Sequence, key_columns: Sequence[str], statistic: 
         for rec, folder in zip(records, folders):
             if target not in rec.targets:
                 continue
-            key = (tuple(_column(rec, c) for c in key_columns) if key_columns else (rec.seed,))
+            key = unit_of(rec, key_columns) if key_columns else (rec.seed,)
             units.setdefault(key, []).append(rec.targets[target])
             seeds.add(rec.seed)
             if folder is not None:
@@ -138,8 +184,14 @@ def summarise_records(records: Sequence, key_columns: Sequence[str], statistic: 
         name = unit if key_columns else "seed"
         out[target] = Summary({m: _stat(v, statistic) for m, v in per_unit.items()}, statistic,
                               name, len(units), expected if key_columns else None, len(seeds),
-                              images, tuple(sorted(used)))
+                              images, tuple(sorted(used)),
+                              tuple(units) if key_columns else ())
     return out
+
+
+def unit_of(rec, key_columns: Sequence[str]) -> tuple:
+    """The unit a record belongs to: its values of the protocol's key columns."""
+    return tuple(_column(rec, c) for c in key_columns)
 
 
 def _column(rec, name: str):

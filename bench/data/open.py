@@ -54,7 +54,7 @@ def open_dataset(name: str, data_root: Optional[str] = None, paths: Optional[dic
 
 
 def label_source(name: str) -> tuple[str, ...]:
-    """The full-reference metrics (pyiqa names) dataset ``name``'s scores were computed
-    from: ('gmsd', 'nlpd', 'fsim') for the synthetic sets (their pseudo-MOS), () for human
+    """The full-reference metrics dataset ``name``'s scores were computed from: ('gmsd',
+    'nlpd', 'fsim', 'ciede2000') for the synthetic sets (their pseudo-MOS), () for human
     scores. Nothing is generated or read from disk."""
     return tuple(get_spec(name).extra.get("label_source", ()))

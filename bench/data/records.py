@@ -37,9 +37,10 @@ class Dataset:
 
     kind: 'synthetic' (types and levels labelled), 'authentic' or 'multiply'.
     type_names: the dataset's distortion type abbreviations in id order (empty if none).
-    label_source: names (pyiqa's) of the full-reference metrics the scores were computed
-        from, for a set whose MOS is a pseudo-MOS (the synthetic sets); empty for human
-        scores. A metric named here is not an independent judge of this set.
+    label_source: names of the full-reference metrics the scores were computed from
+        (pyiqa's names, and 'ciede2000'), for a set whose MOS is a pseudo-MOS (the
+        synthetic sets); empty for human scores. A metric named here is not an
+        independent judge of this set.
     """
 
     name: str

@@ -1,4 +1,5 @@
-"""The 25 KADID-10k distortions at their five official levels, in NumPy/SciPy/Pillow.
+"""The 25 KADID-10k distortions at their five official levels (or a table of calibrated
+ones, see levels.py), in NumPy/SciPy/Pillow.
 
 Implemented from the facts-only specification ``docs/distortions.md`` (the official
 MATLAB generator's operations and level parameters). Common rules, as there:
@@ -29,9 +30,13 @@ Choices where the specification leaves room or the official tools are not availa
   length len - 1 px through the centre), a one-pixel-wide anti-aliased line whose
   total extent is len px (len 5 at 0 degrees is five taps of 0.2); angles run
   counter-clockwise;
-* colour shift (5): u = (right, down); the shifted green channel replicates its border,
-  and a shift that rounds to 0 px leaves the image as it is;
-* jitter (19): bicubic is Keys' cubic convolution (a = -0.5), as MATLAB's 'cubic';
+* colour shift (5): u = (right, down); the shifted green channel replicates its border;
+  at scale 1 the shift is rounded to whole pixels (one that rounds to 0 px leaves the
+  image as it is), at other scales it is applied at sub-pixel precision (bicubic,
+  clipped to [0, 1]): rounding a scaled shift would make neighbouring levels equal;
+* jitter (19): bicubic is Keys' cubic convolution (a = -0.5), as MATLAB's 'cubic'; each
+  warp is clipped to [0, 1], so that an overshoot does not become, through the final
+  re-stretch, a global contrast change;
 * non-eccentricity patch (20): the paste offset is a uniform integer in [-8, 8] px;
 * pixelate (21): nearest-neighbour with aligned pixel centres, down to ceil(z H) x
   ceil(z W) and back to H x W;
@@ -74,11 +79,12 @@ from .image_ops import (
     rgb_to_lab,
     rgb_to_ycbcr,
     scaled_px,
+    shift_plane,
     to_uint8,
     ycbcr_to_rgb,
 )
 
-__all__ = ["KADID_LEVELS", "distort", "to_uint8"]
+__all__ = ["KADID_LEVELS", "apply_distortion", "distort", "to_uint8"]
 
 KADID_LEVELS: dict[int, tuple] = {
     1: (0.1, 0.5, 1, 2, 5),  # Gaussian blur: sigma px
@@ -138,7 +144,7 @@ def _color_shift(img, amount, rng, scale):
     u = rng.random(2)
     norm = float(np.hypot(*u))
     direction = u / norm if norm > 0 else np.array([1.0, 0.0])
-    dx, dy = (int(v) for v in np.floor(amount * scale * direction + 0.5))  # u >= 0: half up
+    shift = amount * scale * direction  # (right, down) px
 
     gray = img @ GRAY
     grad = np.hypot(
@@ -149,11 +155,8 @@ def _color_shift(img, amount, rng, scale):
     lo, hi = np.percentile(edge, [1, 99], method="hazen")  # MATLAB prctile's definition
     edge = minmax(np.clip(edge, lo, hi))
 
-    h, w = gray.shape
-    rows = np.clip(np.arange(h) - dy, 0, h - 1)
-    cols = np.clip(np.arange(w) - dx, 0, w - 1)
     green = img[..., 1]
-    shifted = green[rows][:, cols]
+    shifted = shift_plane(green, shift, exact=scale == 1.0)
     out = img.copy()
     out[..., 1] = edge * shifted + (1.0 - edge) * green
     return out
@@ -265,7 +268,9 @@ def _jitter(img, amount, rng, scale):
     for _ in range(5):
         dy = rng.normal(0.0, sd, h * w)
         dx = rng.normal(0.0, sd, h * w)
-        planes = bicubic_sample(planes, (h, w), rows + dy, cols + dx)
+        # clipped: an overshoot of Keys' kernel would become, through the final min-max
+        # stretch, a global contrast change set by the noise draw rather than the level
+        planes = np.clip(bicubic_sample(planes, (h, w), rows + dy, cols + dx), 0.0, 1.0)
     return np.moveaxis(planes.reshape(c, h, w), 0, 2).astype(np.float64)
 
 
@@ -332,55 +337,36 @@ def _contrast_change(img, amount, rng, scale):
 _Operation = Callable[[np.ndarray, float, np.random.Generator, float], np.ndarray]
 
 _OPERATIONS: dict[int, _Operation] = {
-    1: _gaussian_blur,
-    2: _lens_blur,
-    3: _motion_blur,
-    4: _color_diffusion,
-    5: _color_shift,
-    6: _color_quantization,
-    7: _saturation_hsv,
-    8: _saturation_lab,
-    9: _jpeg2000,
-    10: _jpeg,
-    11: _white_noise,
-    12: _white_noise_ycbcr,
-    13: _impulse_noise,
-    14: _multiplicative_noise,
-    15: _denoise,
-    16: _brighten,
-    17: _darken,
-    18: _mean_shift,
-    19: _jitter,
-    20: _non_eccentricity_patch,
-    21: _pixelate,
-    22: _quantization,
-    23: _color_block,
-    24: _high_sharpen,
+    1: _gaussian_blur, 2: _lens_blur, 3: _motion_blur, 4: _color_diffusion,
+    5: _color_shift, 6: _color_quantization, 7: _saturation_hsv, 8: _saturation_lab,
+    9: _jpeg2000, 10: _jpeg, 11: _white_noise, 12: _white_noise_ycbcr,
+    13: _impulse_noise, 14: _multiplicative_noise, 15: _denoise, 16: _brighten,
+    17: _darken, 18: _mean_shift, 19: _jitter, 20: _non_eccentricity_patch,
+    21: _pixelate, 22: _quantization, 23: _color_block, 24: _high_sharpen,
     25: _contrast_change,
 }
 
 
-def distort(
-    image: np.ndarray, type_id: int, level: int, rng: np.random.Generator, scale: float = 1.0
-) -> np.ndarray:
-    """Apply KADID-10k distortion ``type_id`` (1..25) at ``level`` (1..5) to an RGB image.
-
-    image: HxWx3 RGB, float, nominally in [0, 1]; it is min-max normalised globally first.
-    rng: the only source of randomness; the same generator state gives identical output.
-    scale: image width / 512; multiplies the pixel-sized parameters (see the module
-        docstring for which), so 1.0 reproduces KADID's 512x384 geometry.
-    Returns float64 HxWx3 in [0, 1], min-max re-stretched globally (uint8 via :func:`to_uint8`).
-    Raises ValueError for an unknown type, a level outside 1..5, a non-RGB image or a
-    non-positive scale; TypeError when rng is not a Generator.
-    """
+def _check_type(type_id) -> int:
     if (
         isinstance(type_id, bool)
         or not isinstance(type_id, (int, np.integer))
         or type_id not in _OPERATIONS
     ):
         raise ValueError(f"type_id must be an integer in 1..25, got {type_id!r}")
-    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 1 <= level <= 5:
-        raise ValueError(f"level must be an integer in 1..5, got {level!r}")
+    return int(type_id)
+
+
+def apply_distortion(
+    image: np.ndarray, type_id: int, param, rng: np.random.Generator, scale: float = 1.0
+) -> np.ndarray:
+    """KADID-10k distortion ``type_id`` (1..25) with the level parameter ``param`` itself
+    (in the units of :data:`KADID_LEVELS`, pixel sizes at 512 px) instead of a level.
+
+    Same image, rng and scale rules as :func:`distort`, which calls it; returns float64
+    HxWx3 in [0, 1], min-max re-stretched globally.
+    """
+    type_id = _check_type(type_id)
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
     if not scale > 0:
@@ -388,6 +374,28 @@ def distort(
     x = np.asarray(image, dtype=np.float64)
     if x.ndim != 3 or x.shape[2] != 3:
         raise ValueError(f"image must be HxWx3, got shape {x.shape}")
-    param = KADID_LEVELS[int(type_id)][int(level) - 1]
-    out = _OPERATIONS[int(type_id)](minmax(x), param, rng, float(scale))
+    out = _OPERATIONS[type_id](minmax(x), param, rng, float(scale))
     return minmax(out)
+
+
+def distort(
+    image: np.ndarray, type_id: int, level: int, rng: np.random.Generator, scale: float = 1.0,
+    levels: dict[int, tuple] | None = None,
+) -> np.ndarray:
+    """Apply KADID-10k distortion ``type_id`` (1..25) at ``level`` (1..5) to an RGB image.
+
+    image: HxWx3 RGB, float, nominally in [0, 1]; it is min-max normalised globally first.
+    rng: the only source of randomness; the same generator state gives identical output.
+    scale: image width / 512; multiplies the pixel-sized parameters (see the module
+        docstring for which), so 1.0 reproduces KADID's 512x384 geometry.
+    levels: {type id: five level parameters}; None: :data:`KADID_LEVELS`, the official
+        ones (the synthetic suite passes its calibrated table, see ``levels.py``).
+    Returns float64 HxWx3 in [0, 1], min-max re-stretched globally (uint8 via :func:`to_uint8`).
+    Raises ValueError for an unknown type, a level outside 1..5, a non-RGB image or a
+    non-positive scale; TypeError when rng is not a Generator.
+    """
+    type_id = _check_type(type_id)
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 1 <= level <= 5:
+        raise ValueError(f"level must be an integer in 1..5, got {level!r}")
+    param = (KADID_LEVELS if levels is None else levels)[type_id][int(level) - 1]
+    return apply_distortion(image, type_id, param, rng, scale)

@@ -34,7 +34,6 @@ only knowing that.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -50,7 +49,7 @@ from ..paths import cache_root, check_seed, files_match, owned_path
 from ..progress import Progress
 from ..registry import DATASETS, Expected, register_dataset
 
-DOMAIN_VERSION = 1
+DOMAIN_VERSION = 2
 #: KADID-10k type ids used by every domain set: GB, JP2K, JPEG, WN, IN, DENOISE, PIXELATE,
 #: HS (one or two per KADID group; each one's pseudo-MOS falls with its level on every
 #: reference, which contrast change's does not).
@@ -132,73 +131,51 @@ def domain_references(name: str, seed: int) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def _distort_job(args):
-    from .distortions import distort, to_uint8
-    from .suite import _rng
-
-    seed, stream, r, ref, types, levels = args
-    x = ref.astype(np.float64) / 255.0
-    scale = ref.shape[1] / 512.0
-    return [(t, lv, to_uint8(distort(x, t, lv, _rng(seed, stream, r, t, lv), scale)))
-            for t in types for lv in levels]
-
-
 def _generate(dest: Path, name: str, seed: int, processes: int, log: Callable[[str], None]) -> dict:
-    """Write set ``name`` into the empty folder ``dest``; return its manifest."""
-    import csv
-    import io
-
+    """Write set ``name`` into the empty folder ``dest``; return its manifest. The levels of
+    one (reference, type) share their random draws, as in syn-kadid."""
     from . import pseudo_mos
-    from .suite import LABEL_FIELDS, _map_jobs, _png_bytes
+    from .jobs import ImageTask, Job, map_jobs, run_job
+    from .levels import SUITE_LEVELS
+    from .suite import cpu_seconds, write_labels
 
-    t0 = time.time()
+    t0, cpu0 = time.time(), cpu_seconds()
     dom = DOMAINS[name]
-    refs = domain_references(name, seed)
-    per_ref = len(DOMAIN_TYPES) * len(LEVELS)
-    jobs = [(seed, dom.stream, r, ref, DOMAIN_TYPES, LEVELS) for r, (_, ref) in enumerate(refs)]
-    outs = _map_jobs(_distort_job, jobs, processes, Progress(log, f"{name} distortions", len(jobs) * per_ref), per_ref)
-    files: dict[str, np.ndarray] = {}
-    rows, dist, ref_of = [], [], []
-    for r, ((source, ref), made) in enumerate(zip(refs, outs), start=1):
-        ref_id = f"{dom.prefix}{r:02d}"
+    jobs, rows = [], []
+    for r, (source, ref) in enumerate(domain_references(name, seed)):
+        ref_id = f"{dom.prefix}{r + 1:02d}"
         ref_rel = f"references/{ref_id}.png"
-        files[ref_rel] = ref
-        for t, lv, img in made:
-            rel = f"images/{ref_id}_{t:02d}_{lv:02d}.png"
-            files[rel] = img
-            dist.append(img)
-            ref_of.append(ref)
-            rows.append({"image": rel, "ref": ref_id, "ref_image": ref_rel, "source": source,
-                         "dist_type": KADID10K_TYPES[t - 1][1], "dist_id": t, "level": lv})
-    t_dist = time.time() - t0
-    scores, z, mos = pseudo_mos.labelled(np.stack(dist), np.stack(ref_of), log, name)
+        tasks = []
+        for t in DOMAIN_TYPES:
+            for lv in LEVELS:
+                rel = f"images/{ref_id}_{t:02d}_{lv:02d}.png"
+                tasks.append(ImageTask(rel, ((t, lv),), (seed, dom.stream, r, t)))
+                rows.append({"image": rel, "ref": ref_id, "ref_image": ref_rel, "source": source,
+                             "dist_type": KADID10K_TYPES[t - 1][1], "dist_id": t, "level": lv})
+        jobs.append(Job(str(dest), ref, (seed, dom.stream, r), ref_rel, tuple(tasks)))
+    sizes = [len(j.images) for j in jobs]
+    pseudo_mos.preload()
+    results = map_jobs(run_job, jobs, processes, Progress(log, f"{name} (distorted, scored, written)",
+                                                          sum(sizes)), sizes)
+    hashes = {rel: h for res in results for rel, h in res.hashes.items()}
+    scores = pseudo_mos.concat_scores([res.scores for res in results])
+    z, mos = pseudo_mos.ensemble(scores)  # on the set's own scale
     for i, row in enumerate(rows):
         row.update(mos=f"{mos[i]:.6f}", mos_raw=f"{z[i]:.6f}",
                    **{m: f"{v[i]:.6f}" for m, v in scores.items()})
-    hashes = {}
-    for rel, img in sorted(files.items()):
-        data = _png_bytes(img)
-        path = owned_path(dest, rel)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        hashes[rel] = hashlib.blake2b(data, digest_size=16).hexdigest()
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=LABEL_FIELDS + ["source"] + sorted(scores), lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    (dest / "labels.csv").write_text(buf.getvalue())
-    hashes["labels.csv"] = hashlib.blake2b(buf.getvalue().encode(), digest_size=16).hexdigest()
+    hashes["labels.csv"] = write_labels(dest, rows, sorted(scores))
     return {
         "domain_version": DOMAIN_VERSION, "set": name, "seed": seed, "domain": dom.domain,
         "sources": [{"picture": s.picture, "tiles": s.tiles, "side": s.side, "box": list(s.box)}
                     for s in dom.sources],
         "types": [KADID10K_TYPES[t - 1][1] for t in DOMAIN_TYPES], "levels": list(LEVELS),
-        "images": len(rows), "refs": len(refs),
+        "level_parameters": {KADID10K_TYPES[t - 1][1]: list(SUITE_LEVELS[t]) for t in DOMAIN_TYPES},
+        "images": len(rows), "refs": len(jobs),
         "label_source": list(pseudo_mos.LABEL_SOURCE),
         "pseudo_mos": {"members": pseudo_mos.MEMBERS, "logistic_slope": pseudo_mos.LOGISTIC_SLOPE,
-                       "z_scored_over": name},
+                       "weights": "equal", "z_scored_over": name},
         "agreement_srocc": pseudo_mos.agreement(scores, mos),
-        "seconds": {"distortions": round(t_dist, 1), "total": round(time.time() - t0, 1)},
+        "seconds": {"total": round(time.time() - t0, 1), "cpu": round(cpu_seconds() - cpu0, 1)},
         "files": hashes,
     }
 

@@ -232,6 +232,21 @@ def bicubic_sample(
     return out
 
 
+def shift_plane(plane: np.ndarray, shift: np.ndarray, exact: bool) -> np.ndarray:
+    """``plane`` (H x W) moved by ``shift`` = (right, down) px with a replicated border:
+    rounded to whole pixels (halves up) when ``exact`` (KADID's own geometry), else by
+    Keys bicubic resampling at sub-pixel precision (a scaled shift keeps its length),
+    clipped to [0, 1]."""
+    h, w = plane.shape
+    if exact:
+        dx, dy = (int(v) for v in np.floor(shift + 0.5))
+        return plane[np.clip(np.arange(h) - dy, 0, h - 1)][:, np.clip(np.arange(w) - dx, 0, w - 1)]
+    rows, cols = np.divmod(np.arange(h * w, dtype=np.float64), w)
+    flat = plane.reshape(1, h * w)
+    moved = bicubic_sample(flat, (h, w), rows - shift[1], cols - shift[0]).reshape(h, w)
+    return np.clip(moved, 0.0, 1.0)  # a shift adds no new values
+
+
 def nearest_indices(n_out: int, n_in: int, ratio: float) -> np.ndarray:
     """Source index of each output sample of a nearest-neighbour resize (pixel centres aligned)."""
     return np.clip(np.floor((np.arange(n_out) + 0.5) / ratio).astype(np.intp), 0, n_in - 1)

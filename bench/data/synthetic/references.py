@@ -1,20 +1,116 @@
-"""Reference crops for the synthetic suite, cut from images shipped inside scikit-image.
+"""The references of the synthetic suite: hand-picked crops of the colour photographs that
+ship inside scikit-image, and procedural scenes with natural image statistics
+(:mod:`~bench.data.synthetic.procedural`), every one 192 x 192 x 3 uint8 in colour and
+stretched to span 0..255 (see :func:`full_range`).
 
-The three sets draw on disjoint source images (syn-wild shares no content with syn-kadid;
-syn-mlive uses other crops of syn-kadid's sources, as MLIVE is extra *training* data).
-Gray sources are made RGB by repeating the channel.
+The sets draw on disjoint content: syn-kadid has astronaut, coffee, chelsea, rocket and
+immunohistochemistry, syn-wild the motorcycle, Hubble deep field and retina pictures,
+and each set's procedural scenes are drawn from a stream of its own (no two sets share a
+scene). syn-mlive uses other crops of syn-kadid's pictures and scenes of its own stream,
+as MLIVE is extra *training* data. Crops of one picture were chosen where the content
+really differs (a face, a flag, a model shuttle, a mission patch), or show the whole
+picture at a smaller scale (``side``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
-# scikit-image data functions that ship with the package (no download).
-KADID_SOURCES = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
-                 "camera", "moon", "brick", "coins", "grass", "colorwheel", "text"]
-WILD_SOURCES = ["hubble_deep_field", "retina", "stereo_motorcycle", "gravel", "clock",
-                "cell", "page", "microaneurysms"]
-
 CROP = 192  # px, side of every synthetic image
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A CROP-px crop at (top, left) of a scikit-image picture whose short side is first
+    brought to ``side`` px (None: native resolution)."""
+
+    picture: str
+    top: int
+    left: int
+    side: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.picture}@{self.top},{self.left}" + (f"/{self.side}" if self.side else "")
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A procedural scene (see :func:`~bench.data.synthetic.procedural.render`)."""
+
+    scene: str
+    params: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def name(self) -> str:
+        return "+".join([self.scene, *(str(v) for v in self.params.values())])
+
+
+def _leaves(palette: str, shape: str = "disk") -> Scene:
+    return Scene("dead_leaves", {"palette": palette, "shape": shape})
+
+
+_SCENES: tuple[Scene, ...] = (
+    _leaves("chart"), _leaves("earth", "square"), _leaves("foliage", "ellipse"), _leaves("pastel"),
+    _leaves("autumn", "ellipse"), _leaves("sea", "square"),
+    Scene("landscape"), Scene("landscape"), Scene("landscape"),
+    Scene("material", {"kind": "rock"}), Scene("material", {"kind": "lichen"}),
+    Scene("material", {"kind": "sand"}), Scene("material", {"kind": "marble"}),
+    Scene("material", {"kind": "wood"}), Scene("pebbles"),
+    Scene("spheres", {"palette": "autumn"}), Scene("spheres", {"palette": "chart"}),
+)
+
+#: syn-kadid: 15 photograph crops and 17 procedural scenes (32 references, all in colour)
+KADID_REFS: tuple = (
+    Photo("astronaut", 20, 150), Photo("astronaut", 0, 0), Photo("astronaut", 10, 320),
+    Photo("astronaut", 300, 110), Photo("coffee", 40, 180), Photo("coffee", 200, 300),
+    Photo("coffee", 0, 408), Photo("coffee", 0, 48, 192), Photo("chelsea", 60, 110),
+    Photo("chelsea", 0, 48, 192), Photo("rocket", 100, 220), Photo("rocket", 235, 300),
+    Photo("immunohistochemistry", 100, 100), Photo("immunohistochemistry", 0, 0, 192),
+    Photo("rocket", 0, 0, 192),
+) + _SCENES
+#: syn-wild: 7 photograph crops (disjoint pictures) and 9 scenes of its own stream
+WILD_REFS: tuple = (
+    Photo("stereo_motorcycle", 150, 300), Photo("stereo_motorcycle", 250, 100),
+    Photo("stereo_motorcycle", 250, 480), Photo("stereo_motorcycle", 60, 380),
+    Photo("stereo_motorcycle", 0, 40, 192), Photo("hubble_deep_field", 68, 272),
+    Photo("retina", 0, 0, 192),
+) + _SCENES[::2]
+#: syn-mlive: other crops of syn-kadid's pictures and 3 scenes of its own stream
+MLIVE_REFS: tuple = (
+    Photo("astronaut", 320, 300), Photo("chelsea", 100, 250), Photo("immunohistochemistry", 300, 300),
+    _SCENES[0], _SCENES[6], _SCENES[15],
+)
+#: the scikit-image pictures syn-kadid's references are cut from
+KADID_PICTURES: frozenset = frozenset(r.picture for r in KADID_REFS if isinstance(r, Photo))
+
+
+def full_range(img: np.ndarray, tail: float = 0.2) -> np.ndarray:
+    """``img`` (uint8 H x W x 3) stretched to span 0..255: the ``tail`` % darkest and
+    brightest channel values are clipped, then one min and max over all channels map to
+    0 and 255 (the generator's own normalisation then leaves the reference unchanged)."""
+    x = img.astype(np.float64)
+    lo, hi = np.percentile(x, [tail, 100.0 - tail])
+    if hi <= lo:
+        return img
+    return np.clip(np.floor((np.clip(x, lo, hi) - lo) * (255.0 / (hi - lo)) + 0.5), 0, 255).astype(np.uint8)
+
+
+def build_reference(spec, key: list[int]) -> np.ndarray:
+    """The CROP x CROP x 3 uint8 reference of ``spec`` (a Photo or a Scene; a scene is drawn
+    from the seed sequence ``key``), stretched by :func:`full_range`."""
+    if isinstance(spec, Scene):
+        from .procedural import render
+
+        return full_range(render(spec.scene, key, CROP, **spec.params))
+    img = _load_source(spec.picture)
+    if spec.side is not None:
+        img = _short_side_to(img, spec.side)
+    crop = img[spec.top:spec.top + CROP, spec.left:spec.left + CROP]
+    if crop.shape != (CROP, CROP, 3):
+        raise ValueError(f"crop {spec.name} leaves the picture ({crop.shape[:2]})")
+    return full_range(np.ascontiguousarray(crop))
 
 
 def _load_source(name: str) -> np.ndarray:
@@ -50,23 +146,6 @@ def _fit_short_side(img: np.ndarray, side: int) -> np.ndarray:
         return img
     f = side / short
     return np.asarray(Image.fromarray(img).resize((round(w * f), round(h * f)), Image.BOX))
-
-
-def reference_crops(sources: list[str], per_source: int, seed: int,
-                    fit_side: int = 288) -> list[tuple[str, np.ndarray]]:
-    """``per_source`` crops (CROP x CROP x 3 uint8) from each source, deterministic in
-    ``seed``; returns (source name + crop index, crop) pairs in a fixed order."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for name in sources:
-        img = _fit_short_side(_load_source(name), fit_side)
-        h, w = img.shape[:2]
-        for k in range(per_source):
-            y = int(rng.integers(0, h - CROP + 1))
-            x = int(rng.integers(0, w - CROP + 1))
-            out.append((f"{name}-{k}", np.ascontiguousarray(img[y:y + CROP, x:x + CROP])))
-    return out
-
 
 
 def _short_side_to(img: np.ndarray, side: int) -> np.ndarray:

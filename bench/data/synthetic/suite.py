@@ -4,11 +4,14 @@ Generated once per (suite version, seed) into ``<cache>/synthetic/v<V>-seed<S>/`
 ``manifest.json`` recording version, seed, counts, pseudo-MOS agreement and the hash of
 every file. A folder that does not match its manifest is regenerated whole, never
 half-used; generation happens in a temporary folder renamed into place, under a lock, so
-parallel workers never see a partial suite.
+parallel workers never see a partial suite. One job per reference (references.py, jobs.py)
+runs in a pool of processes; the files do not depend on how many.
 
-* syn-kadid: the 25 KADID-10k distortions x 5 levels on 12 references (1,500 images +
-  12 references), names ``I<ref>_<type>_<level>.png`` as in KADID-10k.
-* syn-wild: 16 references from other source images, 15 images each with 1 to 3 random
+* syn-kadid: the 25 KADID-10k distortions x 5 levels (calibrated for 192 px, levels.py)
+  on 32 colour references (4,000 images + 32 references), names
+  ``I<ref>_<type>_<level>.png`` as in KADID-10k. The levels of one (reference, type) share
+  their random draws (noise field, angle, block positions), so only the level changes.
+* syn-wild: 16 references of other content, 15 images each with 1 to 3 random
   distortions at random levels, no type labels (240 images): stands in for authentic sets.
 * syn-mlive: 6 references, Gaussian blur then JPEG, and Gaussian blur then white noise,
   3 x 3 level pairs each (108 images): stands in for MLIVE.
@@ -16,7 +19,6 @@ parallel workers never see a partial suite.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import time
@@ -33,12 +35,13 @@ from ..progress import Progress
 from ..records import Dataset, Record
 from ..registry import DATASETS, Expected, register_dataset
 from ...core.errors import DataError
+from .jobs import ImageTask, Job, map_jobs
+from .references import KADID_REFS, MLIVE_REFS, WILD_REFS
 
-SUITE_VERSION = 1
+SUITE_VERSION = 2
 SET_NAMES = ("syn-kadid", "syn-wild", "syn-mlive")
-N_KADID_REFS = 12
-WILD_PER_SOURCE, WILD_PER_REF = 2, 15
-MLIVE_REFS = 6
+N_KADID_REFS = len(KADID_REFS)
+WILD_PER_REF = 15
 # (dataset id, KADID type id) pairs of the two MLIVE-style parts; level pairs 2..4
 MLIVE_PARTS = [(1, 10), (2, 11)]  # blur then JPEG (type 10), blur then white noise (type 11)
 MLIVE_LEVELS = (2, 3, 4)
@@ -54,172 +57,124 @@ def suite_dir(seed: int = 0) -> Path:
 
 
 # --------------------------------------------------------------------------- generation
-def _png_bytes(img: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
-
-
 def _rng(seed: int, *key: int) -> np.random.Generator:
-    # One independent stream per image: results do not depend on order or parallelism.
+    # One independent stream per key: results do not depend on order or parallelism.
     return np.random.default_rng([seed, *key])
 
 
-def _kadid_ref_job(args):
-    from .distortions import distort, to_uint8
-
-    seed, r, ref = args
-    x = ref.astype(np.float64) / 255.0
-    scale = ref.shape[1] / 512.0
-    out = []
-    for type_id, _, _ in KADID10K_TYPES:
-        for level in range(1, 6):
-            y = distort(x, type_id, level, _rng(seed, 1, r, type_id, level), scale)
-            out.append((type_id, level, to_uint8(y)))
-    return out
-
-
-def _wild_ref_job(args):
-    from .distortions import distort, to_uint8
-
-    seed, r, ref = args
-    x = ref.astype(np.float64) / 255.0
-    scale = ref.shape[1] / 512.0
-    out = []
-    for k in range(WILD_PER_REF):
-        rng = _rng(seed, 2, r, k)
-        n = int(rng.integers(1, 4))
-        types = rng.choice(len(KADID10K_TYPES), size=n, replace=False) + 1
-        y = x
-        for t in types:
-            y = distort(y, int(t), int(rng.integers(1, 6)), rng, scale)
-        out.append((k, [int(t) for t in types], to_uint8(y)))
-    return out
+def _kadid_plan(dest: str, seed: int) -> tuple[list[Job], list[dict]]:
+    jobs, rows = [], []
+    for r, spec in enumerate(KADID_REFS):
+        ref, ref_rel = f"I{r + 1:02d}", f"images/I{r + 1:02d}.png"
+        tasks = []
+        for type_id, abbr, _ in KADID10K_TYPES:
+            for level in range(1, 6):
+                rel = f"images/{ref}_{type_id:02d}_{level:02d}.png"
+                tasks.append(ImageTask(rel, ((type_id, level),), (seed, 1, r, type_id)))
+                rows.append({"image": rel, "ref_image": ref_rel, "ref": ref, "dist_type": abbr,
+                             "dist_id": type_id, "level": level})
+        jobs.append(Job(f"{dest}/syn-kadid", spec, (seed, 1, r), ref_rel, tuple(tasks)))
+    return jobs, rows
 
 
-def _mlive_ref_job(args):
-    from .distortions import distort, to_uint8
+def _wild_plan(dest: str, seed: int) -> tuple[list[Job], list[dict]]:
+    jobs, rows = [], []
+    for r, spec in enumerate(WILD_REFS):
+        ref, ref_rel = f"W{r + 1:02d}", f"references/W{r + 1:02d}.png"
+        tasks = []
+        for k in range(WILD_PER_REF):
+            rng = _rng(seed, 2, r, k)
+            types = rng.choice(len(KADID10K_TYPES), size=int(rng.integers(1, 4)), replace=False) + 1
+            steps = tuple((int(t), int(rng.integers(1, 6))) for t in types)
+            rel = f"images/{ref}_{k:03d}.png"
+            tasks.append(ImageTask(rel, steps, (seed, 2, r, k, 1)))
+            rows.append({"image": rel, "ref_image": ref_rel, "ref": ref,
+                         "applied": "+".join(KADID10K_TYPES[t - 1][1] for t, _ in steps)})
+        jobs.append(Job(f"{dest}/syn-wild", spec, (seed, 2, r), ref_rel, tuple(tasks)))
+    return jobs, rows
 
-    seed, r, ref = args
-    x = ref.astype(np.float64) / 255.0
-    scale = ref.shape[1] / 512.0
-    out = []
-    for part, second in MLIVE_PARTS:
-        for lb in MLIVE_LEVELS:
-            for l2 in MLIVE_LEVELS:
-                rng = _rng(seed, 3, r, part, lb, l2)
-                y = distort(distort(x, GB, lb, rng, scale), second, l2, rng, scale)
-                out.append((part, lb, l2, to_uint8(y)))
-    return out
+
+def _mlive_plan(dest: str, seed: int) -> tuple[list[Job], list[dict]]:
+    jobs, rows = [], []
+    for r, spec in enumerate(MLIVE_REFS):
+        ref, ref_rel = f"M{r + 1:02d}", f"references/M{r + 1:02d}.png"
+        tasks = []
+        for part, second in MLIVE_PARTS:
+            folder = "blurjpeg" if part == 1 else "blurnoise"
+            for lb in MLIVE_LEVELS:
+                for l2 in MLIVE_LEVELS:
+                    rel = f"{folder}/{ref}_{folder}_{lb}{l2}.png"
+                    tasks.append(ImageTask(rel, ((GB, lb), (second, l2)), (seed, 3, r, part)))
+                    rows.append({"image": rel, "ref_image": ref_rel, "ref": ref,
+                                 "dist_type": MLIVE_TYPES[part - 1][1], "dist_id": part})
+        jobs.append(Job(f"{dest}/syn-mlive", spec, (seed, 3, r), ref_rel, tuple(tasks)))
+    return jobs, rows
 
 
-def _map_jobs(fn, jobs, processes: int, progress: Progress | None = None, per_job: int = 1):
-    """[fn(j) for j in jobs], in order, over ``processes`` processes; ``progress`` advances
-    by ``per_job`` as each job's result arrives."""
-    def tick(results):
-        for r in results:
-            if progress is not None:
-                progress.advance(per_job)
-            yield r
+def write_labels(folder: Path, rows: list[dict], members: list[str]) -> str:
+    """Write ``folder``/labels.csv; return its blake2b-128 hash."""
+    import hashlib
 
-    if processes <= 1:
-        return list(tick(fn(j) for j in jobs))
-    import multiprocessing as mp
+    fields = LABEL_FIELDS + [k for k in ("applied", "source") if k in rows[0]] + members
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    (folder / "labels.csv").write_text(buf.getvalue())
+    return hashlib.blake2b(buf.getvalue().encode(), digest_size=16).hexdigest()
 
-    with mp.get_context("fork").Pool(processes) as pool:
-        return list(tick(pool.imap(fn, jobs)))
+
+def cpu_seconds() -> float:
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _generate(dest: Path, seed: int, processes: int, log=print) -> dict:
     """Write the whole suite into ``dest`` (an empty folder); return the manifest.
-    Progress lines (set, images done/total) go to ``log`` every few seconds."""
-    from .references import KADID_SOURCES, WILD_SOURCES, reference_crops
+    A progress line (images done/total) goes to ``log`` every few seconds."""
     from . import pseudo_mos
+    from .jobs import run_job
+    from .levels import SUITE_LEVELS
 
-    t0 = time.time()
-    kadid_refs = reference_crops(KADID_SOURCES, 1, seed)[:N_KADID_REFS]
-    wild_refs = reference_crops(WILD_SOURCES, WILD_PER_SOURCE, seed + 1)
-    mlive_refs = reference_crops(KADID_SOURCES[:MLIVE_REFS], 1, seed + 2, fit_side=384)
-
-    rows: dict[str, list[dict]] = {s: [] for s in SET_NAMES}
-    dist_imgs, ref_imgs, owners = [], [], []  # owners: (set, row index)
-
-    def add(set_name, rel, img, ref_rel, ref_img, **fields):
-        rows[set_name].append({"image": rel, "ref_image": ref_rel, **fields})
-        files[f"{set_name}/{rel}"] = img
-        dist_imgs.append(img)
-        ref_imgs.append(ref_img)
-        owners.append((set_name, len(rows[set_name]) - 1))
-
-    files: dict[str, np.ndarray] = {}
-    kadid_out = _map_jobs(_kadid_ref_job, [(seed, r, ref) for r, (_, ref) in enumerate(kadid_refs)], processes,
-                          Progress(log, "syn-kadid distortions", len(kadid_refs) * 125), 125)
-    for r, ((_, ref), dists) in enumerate(zip(kadid_refs, kadid_out), start=1):
-        ref_rel = f"images/I{r:02d}.png"
-        files[f"syn-kadid/{ref_rel}"] = ref
-        for type_id, level, img in dists:
-            add("syn-kadid", f"images/I{r:02d}_{type_id:02d}_{level:02d}.png", img, ref_rel, ref,
-                ref=f"I{r:02d}", dist_type=KADID10K_TYPES[type_id - 1][1], dist_id=type_id, level=level)
-    wild_out = _map_jobs(_wild_ref_job, [(seed, r, ref) for r, (_, ref) in enumerate(wild_refs)], processes,
-                         Progress(log, "syn-wild distortions", len(wild_refs) * WILD_PER_REF), WILD_PER_REF)
-    for r, ((_, ref), dists) in enumerate(zip(wild_refs, wild_out), start=1):
-        ref_rel = f"references/W{r:02d}.png"
-        files[f"syn-wild/{ref_rel}"] = ref
-        for k, types, img in dists:
-            add("syn-wild", f"images/W{r:02d}_{k:03d}.png", img, ref_rel, ref, ref=f"W{r:02d}",
-                applied="+".join(KADID10K_TYPES[t - 1][1] for t in types))
-    per_mlive = len(MLIVE_PARTS) * len(MLIVE_LEVELS) ** 2
-    mlive_out = _map_jobs(_mlive_ref_job, [(seed, r, ref) for r, (_, ref) in enumerate(mlive_refs)], processes,
-                          Progress(log, "syn-mlive distortions", len(mlive_refs) * per_mlive), per_mlive)
-    for r, ((_, ref), dists) in enumerate(zip(mlive_refs, mlive_out), start=1):
-        ref_rel = f"references/M{r:02d}.png"
-        files[f"syn-mlive/{ref_rel}"] = ref
-        for part, lb, l2, img in dists:
-            folder = "blurjpeg" if part == 1 else "blurnoise"
-            add("syn-mlive", f"{folder}/M{r:02d}_{folder}_{lb}{l2}.png", img, ref_rel, ref,
-                ref=f"M{r:02d}", dist_type=MLIVE_TYPES[part - 1][1], dist_id=part)
-    t_dist = time.time() - t0
-
-    scores, z, mos = pseudo_mos.labelled(np.stack(dist_imgs), np.stack(ref_imgs), log)
-    for i, (set_name, idx) in enumerate(owners):
-        row = rows[set_name][idx]
-        row["mos"] = f"{mos[i]:.6f}"
-        row["mos_raw"] = f"{z[i]:.6f}"
-        for name, vals in scores.items():
-            row[name] = f"{vals[i]:.6f}"
-
-    hashes = {}
-    written = Progress(log, "writing PNG files", len(files), unit="files")
-    for rel, img in sorted(files.items()):
-        data = _png_bytes(img)
-        path = owned_path(dest, rel)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        hashes[rel] = hashlib.blake2b(data, digest_size=16).hexdigest()
-        written.advance()
-    members = sorted(scores)
-    sets = {}
-    for set_name in SET_NAMES:
-        fields = LABEL_FIELDS + [k for k in ("applied",) if k in rows[set_name][0]] + members
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows[set_name])
-        (dest / set_name / "labels.csv").write_text(buf.getvalue())
-        hashes[f"{set_name}/labels.csv"] = hashlib.blake2b(buf.getvalue().encode(), digest_size=16).hexdigest()
-        sel = [i for i, (s, _) in enumerate(owners) if s == set_name]
-        sets[set_name] = {
-            "images": len(rows[set_name]),
-            "refs": len({r["ref"] for r in rows[set_name]}),
-            "types": len({r.get("dist_type") for r in rows[set_name] if r.get("dist_type")}),
-            "agreement_srocc": pseudo_mos.agreement({k: v[sel] for k, v in scores.items()}, mos[sel]),
-        }
+    t0, cpu0 = time.time(), cpu_seconds()
+    plans = {"syn-kadid": _kadid_plan(str(dest), seed), "syn-wild": _wild_plan(str(dest), seed),
+             "syn-mlive": _mlive_plan(str(dest), seed)}
+    jobs = [j for name in SET_NAMES for j in plans[name][0]]
+    sizes = [len(j.images) for j in jobs]
+    bar = Progress(log, "synthetic suite (distorted, scored, written)", sum(sizes))
+    pseudo_mos.preload()
+    results = map_jobs(run_job, jobs, processes, bar, sizes)
+    hashes, sets, parts = {}, {}, []
+    start = 0
+    for name in SET_NAMES:
+        n_jobs = len(plans[name][0])
+        for res in results[start:start + n_jobs]:
+            hashes.update({f"{name}/{rel}": h for rel, h in res.hashes.items()})
+            parts.append(res.scores)
+        start += n_jobs
+    scores = pseudo_mos.concat_scores(parts)
+    z, mos = pseudo_mos.ensemble(scores)  # one scale over the three sets
+    i = 0
+    for name in SET_NAMES:
+        rows = plans[name][1]
+        sel = slice(i, i + len(rows))
+        for k, row in enumerate(rows, start=i):
+            row.update(mos=f"{mos[k]:.6f}", mos_raw=f"{z[k]:.6f}",
+                       **{m: f"{v[k]:.6f}" for m, v in scores.items()})
+        hashes[f"{name}/labels.csv"] = write_labels(dest / name, rows, sorted(scores))
+        sets[name] = {"images": len(rows), "refs": len({r["ref"] for r in rows}),
+                      "types": len({r.get("dist_type") for r in rows if r.get("dist_type")}),
+                      "agreement_srocc": pseudo_mos.agreement({k: v[sel] for k, v in scores.items()}, mos[sel])}
+        i += len(rows)
     return {
         "suite_version": SUITE_VERSION, "seed": seed, "sets": sets,
-        "pseudo_mos": {"members": pseudo_mos.MEMBERS, "logistic_slope": pseudo_mos.LOGISTIC_SLOPE},
-        "seconds": {"distortions": round(t_dist, 1), "total": round(time.time() - t0, 1)},
+        "pseudo_mos": {"members": pseudo_mos.MEMBERS, "logistic_slope": pseudo_mos.LOGISTIC_SLOPE,
+                       "weights": "equal"},
+        "levels": {str(t): list(p) for t, p in SUITE_LEVELS.items()},
+        "seconds": {"total": round(time.time() - t0, 1), "cpu": round(cpu_seconds() - cpu0, 1),
+                    "processes": processes},
         "files": hashes,
     }
 
@@ -253,7 +208,7 @@ def ensure_suite(seed: int = 0, processes: int = 2, log=print) -> Path:
                 log(f"synthetic suite at {folder} does not match its manifest; regenerating it")
                 remove_owned(synthetic, folder.name)
             log(f"generating the synthetic suite (seed {seed}) into {folder} "
-                "(once; 1-3 minutes on 2 cores) ...")
+                "(once; about a minute on 2 cores) ...")
             tmp = owned_path(synthetic, f".{folder.name}.tmp")
             if tmp.exists():
                 remove_owned(synthetic, tmp.name)
@@ -261,7 +216,8 @@ def ensure_suite(seed: int = 0, processes: int = 2, log=print) -> Path:
             manifest = _generate(tmp, seed, processes, log)
             write_text_atomic(tmp / "manifest.json", json.dumps(manifest, indent=1))
             tmp.rename(folder)
-            log(f"synthetic suite ready in {manifest['seconds']['total']} s")
+            log(f"synthetic suite ready in {manifest['seconds']['total']} s "
+                f"({manifest['seconds']['cpu']} s of CPU time)")
     sweep_suite_leftovers(synthetic, log)
     return folder
 
@@ -307,14 +263,14 @@ def _load_set(name: str, kind: str, type_names: list[str]):
 
 register_dataset("syn-kadid", synthetic=True, kind="synthetic",
                  expected=Expected(N_KADID_REFS * 125, N_KADID_REFS, 25, 5),
-                 description="25 KADID-10k distortions x 5 levels on scikit-image crops")(
+                 description="25 KADID-10k distortions x 5 levels on colour photos and scenes")(
     _load_set("syn-kadid", "synthetic", abbreviations(KADID10K_TYPES)))
 register_dataset("syn-wild", synthetic=True, kind="authentic",
-                 expected=Expected(16 * WILD_PER_REF, 16),
+                 expected=Expected(len(WILD_REFS) * WILD_PER_REF, len(WILD_REFS)),
                  description="1-3 random distortions per image, no type labels, disjoint content")(
     _load_set("syn-wild", "authentic", []))
 register_dataset("syn-mlive", synthetic=True, kind="multiply",
-                 expected=Expected(MLIVE_REFS * 18, MLIVE_REFS, 2),
+                 expected=Expected(len(MLIVE_REFS) * 18, len(MLIVE_REFS), 2),
                  description="blur+JPEG and blur+noise, as MLIVE")(
     _load_set("syn-mlive", "multiply", abbreviations(MLIVE_TYPES)))
 
