@@ -153,11 +153,16 @@ def fit(method: str, seed: int = 0, **kw) -> dict:
 
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_training_loss_falls(tiny_data, method):
-    out = fit(method)
+    # CIP and its ablations take one optimizer step per meta-iteration, so at the images
+    # budget 12 epochs are only 12 steps: their loss ratio then depends on the CPU's
+    # rounding (cip+l: 0.80 on one machine, 0.82 on another); 24 epochs leave a margin
+    # (0.25-0.58 for the four CIP variants)
+    epochs = 24 if method.startswith("cip") else 12
+    out = fit(method, epochs=epochs)
     h = out["history"]
-    assert len(h) == 12 and all(np.isfinite(h))
-    # seeded and deterministic on the CPU; over seeds 0-5 the ratio stays below 0.7 for
-    # every method but one outlier (0.92); seed 0 gives at most 0.5
+    assert len(h) == epochs and all(np.isfinite(h))
+    # seeded and deterministic on one CPU; over seeds 0-5 the ratio stays below 0.7 for
+    # every method but one outlier (0.92)
     first, last = np.mean(h[:2]), np.mean(h[-3:])
     assert last < 0.8 * first, f"{method}: loss {first:.4f} -> {last:.4f} ({h})"
 
