@@ -295,8 +295,8 @@ def test_harness_reaches_095_of_bare_loop(benchmark, rig, crops):
 
 def test_cis_iteration_costs_at_most_110_erm_steps(benchmark, rig):
     n_iter = 1
-    cis = lambda: [rig.cis() for _ in range(n_iter)]   
-    erm = lambda: [rig.erm() for _ in range(n_iter)]   
+    cis = lambda: [rig.cis() for _ in range(n_iter)]
+    erm = lambda: [rig.erm() for _ in range(n_iter)]
     t = _ratio_case(benchmark, cis, erm, "cis/erm")
     ratio = t.ratio
     n_sub = N_TYPES * N_CLUSTERS

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.app import speed, speed_data
+from bench.app import speed_data
 from bench.cli import main as cli_main
 from bench.core.config import resolve
 from bench.engine.models import build_model

@@ -43,3 +43,15 @@ def unknown_choice(kind: str, value: str, choices) -> UsageError:
     hint = suggest(value, choices)
     did = f"; did you mean '{hint}'?" if hint else ""
     return UsageError(f"unknown {kind} '{value}'{did}; valid choices: {', '.join(choices)}")
+
+
+def require_extra(module: str, extra: str, purpose: str):
+    """Import and return the optional dependency ``module``; when it is not installed, a
+    one-line BenchError naming the package extra that provides it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        raise BenchError(f"{purpose} needs the {module} package, an optional extra: "
+                         f"pip install 'iqa-bench[{extra}]'") from None

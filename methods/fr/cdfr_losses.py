@@ -153,7 +153,7 @@ def self_supervised(model: CDFRNet, ref: torch.Tensor, dist: torch.Tensor, ref_i
     k = w.order_pairs(ref.shape[0])
     weak = interpolated(ref[:k], dist[:k], alpha[:k].to(dev)) if k else None
     out = model(ref, dist, score=score, extra=weak)
-    (c_r, c_d), (s_r, s_d) = out.content, out.degradation
+    (c_r, c_d), (_, s_d) = out.content, out.degradation
     terms: dict = {}
     if w.invariance:
         cr, cd = out.content_codes()

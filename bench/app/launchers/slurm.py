@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from ...core.errors import BenchError, UsageError
+from ...core.errors import BenchError, UsageError, require_extra
 from . import (
     LAUNCHERS,
     Launcher,
@@ -110,11 +110,7 @@ class SubmititLauncher(Launcher):
 
     def executor(self, n_jobs: int):
         """The configured submitit.AutoExecutor."""
-        try:
-            import submitit
-        except ModuleNotFoundError:
-            raise BenchError("the submitit launcher needs the submitit package: "
-                             "pip install submitit") from None
+        submitit = require_extra("submitit", "slurm", "the submitit launcher")
         a = self.args
         ex = submitit.AutoExecutor(folder=str(self.folder / "%j"), cluster=self.cluster)
         gpus = a.gpus_per_job if a.gpus_per_job is not None else (1 if self.cluster == "slurm" else 0)

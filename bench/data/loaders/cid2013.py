@@ -20,7 +20,7 @@ import math
 import re
 from pathlib import Path
 
-from ...core.errors import DataError
+from ...core.errors import DataError, require_extra
 from ..records import Dataset, Record
 from ..registry import Expected, register_dataset
 from ._common import PathResolver, RowChecks, find_child, read_image_score_csv, to_float
@@ -82,6 +82,7 @@ def read_cid2013_workbook(path: Path) -> list[tuple[str, float]]:
     """
     import pandas as pd  # local: keep `import bench.data.loaders` light
 
+    require_extra("openpyxl", "cid2013", f"reading {path.name}")
     try:
         frame = pd.read_excel(path, sheet_name=SHEET, engine="openpyxl")
     except Exception as exc:  # noqa: BLE001 -- BadZipFile, ValueError (no such sheet), ImportError, ...

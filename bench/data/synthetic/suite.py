@@ -287,4 +287,4 @@ for _name in SET_NAMES:
     mark_label_source(_name)
 
 # The cross-domain sets register themselves (generated only when one is asked for).
-from . import domains  # noqa: F401
+from . import domains  # noqa: E402,F401
