@@ -1,12 +1,15 @@
 """The `python -m bench` command line: one subcommand per module of bench.commands.
 
 User errors (BenchError) print one line, ``bench: error: ...``, and exit with the error's
-status (2 for usage errors); Ctrl-C exits 130 without a traceback.
+status (2 for usage errors); Ctrl-C exits 130 without a traceback; a closed pipe
+(``... --json | head``) ends quietly with status 0. The usage line names the program as it
+was started: ``iqa-bench`` (the console script) or ``python -m bench``.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .commands import COMMAND_MODULES
@@ -20,9 +23,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def program_name(argv0: str | None = None) -> str:
+    """The command as the user typed it: the console script's name (``iqa-bench``), or
+    ``python -m bench`` when started as a module."""
+    base = os.path.basename(argv0 if argv0 is not None else (sys.argv[0] if sys.argv else ""))
+    return "python -m bench" if base in ("", "-c", "-m", "__main__.py", "cli.py") else base
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every available subcommand registered."""
-    parser = _Parser(prog="python -m bench", description="IQA generalization benchmark harness")
+    parser = _Parser(prog=program_name(), description="IQA generalization benchmark harness")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         mod = importlib.import_module(f"bench.commands.{name}")
@@ -44,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader closed the pipe (`| head`): what it wanted was printed; stdout goes to
+        # devnull so that the interpreter's final flush cannot fail again
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (AttributeError, OSError, ValueError):  # stdout is not a file (captured)
+            pass
+        return 0
     except KeyboardInterrupt:
         print("bench: interrupted; finished runs are kept, unfinished ones will be redone",
               file=sys.stderr)

@@ -19,15 +19,13 @@ import contextlib
 
 import numpy as np
 
-from bench.core.errors import UsageError, suggest
 from bench.engine.method import FitContext, Method
 from bench.data.pyiqa_offline import MissingWeights, offline, weights_only_loads  # noqa: F401 - re-exported
 from bench.core.registry import METHODS
 from bench.methods.shared import no_network
 from bench.methods.shared.no_network import oriented_scores
+from bench.methods.shared.pyiqa_names import check_name
 
-# pyiqa's NR list holds distribution metrics that score folders, not images
-NOT_PER_IMAGE = ("fid", "fid_dinov2", "inception_score")
 
 
 def create_offline(name: str):
@@ -78,20 +76,15 @@ class ZeroShot(no_network.NoNetwork, Method):
 
 
 def pyiqa_method(name: str) -> type:
-    """The method class of pyiqa NR metric ``name``; UsageError naming the choices when pyiqa
-    has no such NR metric (or it scores folders, not images)."""
-    import pyiqa
-
-    names = pyiqa.list_models(metric_mode="NR")
-    if name not in names or name in NOT_PER_IMAGE:
-        ok = [n for n in names if n not in NOT_PER_IMAGE]
-        hint = suggest(name, ok)
-        raise UsageError(f"pyiqa has no per-image no-reference metric '{name}'"
-                         + (f"; did you mean 'pyiqa:{hint}'?" if hint else "")
-                         + f"; NR metrics: {', '.join(ok)}")
+    """The method class of pyiqa NR metric ``name``; a one-line UsageError, with a
+    suggestion across the pyiqa families, when pyiqa has no such per-image NR metric
+    (checked without importing pyiqa)."""
+    check_name("pyiqa", name)
     return type(f"PyIQA[{name}]", (ZeroShot,), {
         "metric_name": name, "display": f"{name.upper()} (pyiqa, zero-shot)",
         "__doc__": f"pyiqa's '{name}' metric, zero-shot (no training)."})
 
 
 METHODS.register_family("pyiqa", pyiqa_method)
+pyiqa_method.description = ("any per-image no-reference metric of pyiqa, zero-shot, e.g. "
+                            "pyiqa:piqe, pyiqa:musiq (weights from pyiqa's local cache)")

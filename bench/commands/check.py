@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from ..core.errors import BenchError, UsageError
-from .options import add_runs_argument
+from .options import add_json_argument, add_runs_argument, print_json
 
 NAME = "check"
 HELP = "compare measured metrics with a baseline CSV; exit 1 on a regression (for CI)"
@@ -32,6 +32,7 @@ def add_arguments(parser) -> None:
                         help="tolerance written with --write-baseline (default: 0.02)")
     parser.add_argument("--metrics", default="srocc,plcc", metavar="LIST",
                         help="metrics written with --write-baseline (default: srocc,plcc)")
+    add_json_argument(parser, "the verdict and every compared row")
 
 
 def load_runs(runs_dir: Path):
@@ -69,6 +70,8 @@ def main(args) -> int:
     baseline = load_baseline(args.baseline)
     results = load_runs(Path(args.runs))
     report = compare(baseline, results)
+    if getattr(args, "json", False):
+        return _print_json(report)
     missing = report[report["status"] == "MISSING"]
     if not missing.empty:
         print(format_table(report))
@@ -93,3 +96,15 @@ def main(args) -> int:
     print(f"ok: all {len(report)} baseline row(s) pass:")
     print(format_table(report))
     return 0
+
+
+def _print_json(report) -> int:
+    """The comparison as one JSON object: ``verdict`` ('ok', 'regressed', 'cannot compare'
+    or 'missing', the worst found) and ``rows`` (one per baseline row, as the text table,
+    with ``why``); the exit status as without --json (1 unless every row passes)."""
+    statuses = set(report["status"])
+    verdict = ("missing" if "MISSING" in statuses else
+               "cannot compare" if statuses & {"MIXED", "INCOMPLETE", "UNVERIFIED"} else
+               "regressed" if "REGRESSED" in statuses else "ok")
+    print_json({"verdict": verdict, "rows": report.to_dict("records")})
+    return 0 if verdict == "ok" else 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import BenchError
-from .options import add_runs_argument
+from .options import add_json_argument, add_runs_argument, print_json
 
 NAME = "compare"
 HELP = "paired test (t-test, Wilcoxon) between two methods' runs on the same folds/splits/seeds"
@@ -26,6 +26,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--match", default="config", choices=("config", "images"),
                         help="pair runs whose configs differ only in the method (default), or "
                              "runs tested on the same images (for scored submissions)")
+    add_json_argument(parser, "the pairs and the tests per protocol")
 
 
 def main(args) -> int:
@@ -51,5 +52,28 @@ def main(args) -> int:
     pairs = pair_runs(table, a, b)
     if pairs.empty:
         raise BenchError(explain_no_pairs(table, a, b, args.match))
+    if getattr(args, "json", False):
+        print_json(compare_json(pairs, a, b, args.metric))
+        return 0
     print(format_report(pairs, a, b, args.metric, table))
     return 0
+
+
+def compare_json(pairs, a: str, b: str, metric: str) -> dict:
+    """The comparison as one JSON-ready object: per protocol the pairs (dataset, fold,
+    target, seed, split, a, b, diff) and the paired tests (mean and sample std of the
+    differences, wins/losses/ties, t-test and Wilcoxon statistics and p-values; null where
+    undefined)."""
+    import dataclasses
+
+    from bench.reports.compare import paired_tests
+
+    cols = ["dataset", "fold", "target", "seed", "split", "a", "b", "diff"]
+    out = {"a": a, "b": b, "metric": metric, "protocols": {}}
+    for protocol, grp in pairs.groupby("protocol", sort=False):
+        res = paired_tests(grp)
+        tests = dataclasses.asdict(res)
+        out["protocols"][protocol] = {
+            "pairs": grp[[c for c in cols if c in grp.columns]].to_dict("records"),
+            "tests": tests}
+    return out

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import BenchError
-from .options import add_runs_argument
+from .options import add_json_argument, add_runs_argument, print_json
 
 NAME = "leaderboard"
 HELP = "rank methods per protocol and dataset/target by their headline metric (text, HTML)"
@@ -24,13 +24,11 @@ def add_arguments(parser) -> None:
     add_runs_argument(parser, help="folder of run folders to read (default: runs/)")
     parser.add_argument("--html", metavar="FILE", help="also write a sortable HTML page")
     parser.add_argument("--protocol", help="show one protocol only")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON instead")
+    add_json_argument(parser, "the rows")
 
 
 def main(args) -> int:
     """Print the leaderboard (and write the HTML page)."""
-    import json
-
     from bench.reports.io import write_atomic
     from bench.reports.leaderboard import build_leaderboard, format_html, format_text, to_records
 
@@ -52,7 +50,7 @@ def main(args) -> int:
         print(f"bench: {len(board.attrs['undefined'])} row(s) left out: their headline metric is "
               f"undefined (NaN, e.g. constant predictions): {shown}", file=sys.stderr)
     if args.json:
-        print(json.dumps(to_records(board), indent=2))
+        print_json(to_records(board))
     else:
         print(format_text(board))
     if args.html:

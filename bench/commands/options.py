@@ -126,3 +126,34 @@ def spec_from_args(args: argparse.Namespace, one_protocol: bool = True):
                    seed=args.seed, options=options, settings=settings,
                    folds=None if not folds else tuple(f.strip() for f in folds.split(",") if f.strip()),
                    out=args.runs)
+
+
+def add_json_argument(p: argparse.ArgumentParser, what: str) -> None:
+    """``--json``: print ``what`` as one JSON object on stdout (logs stay on stderr)."""
+    p.add_argument("--json", action="store_true",
+                   help=f"print {what} as one JSON object on stdout (logs go to stderr)")
+
+
+def _plain(value):
+    """``value`` with numpy scalars and arrays, paths and sets made JSON-native and every
+    non-finite float (NaN, inf) made None (JSON has no NaN)."""
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy
+        return _plain(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)  # Path, Timestamp, ...
+
+
+def print_json(obj) -> None:
+    """Print ``obj`` as indented JSON on stdout (NaN written as null)."""
+    import json
+
+    print(json.dumps(_plain(obj), indent=2, allow_nan=False))

@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from .options import add_run_arguments
+from .options import add_json_argument, add_run_arguments, print_json
 
 NAME = "run"
 HELP = "train and test a method under a protocol (e.g. --protocol lodo --method cis)"
@@ -27,6 +27,7 @@ def add_arguments(p) -> None:
     p.add_argument("--print-config", "--verbose", dest="print_config", action="store_true",
                    help="print the full resolved config before running")
     p.add_argument("--quiet", action="store_true", help="do not print the run summary line")
+    add_json_argument(p, "the result (per fold and target, then the protocol's summary)")
     p.add_argument("--jobs", metavar="N",
                    help="processes sharing the folds (default $BENCH_JOBS, else auto: on the "
                         "CPU with a fixed thread count, as the quick profile has, one per "
@@ -108,6 +109,9 @@ def main(args) -> int:
     outcome = execute(spec, jobs=jobs, log=log, announce=not args.quiet,
                       print_config=args.print_config)
     cfg, session, folds = outcome.cfg, outcome.session, outcome.folds
+    if getattr(args, "json", False):
+        print_json(run_json(outcome, Path(spec.out).resolve()))
+        return 1 if outcome.failures else 0
     print(f"\n{cfg['protocol']['name']} / {cfg['method']} / trained on {trained_on(session.folds[0])} "
           f"({cfg['profile']} profile, seed {cfg['seed']})")
     if outcome.records:
@@ -122,6 +126,29 @@ def main(args) -> int:
               "incomplete: run the same command again when they finish")
     print(f"\nrun folders: {Path(spec.out).resolve()}")
     return 1 if outcome.failures else 0
+
+
+def run_json(outcome, runs: Path) -> dict:
+    """The run's result as one JSON-ready object: what ran, one row per fold and target
+    (metrics; NaN written as null), the protocol's summary per target (statistic, value,
+    sample std and n per metric; units of expected units), failures, busy folds, the runs
+    folder."""
+    cfg, session = outcome.cfg, outcome.session
+    protocol = type(session.protocol)
+    summary = protocol.summarise(outcome.records) if outcome.records else {}
+    return {
+        "protocol": cfg["protocol"]["name"], "method": cfg["method"],
+        "trained_on": trained_on(session.folds[0]), "profile": cfg["profile"],
+        "seed": cfg["seed"],
+        "folds": [{"fold": r.fold, "target": t, **m} for r in outcome.records
+                  for t, m in r.targets.items()],
+        "summary": {t: {"statistic": s.statistic, "unit": s.unit, "units": s.units,
+                        "expected": s.expected, "complete": s.complete, "label": s.label(),
+                        "images": s.images,
+                        "metrics": {k: {"value": v.value, "std": v.std, "n": v.n}
+                                    for k, v in s.metrics.items()}}
+                    for t, s in summary.items()},
+        "failures": list(outcome.failures), "busy": list(outcome.busy), "runs": str(runs)}
 
 
 def trained_on(fold) -> str:

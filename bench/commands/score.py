@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import UsageError
-from .options import add_runs_argument
+from .options import add_json_argument, add_runs_argument, print_json
 
 NAME = "score"
 HELP = "score an outside model's predictions CSV on a protocol's test images (submissions)"
@@ -42,7 +42,7 @@ def add_arguments(p) -> None:
                         "--set protocol.splits=3")
     p.add_argument("--template", metavar="FILE",
                    help="write the CSV to fill in (one row per test image) instead of scoring")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_json_argument(p, "the metrics")
     add_runs_argument(p, default=None, help="also write the result as run folders under DIR")
     p.add_argument("--name", help="submission name for --runs (default: the CSV's file stem)")
 
@@ -50,8 +50,6 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     """Score (or write the template); print the table or JSON; 0, or 1 when a metric is
     undefined."""
-    import json
-
     from ..core.errors import BenchError
     from ..app.environment import writable_dir, writable_file
     from ..app.scoring import match_predictions, score_config, test_sets, write_template
@@ -81,7 +79,7 @@ def main(args) -> int:
     if folders:
         result["run_dirs"] = [str(f) for f in folders]
     if args.json:
-        print(json.dumps(result, indent=2))
+        print_json(result)
     else:
         p = cfg["protocol"]
         print(f"{p['name']} / {cfg['method']} / {len(scores)} test set(s)")

@@ -81,6 +81,12 @@ class Registry(Generic[T]):
         self.discover()
         return sorted(f"{p}:NAME" for p in self._families)
 
+    def family_factory(self, label: str):
+        """The factory of family ``label`` ('<prefix>:NAME' as :meth:`families` shows it, or
+        the bare prefix); listings read its ``description`` attribute where it has one."""
+        self.discover()
+        return self._families[label.split(":")[0]]
+
     def _family_member(self, name: str):
         prefix, sep, rest = name.partition(":")
         if not sep or prefix not in self._families:

@@ -24,10 +24,11 @@ import sys
 
 import numpy as np
 
-from bench.core.errors import BenchError, UsageError, suggest
+from bench.core.errors import BenchError, UsageError
 from bench.engine.method import FitContext
 from bench.engine.pair_method import PairMethod
 from bench.data.pyiqa_offline import MissingWeights, offline, weights_only_loads
+from bench.methods.shared.pyiqa_names import check_name
 from bench.core.registry import METHODS
 from bench.methods.shared import no_network
 from bench.methods.shared.no_network import oriented_scores
@@ -144,19 +145,15 @@ def _tensor(images: np.ndarray):
 
 
 def pyiqa_fr_method(name: str) -> type:
-    """The method class of pyiqa FR metric ``name``; UsageError naming the choices when
-    pyiqa has no such full-reference metric."""
-    import pyiqa
-
-    names = pyiqa.list_models(metric_mode="FR")
-    if name not in names:
-        hint = suggest(name, names)
-        raise UsageError(f"pyiqa has no full-reference metric '{name}'"
-                         + (f"; did you mean '{FAMILY}:{hint}'?" if hint else "")
-                         + f"; FR metrics: {', '.join(names)}")
+    """The method class of pyiqa FR metric ``name``; a one-line UsageError, with a
+    suggestion across the pyiqa families, when pyiqa has no such full-reference metric
+    (checked without importing pyiqa)."""
+    check_name(FAMILY, name)
     return type(f"PyIQAFR[{name}]", (PyIQAFR,), {
         "metric_name": name, "display": f"{name.upper()} (pyiqa FR, training-free)",
         "__doc__": f"pyiqa's full-reference '{name}' metric, training-free."})
 
 
 METHODS.register_family(FAMILY, pyiqa_fr_method)
+pyiqa_fr_method.description = ("any full-reference metric of pyiqa, training-free, e.g. "
+                               "pyiqa-fr:ssim, pyiqa-fr:gmsd (weights from pyiqa's local cache)")
