@@ -40,6 +40,8 @@ class Cell:
     parts: tuple = ()               # measured cells: groups of (predictions, target) runs
     ci: object = None               # measured cells: a reports.bootstrap.Interval (HTML only)
     mark: str = ""                  # a label-source mark: shown, never bold
+    best: bool = False              # best of its source in its printed row/column
+    flag: str = ""                  # a footnote mark after the value (a partial average)
 
 
 @dataclass
@@ -62,7 +64,10 @@ class Row:
 
 @dataclass
 class Grid:
-    """A rendered-format-free table: header rows (stub columns included), body rows, notes."""
+    """A rendered-format-free table: header rows (stub columns included), body rows, notes.
+    ``groups``: the value columns' groups, left to right, as (label, width) pairs, e.g.
+    the measured columns then the published ones (empty: one group); LaTeX draws a rule
+    between them."""
 
     spec: TableSpec
     header: list[list[HeaderCell]]
@@ -70,6 +75,7 @@ class Grid:
     notes: list[str] = field(default_factory=list)
     n_stubs: int = 1
     html_notes: list[str] = field(default_factory=list)   # shown in the HTML view only
+    groups: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def n_columns(self) -> int:
@@ -161,6 +167,8 @@ def build_grid(spec: TableSpec, results: pd.DataFrame | None = None,
         row_labels = [(e[0],) for e in entities]
         col_labels = [shared.labels[k] for k in shared.keys]
 
+    if summary:
+        _flag_partial_averages(entities, shared.keys, summary, lay.entity_axis, matrix)
     _mark_bold(matrix, spec.bold)
     row_names = [" / ".join(x for x in lbl if x) for lbl in row_labels]
     col_names = [" / ".join(x for x in lbl if x) for lbl in col_labels]
@@ -181,7 +189,16 @@ def build_grid(spec: TableSpec, results: pd.DataFrame | None = None,
         rows.append(Row(list(lbl), cells, rule_before=rule))
     _blank_repeated_stubs(rows)
     header, n_stubs = _header(lay, col_labels)
-    return Grid(spec, header, rows, list(spec.remarks) + notes, n_stubs)
+    groups = []
+    if with_measured:
+        measured_note = meas.measured_header(spec, runs, n_keys=len(
+            [k for k in shared.keys if k != summary]))
+        if lay.entity_axis == "columns":
+            n_meas = sources.count("measured")
+            groups = [(f"measured: {measured_note}", n_meas),
+                      ("published (paper)", len(sources) - n_meas)]
+        notes.insert(0, f"Measured {'columns' if groups else 'rows'}: {measured_note}.")
+    return Grid(spec, header, rows, list(spec.remarks) + notes, n_stubs, groups=groups)
 
 
 def _measured_shared_label(skey: tuple) -> tuple[str, ...]:
@@ -210,16 +227,23 @@ def _lines(matrix: list[list[Cell]], rule: str) -> list[list[Cell]]:
 
 
 def _mark_bold(matrix: list[list[Cell]], rule: str) -> None:
-    """Bold the best value of every printed row/column, separately among published and
-    among measured cells (they come from different data); ties are all bold."""
+    """Find the best value of every printed row/column separately among published and among
+    measured cells (they come from different data; ``Cell.best``), then bold one group's
+    best only, so that a line has one bold (ties all bold): the measured group where the
+    line has two comparable measured cells, the published group otherwise. Marked cells
+    (label sources, partial averages) are never best."""
     for line in _lines(matrix, rule):
+        group = "paper"
         for source in ("paper", "measured"):
             vals = [c for c in line if c.source == source and c.value is not None and not c.mark]
             if len(vals) < 2:
                 continue
+            group = source            # measured wins where it has two comparable cells
             best = max(c.value for c in vals)
             for c in vals:
-                c.bold = abs(c.value - best) < 1e-12
+                c.best = abs(c.value - best) < 1e-12
+        for c in line:
+            c.bold = c.best and c.source == group
 
 
 def _fmt(v: float, digits: int) -> str:
@@ -234,7 +258,7 @@ def _bold_slips(matrix, rule: str, row_names: list[str], col_names: list[str]) -
     for name, line in zip(line_names, lines):
         pub = [(other_names[j], c) for j, c in enumerate(line) if c.source == "paper"]
         printed = [(n, c) for n, c in pub if c.paper_bold]
-        computed = [(n, c) for n, c in pub if c.bold]
+        computed = [(n, c) for n, c in pub if c.best]
         if [n for n, _ in printed] == [n for n, _ in computed]:
             continue
         shown = ", ".join(f"{n.removesuffix(PAPER_SUFFIX)} ({_fmt(c.value, c.digits)})"
@@ -265,15 +289,35 @@ def _summary_notes(spec: TableSpec, ptab: pd.DataFrame, summary: str) -> list[st
     return notes
 
 
+PARTIAL_FLAG = "†"
+
+
 def _coverage_notes(spec, entities, keys, summary) -> list[str]:
-    """Say when a measured AVERAGE covers fewer folds than the table has rows."""
+    """Say when a measured AVERAGE covers fewer folds than the table has rows (its cell is
+    flagged † and never bold: it does not compare with the full published averages)."""
     n_rows = len([k for k in keys if k != summary])
     notes = []
     for label, source, cells in entities:
         n = len([k for k, c in cells.items() if k != summary and c.value is not None])
         if source == "measured" and n < n_rows:
-            notes.append(f"{label}: {summary[0]} is over the {n} measured folds of {n_rows}.")
+            notes.append(f"{PARTIAL_FLAG} {label}: {summary[0]} is over the {n} measured folds "
+                         f"of {n_rows}, a partial average set apart from the full ones.")
     return notes
+
+
+def _flag_partial_averages(entities, keys, summary, entity_axis, matrix) -> None:
+    """Flag (†) and keep out of bold the summary cell of every measured entity that has
+    fewer body cells than the table has rows."""
+    n_rows = len([k for k in keys if k != summary])
+    for i, (_, source, cells) in enumerate(entities):
+        n = len([k for k, c in cells.items() if k != summary and c.value is not None])
+        if source != "measured" or n >= n_rows:
+            continue
+        j = keys.index(summary)
+        cell = matrix[j][i] if entity_axis == "columns" else matrix[i][j]
+        if cell.value is not None:
+            cell.flag = PARTIAL_FLAG
+            cell.mark = cell.mark or "partial"
 
 
 def _blank_repeated_stubs(rows: list[Row]) -> None:

@@ -246,6 +246,24 @@ def _run_files(vals: pd.DataFrame) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def measured_header(spec: TableSpec, runs: pd.DataFrame, n_keys: int) -> str:
+    """What the measured cells of a table are: profile(s), seeds and, where the table's
+    rows are folds, how many of its ``n_keys`` folds were measured, e.g. 'quick profile,
+    seed 0, 2 of 25 folds'."""
+    profiles = sorted({str(p) for p in runs.get("profile", pd.Series(dtype=str)) if str(p)})
+    seeds = sorted({int(s) for s in runs.get("seed", pd.Series(dtype=int))})
+    parts = [f"{'/'.join(profiles) or 'unknown'} profile"]
+    if len(seeds) == 1:
+        parts.append(f"seed {seeds[0]}")
+    elif seeds:
+        parts.append(f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]})" if seeds == list(
+            range(seeds[0], seeds[-1] + 1)) else f"{len(seeds)} seeds")
+    if "fold" in spec.layout_spec.measured_shared:
+        folds = runs["fold"].astype(str).str.upper().nunique()
+        parts.append(f"{folds} of {n_keys} folds")
+    return ", ".join(parts)
+
+
 def completeness_notes(spec: TableSpec, agg: dict, labels: dict) -> list[str]:
     """Notes naming the measured entities whose cells are not known to be complete (for
     layouts whose cells summarise a protocol's units; a LODO table's cells are single

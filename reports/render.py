@@ -34,7 +34,7 @@ RENDER_LIMIT = 4000     # characters of one text (a note); names are capped when
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "±": r"$\pm$",
+    "±": r"$\pm$", "†": r"\textdagger{}",
 }
 
 
@@ -79,13 +79,15 @@ class Format:
     latex_delims: bool = False
     autoescape: bool = False
     ci: str = ""       # %-template (lo, hi) for a cell's bootstrap interval; '' = not shown
+    flag: str = "%s"   # %-template around a cell's footnote mark (a partial average's †)
 
 
 FORMATS: dict[str, Format] = {
     "latex": Format("latex", ".tex", "table.tex.j2", escape_latex, r"\textbf{%s}",
-                    r" $\pm$ ", r" {\scriptsize(n=%d)}", latex_delims=True),
+                    r" $\pm$ ", r" {\scriptsize(n=%d)}", latex_delims=True,
+                    flag=r"\textsuperscript{%s}"),
     "html": Format("html", ".html", "table.html.j2", escape_html, "<b>%s</b>",
-                   " &plusmn; ", " <small>(n=%d)</small>", autoescape=True,
+                   " &plusmn; ", " <small>(n=%d)</small>", autoescape=True, flag="<sup>%s</sup>",
                    ci='<br><small class="ci" title="bootstrap 95%% interval over test images">'
                       '[%s, %s]</small>'),
     "markdown": Format("markdown", ".md", "table.md.j2", escape_markdown, "**%s**",
@@ -105,6 +107,8 @@ def format_cell(cell: Cell, fmt: Format) -> str:
     if cell.n > 1 and not math.isnan(cell.std):
         text += f"{fmt.pm}{cell.std:.{cell.digits}f}{fmt.count % cell.n}"
     text = fmt.bold % text if cell.bold else text
+    if cell.flag:
+        text += fmt.flag % fmt.escape(cell.flag)
     if fmt.ci and cell.ci is not None:
         text += fmt.ci % (f"{cell.ci.lo:.{cell.digits}f}", f"{cell.ci.hi:.{cell.digits}f}")
     return text
@@ -139,8 +143,25 @@ def flat_header(grid: Grid) -> list[str]:
 
 
 def column_spec(grid: Grid) -> str:
-    """The tabular column spec: 'l' per stub column, 'c' per value column."""
-    return "l" * grid.n_stubs + "c" * (grid.n_columns - grid.n_stubs)
+    """The tabular column spec: 'l' per stub column, 'c' per value column, a vertical rule
+    between column groups (measured | published)."""
+    if not grid.groups:
+        return "l" * grid.n_stubs + "c" * (grid.n_columns - grid.n_stubs)
+    return "l" * grid.n_stubs + "|".join("c" * n for _, n in grid.groups if n)
+
+
+def latex_group_row(grid: Grid) -> str:
+    """The header line naming the column groups (empty stub cells, one \\multicolumn per
+    group) and the \\cmidrule under each; '' for a grid with one group."""
+    if not grid.groups:
+        return ""
+    cells, rules, col = [""] * grid.n_stubs, [], grid.n_stubs + 1
+    for label, n in grid.groups:
+        if n:
+            cells.append(rf"\multicolumn{{{n}}}{{c}}{{{escape_latex(label)}}}")
+            rules.append(rf"\cmidrule(lr){{{col}-{col + n - 1}}}")
+            col += n
+    return " & ".join(cells) + r" \\" + "\n" + "".join(rules)
 
 
 _LATEX_DELIMITERS = {
@@ -165,7 +186,8 @@ def environment(name: str) -> jinja2.Environment:
         esc=lambda t: safe(fmt.escape(t)),
         cell=lambda c: safe(format_cell(c, fmt)),
         header_row=latex_header_row, cmidrules=latex_cmidrules, url=url_path)
-    env.globals.update(flat_header=flat_header, column_spec=column_spec)
+    env.globals.update(flat_header=flat_header, column_spec=column_spec,
+                       group_row=latex_group_row)
     return env
 
 
