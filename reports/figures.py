@@ -1,14 +1,17 @@
 """Matplotlib figures of measured runs (Agg, no display needed), each saved as PNG and PDF:
 
-* per-distortion-type bars for LODO runs: measured SROCC (mean +- std over seeds) beside
-  the published value of the same method in Table 3 or 12;
-* predicted score vs MOS scatter, one per run (from the run's ``predictions.csv``);
+* one grouped bar chart per paper table whose rows are folds (:mod:`reports.bar_figures`):
+  the measured methods per held-out type beside their published values;
+* MOS vs predicted score, one scatter per method and setting: its median run by SROCC
+  (so a 500-run sweep gives one per setting, not 500), with the fitted logistic of the
+  logistic PLCC drawn (the y = x line means nothing for uncalibrated scores);
 * Figure-3-style curves: PLCC/SROCC vs the cluster count c, and vs the fine-tune training
   ratio t, wherever runs at two or more values exist.
+
+Error bars (sample std over seeds) are drawn only where two or more seeds exist.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +22,6 @@ from bench.core.display_text import for_matplotlib
 
 from .io import write_atomic_with
 from .measured import METRIC_LABELS, normalise_results
-from .paper import load_paper_numbers
-from .tables import specs_for
 
 FIGURE_FORMATS = ("png", "pdf")
 
@@ -83,57 +84,6 @@ def save_figure(fig, out_dir: Path, stem: str, caption: str) -> FigureFile:
     return FigureFile(caption, paths["png"], paths.get("pdf", ""))
 
 
-def _mean_std(values: pd.Series) -> tuple[float, float]:
-    v = values.astype(float)
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
-
-
-def lodo_bars(results: pd.DataFrame, out_dir: Path, paper: pd.DataFrame | None = None) -> list[FigureFile]:
-    """One bar chart per LODO (method, dataset, backbone, profile): measured SROCC per fold
-    beside the published SROCC of the same method on the mapped paper table."""
-    paper = load_paper_numbers() if paper is None else paper
-    from bench.app.results import protocol_class
-
-    per_fold = results["protocol"].map(lambda p: protocol_class(p).layout == "folds")
-    runs = results[per_fold.astype(bool)]
-    out = []
-    keys = ["protocol", "method", *GROUP_FIELDS, "setting"]
-    for (protocol, method, *rest), grp in runs.groupby(keys, sort=True):
-        rest = rest[:-1] + ([grp["setting_label"].iloc[0]] if grp["setting_label"].iloc[0] else [])
-        dataset = rest[0]
-        specs = specs_for(protocol, dataset)
-        published: dict[str, float] = {}
-        ref = ""
-        if specs:
-            cells = paper[(paper["table"] == specs[0].id) & (paper["method"] == method)]
-            published = {r: v for r, v in zip(cells["row"], cells["value"]) if r != "AVERAGE"}
-            ref = f"Table {specs[0].id}" if published else ""
-        order = [r for r in published if r in set(grp["fold"])]
-        order += sorted(set(grp["fold"]) - set(order))
-        stats = [_mean_std(grp.loc[grp["fold"] == f, "srocc"]) for f in order]
-        fig = _new_figure(max(6.4, 0.35 * len(order) + 2))
-        ax = fig.add_subplot()
-        xs = range(len(order))
-        width = 0.4 if published else 0.8
-        ax.bar([x - width / 2 if published else x for x in xs], [m for m, _ in stats], width,
-               yerr=[s for _, s in stats], label="measured", color="#3a7bd5", capsize=2)
-        if published:
-            ax.bar([x + width / 2 for x in xs], [published.get(f, math.nan) for f in order],
-                   width, label=f"published ({ref})", color="#bbbbbb")
-        display = grp["method_display"].iloc[0]
-        ax.set_xticks(list(xs), [for_matplotlib(f) for f in order], rotation=60, ha="right",
-                      fontsize=8)
-        ax.set_ylabel("SROCC")
-        ax.set_title(for_matplotlib(f"{display}: leave-one-distortion-out on {dataset}"))
-        ax.axhline(0, color="black", linewidth=0.5)
-        ax.set_ylim(top=1.15)
-        ax.legend(fontsize=8, loc="upper right", ncol=2)
-        caption = (f"{display} LODO on {dataset} ({rest[1]}, {rest[2]}): measured SROCC per "
-                   f"held-out type" + (f" vs {ref}" if ref else ""))
-        out.append(save_figure(fig, out_dir, slug(protocol, method, *rest), caption))
-    return out
-
-
 def _predictions_path(run: pd.Series) -> Path:
     pred = run.get("predictions")
     if isinstance(pred, str) and pred:
@@ -141,40 +91,83 @@ def _predictions_path(run: pd.Series) -> Path:
     return Path(str(run["run_dir"])) / "predictions.csv"
 
 
+SCATTER_GROUP = ("protocol", "method", "target", *GROUP_FIELDS, "setting")
+
+
+def median_runs(results: pd.DataFrame) -> list[tuple[pd.Series, int]]:
+    """Per method and setting (protocol, method, target, dataset, backbone, profile,
+    setting): its median run by SROCC among the runs whose predictions file exists (the
+    lower median; NaN SROCC last; any run when no file exists) and that run count."""
+    out = []
+    for _, grp in results.groupby(list(SCATTER_GROUP), sort=True, dropna=False):
+        found = grp[[_predictions_path(r).is_file() for _, r in grp.iterrows()]]
+        grp = found if not found.empty else grp
+        ranked = grp.assign(_s=grp["srocc"].astype(float)).sort_values("_s", kind="stable",
+                                                                       na_position="last")
+        finite = int(ranked["_s"].notna().sum())
+        out.append((ranked.iloc[max(finite - 1, 0) // 2], len(grp)))
+    return out
+
+
+def _read_predictions(run: pd.Series):
+    """(MOS, predictions) of a run's target from its predictions file; None if unreadable."""
+    from bench.core.predictions_file import read_frame
+
+    try:
+        pred = read_frame(_predictions_path(run))  # regular files, size-capped
+        if "target" in pred.columns and run["target"] and (pred["target"] == run["target"]).any():
+            pred = pred[pred["target"] == run["target"]]     # one file may hold several targets
+        x, y = pred["mos"].astype(float), pred["prediction"].astype(float)
+    except (OSError, KeyError, ValueError):
+        return None
+    return None if x.empty else (x, y)
+
+
+def _draw_logistic(ax, pred: pd.Series, mos: pd.Series) -> str:
+    """Draw the logistic fitted from predictions to MOS (the one logistic PLCC uses);
+    return its legend text, or '' when the fit is impossible."""
+    import numpy as np
+
+    from bench.core.metrics import fit_logistic, logistic4, logistic5
+
+    fit = fit_logistic(pred.to_numpy(), mos.to_numpy())
+    if not fit.ok:
+        return ""
+    p = np.linspace(float(pred.min()), float(pred.max()), 200)
+    z = (p - float(pred.mean())) / float(pred.std(ddof=0))
+    curve = (logistic4 if fit.logistic == "vqeg4" else logistic5)(z, *fit.params)
+    ax.plot(p, curve, color="#c23b3b", linewidth=1.2,
+            label=f"fitted logistic ({fit.logistic}), PLCC {fit.value:.3f}")
+    return fit.logistic
+
+
 def scatter_plots(results: pd.DataFrame, out_dir: Path) -> tuple[list[FigureFile], list[str]]:
-    """A predicted-vs-MOS scatter per run (the run's rows of its target where
-    ``predictions.csv`` has a ``target`` column); returns the figures and the prediction
+    """MOS vs prediction, one scatter per method and setting (its median run, see
+    :func:`median_runs`), with the fitted logistic; returns the figures and the prediction
     files that could not be read."""
     out, missing = [], []
-    for _, run in results.iterrows():
-        path = _predictions_path(run)
-        try:
-            from bench.core.predictions_file import read_frame
-
-            pred = read_frame(path)     # regular files only, size-capped, no repeated column
-            if "target" in pred.columns and run["target"] and (pred["target"] == run["target"]).any():
-                pred = pred[pred["target"] == run["target"]]     # one file may hold several targets
-            x, y = pred["mos"].astype(float), pred["prediction"].astype(float)
-        except (OSError, KeyError, ValueError):
-            missing.append(str(path))
+    for run, n_runs in median_runs(results):
+        data = _read_predictions(run)
+        if data is None:
+            missing.append(str(_predictions_path(run)))
             continue
-        if x.empty:
-            missing.append(str(path))
-            continue
+        mos, pred = data
         fig = _new_figure(4.2, 4.0)
         ax = fig.add_subplot()
-        ax.scatter(x, y, s=8, alpha=0.6, color="#3a7bd5")
-        lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
-        ax.plot([lo, hi], [lo, hi], color="#999999", linewidth=0.8, linestyle="--")
-        ax.set_xlabel("MOS (normalised)")
-        ax.set_ylabel("prediction")
+        ax.scatter(pred, mos, s=8, alpha=0.6, color="#3a7bd5")
+        if _draw_logistic(ax, pred, mos):
+            ax.legend(fontsize=7, loc="lower right")
+        ax.set_xlabel("prediction")
+        ax.set_ylabel("MOS (normalised)")
         where = f"{run['dataset']} -> {run['target']}" + (f" [{run['fold']}]" if run["fold"] else "")
         ax.set_title(for_matplotlib(f"{run['method_display']} {run['protocol']}: {where}"), fontsize=9)
         ax.text(0.02, 0.98, f"SROCC {run['srocc']:.3f}\nPLCC {run['plcc']:.3f}\nn={len(pred)}",
                 transform=ax.transAxes, va="top", fontsize=8)
-        stem = slug("scatter", Path(str(run["run_dir"])).name or run.name, run["target"], run["fold"])
-        caption = f"{where}, {run['method_display']}, seed {run['seed']}" + \
-            (f", split {run['split']}" if int(run["split"]) >= 0 else "")
+        stem = slug("scatter", run["protocol"], run["method"], run["dataset"], run["target"],
+                    run["backbone"], run["profile"], run["setting"])
+        median = f"median of {n_runs} runs by SROCC: " if n_runs > 1 else ""
+        caption = f"{where}, {run['method_display']} ({median}seed {run['seed']}" + \
+            (f", split {run['split']}" if int(run["split"]) >= 0 else "") + ")"
         out.append(save_figure(fig, out_dir, stem, caption))
     return out, missing
 
@@ -196,9 +189,13 @@ def curve_plots(results: pd.DataFrame, out_dir: Path, spec: CurveSpec) -> list[F
         axes = fig.subplots(1, 2)
         for ax, metric in zip(axes, ("plcc", "srocc")):
             for name, g in lines.items():
-                stats = g.groupby(spec.x)[metric].agg(["mean", "std"]).fillna(0.0)
-                ax.errorbar(stats.index.astype(float), stats["mean"], yerr=stats["std"],
-                            marker="o", capsize=2, label=for_matplotlib(name))
+                stats = g.groupby(spec.x)[metric].agg(["mean", "std", "count"])
+                xs = stats.index.astype(float)
+                line = ax.plot(xs, stats["mean"], marker="o", label=for_matplotlib(name))[0]
+                seeds = stats[stats["count"] >= 2]          # error bars need two or more seeds
+                if not seeds.empty:
+                    ax.errorbar(seeds.index.astype(float), seeds["mean"], yerr=seeds["std"],
+                                fmt="none", capsize=2, ecolor=line.get_color())
             ax.set_xticks(sorted({float(v) for g in lines.values() for v in g[spec.x]}))
             ax.set_xlabel(spec.xlabel)
             ax.set_ylabel(METRIC_LABELS[metric])
@@ -222,10 +219,14 @@ def make_figures(results: pd.DataFrame, out_dir: Path, paper: pd.DataFrame | Non
 
     matplotlib.use("Agg")
     df = normalise_results(results)
-    groups = [FigureGroup("Leave-one-distortion-out: measured vs published", lodo_bars(df, out_dir, paper))]
+    from .bar_figures import table_bars
+
+    groups = [FigureGroup("Per table: measured vs published, per held-out type",
+                          table_bars(df, out_dir, paper))]
     groups += [FigureGroup(c.title, curve_plots(df, out_dir, c)) for c in CURVES]
     missing: list[str] = []
     if scatter:
         items, missing = scatter_plots(df, out_dir)
-        groups.append(FigureGroup("Predicted score vs MOS, per run", items))
+        groups.append(FigureGroup("MOS vs prediction, the median run of each method and "
+                                  "setting, with the fitted logistic", items))
     return [g for g in groups if g.items], missing

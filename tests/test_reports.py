@@ -376,7 +376,7 @@ def test_report_with_measured_runs_and_figures(tmp_path, monkeypatch, capsys):
     assert "table05.html" in written
     index = (out / "index.html").read_text()
     imgs = re.findall(r'<img src="([^"]+)"', index)
-    assert any("lodo_cis" in i for i in imgs) and any("scatter" in i for i in imgs)
+    assert any("table03_bars" in i for i in imgs) and any("scatter" in i for i in imgs)
     assert any("curve_clusters" in i for i in imgs) and any("curve_train_ratio" in i for i in imgs)
     for img in imgs:
         assert not img.startswith("/") and (out / img).is_file()
