@@ -12,7 +12,7 @@ import pandas as pd
 
 from bench.core.display_text import for_matplotlib
 
-from .figures import FigureFile, _new_figure as new_figure, save_figure
+from .figure_io import FigureFile, _new_figure as new_figure, save_figure
 from .grid import PAPER_SUFFIX, Grid, build_grid
 from .measured import METRIC_LABELS, measured_header
 from .tables import SPECS

@@ -12,7 +12,6 @@ Error bars (sample std over seeds) are drawn only where two or more seeds exist.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,19 +19,9 @@ import pandas as pd
 
 from bench.core.display_text import for_matplotlib
 
-from .io import write_atomic_with
+from .bar_figures import table_bars
+from .figure_io import FIGURE_FORMATS, FigureFile, _new_figure, save_figure, slug  # noqa: F401
 from .measured import METRIC_LABELS, normalise_results
-
-FIGURE_FORMATS = ("png", "pdf")
-
-
-@dataclass
-class FigureFile:
-    """One saved figure: paths relative to the report folder, and a caption."""
-
-    caption: str
-    png: str
-    pdf: str = ""
 
 
 @dataclass
@@ -60,28 +49,6 @@ CURVES = (
 )
 
 GROUP_FIELDS = ("dataset", "backbone", "profile")
-
-
-def slug(*parts: object) -> str:
-    """A file-name-safe stem from parts ('cis+l', 'syn-kadid' -> 'cis-plus-l_syn-kadid')."""
-    text = "_".join(str(p) for p in parts if str(p) != "")
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", text.replace("+", "-plus-"))
-
-
-def _new_figure(width: float = 6.4, height: float = 4.0):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained")
-
-
-def save_figure(fig, out_dir: Path, stem: str, caption: str) -> FigureFile:
-    """Save ``fig`` as ``out_dir/stem.png`` and ``.pdf`` atomically; paths relative to ``out_dir``'s parent."""
-    paths = {}
-    for fmt in FIGURE_FORMATS:
-        path = out_dir / f"{stem}.{fmt}"
-        write_atomic_with(path, lambda tmp, fmt=fmt: fig.savefig(tmp, format=fmt, dpi=120))
-        paths[fmt] = path.relative_to(out_dir.parent).as_posix()
-    return FigureFile(caption, paths["png"], paths.get("pdf", ""))
 
 
 def _predictions_path(run: pd.Series) -> Path:
@@ -219,8 +186,6 @@ def make_figures(results: pd.DataFrame, out_dir: Path, paper: pd.DataFrame | Non
 
     matplotlib.use("Agg")
     df = normalise_results(results)
-    from .bar_figures import table_bars
-
     groups = [FigureGroup("Per table: measured vs published, per held-out type",
                           table_bars(df, out_dir, paper))]
     groups += [FigureGroup(c.title, curve_plots(df, out_dir, c)) for c in CURVES]
