@@ -31,9 +31,11 @@ print(json.dumps({"folds": [r.fold for r in records], "targets": records[0].targ
 """
 
 
-def test_a_lodo_fold_runs_from_a_spec_without_argv(tmp_path):
+@pytest.mark.slow
+def test_a_lodo_fold_runs_from_a_spec_without_argv(tmp_path, shared_suite_cache, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE", str(shared_suite_cache))   # the in-process run's too
     out = tmp_path / "runs"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE": str(shared_suite_cache)}
     proc = subprocess.run([sys.executable, "-c", DRIVER, str(out)], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -66,6 +66,7 @@ def test_compare_pass_at_the_measured_value_and_regress_above(runs, tmp_path):
     assert report["runs"].tolist() == [3, 3, 2]
 
 
+@pytest.mark.slow
 def test_incomplete_runs_fail(tmp_path, release, capsys):
     """1 fold of a 2-fold protocol, or fewer folds than the baseline's count, fails."""
     root = tmp_path / "runs"
@@ -136,6 +137,7 @@ def test_bad_baseline_files_are_named(tmp_path):
         load_baseline(tmp_path / "missing.csv")
 
 
+@pytest.mark.slow
 def test_write_baseline_round_trip(runs, tmp_path, capsys):
     path = tmp_path / "baseline.csv"
     assert cli_main(["check", "--write-baseline", str(path), "--tolerance", "0.03",

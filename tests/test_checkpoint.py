@@ -44,6 +44,7 @@ def _fit(method: str, checkpoint, stop_after: int | None = None, log=lambda m: N
     return {k: v.clone() for k, v in engine.model.state_dict().items()}, losses
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["erm", "cis", "cip", "metaiqa"])
 def test_resume_from_checkpoint_matches_uninterrupted(tiny_data, tmp_path, method):
     full_state, full_losses = _fit(method, tmp_path / "a.pt")

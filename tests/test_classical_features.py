@@ -109,6 +109,7 @@ def test_tiny_or_malformed_images_are_clear_errors(name):
         api.extract(name, np.zeros((1, 32, 32), np.float32), codebook=cb)
 
 
+@pytest.mark.slow
 def test_niqe_blurred_images_are_farther_from_the_pristine_model():
     images = scenes(192)
     model = api.fit_pristine(images[:8])
@@ -125,6 +126,7 @@ def test_niqe_blurred_images_are_farther_from_the_pristine_model():
         api.score(model, np.full_like(sharp[:2], 77), on_nan="count")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["cornia", "hosa"])
 def test_codebook_features_are_deterministic_given_the_seed(name):
     train, test = scenes(48, SCENES[:4]), scenes(48, SCENES[4:6])
@@ -138,6 +140,7 @@ def test_codebook_features_are_deterministic_given_the_seed(name):
     assert a.values.shape == (2, width)
 
 
+@pytest.mark.slow
 def test_cornia_is_max_and_min_response_over_patches():
     """Against a direct loop over every 7 x 7 patch of the encoding grid."""
     train = scenes(40, SCENES[:3])
@@ -172,6 +175,7 @@ def test_hosa_statistics_of_patches_at_one_codeword():
     assert np.all(v[1:] == 0)
 
 
+@pytest.mark.slow
 def test_flat_image_codebook_features_are_finite_not_fallbacks():
     cb = api.fit_codebook("cornia", scenes(32, SCENES[:2]), seed=0)
     grey = np.stack([np.full((32, 32, 3), v, np.uint8) for v in (0, 60, 255)])

@@ -51,6 +51,7 @@ def test_registered_with_the_tables_names():
         assert METHODS.get(name).display == DISPLAY[name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["brisque", "cornia", "hosa", "bliinds2"])
 def test_trained_methods_beat_a_constant_on_their_training_images(release, method):
     obj, ts, engine = _fit(release, method)
@@ -80,6 +81,7 @@ def natural_release(root) -> None:
                 Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / f"img_{r}_{t}_{lv}.png")
 
 
+@pytest.mark.slow
 def test_niqe_rates_stronger_noise_and_quantisation_worse_without_reading_mos(release):
     natural_release(release)
     obj, ts, engine = _fit(release, "niqe", sharpness=0.0)

@@ -14,6 +14,7 @@ def _mse(a, b) -> float:
     return float(np.mean((np.asarray(a) - np.asarray(b)) ** 2))
 
 
+@pytest.mark.slow
 def test_rbf_svr_fits_a_nonlinear_toy_problem():
     rng = np.random.default_rng(0)
     x = rng.uniform(-2, 2, size=(150, 4))
@@ -48,6 +49,7 @@ def test_grouped_cv_and_same_seed_same_model():
         api.fit("brisque", x, y, seed=0, groups=np.zeros(60))
 
 
+@pytest.mark.slow
 def test_nan_rows_are_imputed_with_training_medians_and_counted():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(80, 3))

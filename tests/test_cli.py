@@ -66,6 +66,7 @@ def test_usage_errors_are_one_line_with_choices(no_data, capsys, args, kind, bad
     assert not (no_data / "synthetic").exists()
 
 
+@pytest.mark.slow
 def test_usage_error_in_a_real_process_has_no_traceback(tmp_path):
     cache = tmp_path / "cache"
     env = {**os.environ, "BENCH_CACHE": str(cache), "PYTHONPATH": str(ROOT)}

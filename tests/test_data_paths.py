@@ -65,6 +65,7 @@ def test_check_seed_accepts_numpy_ints():
     assert check_seed(np.int64(3)) == 3 and check_seed(0) == 0
 
 
+@pytest.mark.slow
 def test_issue_command_does_not_delete_a_folder_outside_the_cache(tmp_path, victim):
     """The issue's reproduction, as written, on a tmp cache: the victim survives and the
     error is one line (exit 1 or 2, no traceback)."""

@@ -44,6 +44,7 @@ def test_weighted_pool_is_the_weighted_mean_of_patch_scores():
     assert torch.allclose(weighted_pool(q, w), torch.tensor(expect))
 
 
+@pytest.mark.slow
 def test_wadiqam_score_is_the_weighted_average_of_its_grid_patches():
     torch.manual_seed(0)
     net = WaDIQaMNet(width=2, patch=32, train_patches=3).eval()
@@ -237,6 +238,7 @@ def test_own_network_is_reloaded_for_the_second_finetune_split(release, tmp_path
     assert len(list((out / "models").glob("*/model.pt"))) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", DEEP)
 def test_scores_keep_fp32_resolution_under_bf16_autocast(method):
     """Under the engine's bf16 autocast the backbone runs in bf16 but the score does not

@@ -44,6 +44,7 @@ def engine_for(view: str, **over) -> Engine:
     return Engine(cfg, model, CPU, np.random.default_rng(0))
 
 
+@pytest.mark.slow
 def test_resize_view_feeds_the_whole_image_resized_to_the_crop():
     ts = quality_set()
     idx = np.arange(6)
@@ -70,6 +71,7 @@ def test_test_view_is_checked_where_it_is_parsed():
         resolve("smoke", {"test.view": "crops"})
 
 
+@pytest.mark.slow
 def test_steps_and_images_are_counted_for_every_update():
     ts = quality_set()
     e = engine_for("resize")
@@ -107,6 +109,7 @@ def test_training_fit_is_a_fixed_subsample_scored_in_the_test_view():
     assert training_fit(e, ts, e.cfg, limit=1000)["train_fit_n"] == 48
 
 
+@pytest.mark.slow
 def test_training_fit_rises_when_the_model_learns_its_training_set():
     """Underfitting is visible: an untrained model ranks the training images no better
     than chance; a few hundred ERM steps rank them well."""

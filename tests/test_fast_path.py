@@ -273,6 +273,7 @@ def test_fast_path_metrics_equal_plain_path_erm():
     assert abs(fast["plcc"] - plain["plcc"]) <= 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["cis", "cip", "metaiqa"])
 def test_device_side_crops_train_meta_methods_to_the_same_bits(method):
     """The subset methods with crops cut by the device bank: the same model to the bit.

@@ -84,6 +84,7 @@ def test_worker_command_repeats_the_run(tmp_path):
     assert not again.print_config and Path(again.runs).is_absolute()
 
 
+@pytest.mark.slow
 def test_two_jobs_write_the_folders_one_job_writes(release, tmp_path):
     site = tmp_path / "site"
     site.mkdir()

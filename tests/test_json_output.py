@@ -117,6 +117,7 @@ def _script(tmp_path: Path, name: str, body: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_console_script_usage_says_its_name(tmp_path):
     script = _script(tmp_path, "iqa-bench", """\
         import sys
@@ -132,6 +133,7 @@ def test_console_script_usage_says_its_name(tmp_path):
     assert out.returncode == 2 and out.stderr.startswith("iqa-bench: error: "), out.stderr
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(tmp_path):
     """A reader that stops after one line (`| head -1`) leaves exit status 0 and no
     traceback, even when the command still has far more to print than a pipe holds."""

@@ -87,6 +87,7 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_killed_sweep_restarted_equals_uninterrupted(tiny_kadid, env, tmp_path):
     ref, out = tmp_path / "ref", tmp_path / "out"
     done = subprocess.run(sweep_cmd(tiny_kadid, ref, "--jobs", "2"), cwd=REPO, env=env,
@@ -127,6 +128,7 @@ def test_killed_sweep_restarted_equals_uninterrupted(tiny_kadid, env, tmp_path):
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_sweep_through_submitit_local_executor(tiny_kadid, env, tmp_path, capsys):
     out, jobs = tmp_path / "runs", tmp_path / "submitit"
     argv = ["sweep", *tiny_options(tiny_kadid), "--method", "erm", "--seed", "0",

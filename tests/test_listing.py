@@ -49,6 +49,7 @@ def test_bad_pyiqa_names_suggest_across_families(name, hint):
     assert "\n" not in str(err.value) and len(str(err.value)) < 200
 
 
+@pytest.mark.slow
 def test_a_bad_pyiqa_name_fails_without_importing_pyiqa(tmp_path):
     code = ("import sys\nfrom bench.core.registry import METHODS\n"
             "try:\n    METHODS.get('pyiqa:psnr')\nexcept Exception as e:\n    print(e)\n"

@@ -151,6 +151,7 @@ def fit(method: str, seed: int = 0, **kw) -> dict:
             "cfg": cfg, "seen": seen, "method": method_obj}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_training_loss_falls(tiny_data, method):
     # CIP and its ablations take one optimizer step per meta-iteration, so at the images

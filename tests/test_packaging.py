@@ -43,6 +43,7 @@ def test_pyproject_lists_every_package():
     assert sorted(_declared_packages()) == sorted(_package_folders())
 
 
+@pytest.mark.slow
 def test_a_users_own_folders_change_nothing(tmp_path):
     """`bench list` from a folder holding packages named methods, protocols, reports and
     benchmarks lists every method and protocol, and never imports those packages."""

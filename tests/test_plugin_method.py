@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.core.registry import METHODS, PROTOCOLS
 from tests.test_run import NAME, release, run_cli, run_folders  # noqa: F401  (fixture)
 
@@ -99,6 +101,7 @@ def install_plugin(site: Path) -> None:
     (info / "entry_points.txt").write_text("[bench.methods]\nplug-erm = benchplug\n")
 
 
+@pytest.mark.slow
 def test_entry_point_plugin_runs_end_to_end_with_its_own_setting(release, tmp_path):
     site = tmp_path / "site"
     install_plugin(site)
@@ -123,6 +126,7 @@ def test_entry_point_plugin_runs_end_to_end_with_its_own_setting(release, tmp_pa
     assert bad.returncode == 2 and "method.lr_scale" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_entry_point_plugin_runs_under_cross_and_finetune(release, tmp_path):
     """The same plug-in under the other two protocols: cross-dataset (train on one release,
     test on another) and fine-tune (its pretrained model artifact shared by two splits)."""

@@ -83,7 +83,10 @@ def _state(folder):
     return torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
 
 
-def test_a_protocol_adds_a_stage_without_an_engine_edit(lodo_then_head, tmp_path):
+@pytest.mark.slow
+def test_a_protocol_adds_a_stage_without_an_engine_edit(lodo_then_head, tmp_path,
+                                                        shared_suite_cache, monkeypatch):
+    monkeypatch.setenv("BENCH_CACHE", str(shared_suite_cache))
     common = dict(method="erm", profile="smoke", folds=("GB",), settings={"device": "cpu"})
     plain, = run(RunSpec(protocol="lodo", out=str(tmp_path / "plain"), **common))
     tuned, = run(RunSpec(protocol=lodo_then_head, out=str(tmp_path / "tuned"), **common))

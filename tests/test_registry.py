@@ -77,6 +77,7 @@ def test_register_twice_needs_override():
     assert reg.get("l1") is second
 
 
+@pytest.mark.slow
 def test_entry_points_real_metadata_broken_one_skipped(tmp_path):
     """Entry points found through a *.dist-info on sys.path: the good plug-in registers,
     a module raising on import and an entry point naming a missing object are each named

@@ -79,6 +79,7 @@ def test_table_names_device_ratios_and_data(monkeypatch, capsys):
         assert text in out, text
 
 
+@pytest.mark.slow
 def test_parallel_and_meta_method_blocks(monkeypatch, capsys):
     small_standin(monkeypatch)
     cip = run_json(capsys, "--method", "cip")

@@ -17,6 +17,7 @@ from bench.data.synthetic.jobs import distorted_images, scores_one_thread
 from bench.data.synthetic.references import KADID_REFS, build_reference
 
 
+@pytest.mark.slow
 def test_kadid_references_are_many_colour_and_full_range(tmp_path):
     from PIL import Image
 
@@ -32,6 +33,7 @@ def test_kadid_references_are_many_colour_and_full_range(tmp_path):
 
 # astronaut's model shuttle (smooth) and the rocket against the evening sky (mostly flat):
 # the references with the narrowest level steps when the levels were calibrated
+@pytest.mark.slow
 @pytest.mark.parametrize("r", [2, 10])
 def test_pseudo_mos_falls_with_every_level_on_every_type(r):
     plan, rows = suite._kadid_plan("/nonexistent", 0)
@@ -56,6 +58,7 @@ def tiny_suite(monkeypatch):
     monkeypatch.setattr(suite, "WILD_PER_REF", 3)
 
 
+@pytest.mark.slow
 def test_files_do_not_depend_on_the_number_of_processes(tiny_suite, tmp_path):
     manifests = []
     for processes in (1, 2):
@@ -69,6 +72,7 @@ def test_files_do_not_depend_on_the_number_of_processes(tiny_suite, tmp_path):
         (tmp_path / "p2" / "syn-kadid" / "labels.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_generation_needs_no_network(tiny_suite, tmp_path, monkeypatch):
     def refuse(*a, **k):
         raise AssertionError("the synthetic suite must not reach the network")
