@@ -40,9 +40,21 @@ def _site_packages(python: str) -> str:
                           check=True).stdout.strip()
 
 
+def _setuptools_at_least(major: int) -> bool:
+    try:
+        import setuptools
+    except ImportError:
+        return False
+    return int(setuptools.__version__.split(".")[0]) >= major
+
+
 def build_wheel(dist: Path) -> Path:
-    """Build the harness's wheel (no dependencies) into ``dist``; return its path."""
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+    """Build the harness's wheel (no dependencies) into ``dist``; return its path. The
+    installed setuptools builds it where it is recent enough (pyproject's build-system
+    requires >= 77); otherwise pip fetches one into an isolated build environment."""
+    isolation = [] if _setuptools_at_least(77) else ["--use-pep517"]
+    no_isolation = ["--no-build-isolation"] if not isolation else []
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", *no_isolation, *isolation,
           "--quiet", "-w", dist, ROOT], cwd=dist)
     wheels = sorted(dist.glob("iqa_bench-*.whl"))
     if not wheels:
