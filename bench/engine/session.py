@@ -64,6 +64,7 @@ def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
     no image is decoded (``bank`` is None until :func:`prepare`)."""
     check_config(cfg)
     protocol = PROTOCOLS.get(cfg["protocol"]["name"])()
+    protocol.check_options(cfg["protocol"])
     method_cls = METHODS.get(cfg["method"])
     data = cfg["data"]
     real = bool(data["root"]) or bool(data["paths"])
