@@ -27,13 +27,14 @@ def protocol_options() -> dict:
 
 
 def method_options() -> dict:
-    """The method settings that declare a flag: flag -> (key, Setting, [method names])."""
+    """The method settings that declare a flag: flag -> (key, Setting, [method names]);
+    a method that pins the setting (``fixed``) is not named."""
     from ..core.registry import METHODS
 
     out: dict = {}
     for name, cls in METHODS.items():
         for key, s in (getattr(cls, "settings", {}) or {}).items():
-            if s.flag:
+            if s.flag and key not in (getattr(cls, "fixed", {}) or {}):
                 out.setdefault(s.flag, (key, s, []))[2].append(name)
     return out
 

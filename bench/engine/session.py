@@ -156,8 +156,11 @@ def parts_fingerprint(s: Session, parts: list) -> str:
 def fold_config(cfg: dict, fold: Fold) -> dict:
     """The resolved config of one fold's run (what its hash covers): the config with the
     method's settings, the fold's name, the code version and the fingerprint of its data
-    (which is why data.root may stay out of the hash)."""
+    (which is why data.root may stay out of the hash). The method's settings are those
+    it effectively uses (:meth:`bench.engine.method.Method.effective_settings`)."""
     out = with_method_settings(copy.deepcopy(cfg))
+    if isinstance(out.get("method"), str) and out["method"] in METHODS:
+        out["method_settings"] = METHODS.get(out["method"]).effective_settings(out)
     out["fold"] = fold.name
     out["code_version"] = __version__
     out["data_fingerprint"] = fold.info.get("data_fingerprint")
