@@ -15,7 +15,7 @@ from ..core.record import BadRunFolder, RunFolder, RunRecord
 from ..core.scope import run_scope
 from ..core.version import __version__
 from .protocol import Fold
-from .session import Session, fold_config, is_pair_method, run_folder
+from .session import Session, fold_config, is_pair_method, provenance, run_folder
 from .stages import FoldRun
 
 
@@ -74,7 +74,7 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
              "backbone_init": init, **facts, "test_view": engine.test_view,
              **_pair_facts(s, fold), "logistic": DEFAULT_LOGISTIC,
              "failed_logistic_fits": count_failed_fits(per_target.values()),
-             **_environment(engine)}
+             "provenance": provenance(cfg), **_environment(engine)}
     record = RunRecord(**_header(s, cfg, fold), targets=per_target, facts=facts)
     network = s.method_cls.trains_network
     state = engine.model.state_dict() if cfg.get("save_model", True) and network else None

@@ -16,7 +16,7 @@ import numpy as np
 from ..core.config import config_hash, dumps, validate, with_method_settings
 from ..core.errors import UsageError
 from ..core.record import folder_name
-from ..core.registry import METHODS, PROTOCOLS
+from ..core.registry import METHODS, OWN_DISTRIBUTION, PROTOCOLS
 from ..core.version import __version__
 from ..data.bank import ImageBank
 from ..data.cache import decoded_array
@@ -164,7 +164,20 @@ def fold_config(cfg: dict, fold: Fold) -> dict:
     out["fold"] = fold.name
     out["code_version"] = __version__
     out["data_fingerprint"] = fold.info.get("data_fingerprint")
+    plugins = {kind: {k: o.get(k) for k in ("distribution", "version", "module")}
+               for kind, o in provenance(out).items() if o.get("distribution") != OWN_DISTRIBUTION}
+    if plugins:   # a plug-in's runs (one replacing a built-in name too) are never the built-in's
+        out["plugins"] = plugins
     return out
+
+
+def provenance(cfg: dict) -> dict:
+    """{'method': origin, 'protocol': origin} of a config's method and protocol (module,
+    object, distribution, version; bench.core.registry.Registry.origin): what a record
+    says about where they came from."""
+    name = (cfg.get("protocol") or {}).get("name")
+    return {"method": METHODS.origin(cfg["method"]) if isinstance(cfg.get("method"), str) else {},
+            "protocol": PROTOCOLS.origin(name) if isinstance(name, str) else {}}
 
 
 def run_folder(cfg: dict, fold: Fold, out_dir: Path) -> Path:
