@@ -112,10 +112,14 @@ class LoadedRun(NamedTuple):
 
 
 def display_record(folder: RunFolder, rec: RunRecord) -> RunRecord:
-    """``rec`` with its text fields and target names sanitised (bench.core.display_text);
-    BadRunFolder when two target names become one."""
+    """``rec`` with its text fields and target names sanitised (bench.core.display_text),
+    its method's name followed by the record's ``init_label`` ('CIS (random init)') where
+    it has one; BadRunFolder when two target names become one."""
     text = {f: clean(getattr(rec, f)) for f in ("protocol", "fold", "method", "method_display",
                                                   "dataset", "profile", "backbone")}
+    label = rec.facts.get("init_label")    # e.g. 'random init' on the paper profile
+    if isinstance(label, str) and clean(label, 40):
+        text["method_display"] = clean(f"{text['method_display']} ({clean(label, 40)})")
     targets = {clean(t): m for t, m in rec.targets.items()}
     if len(targets) != len(rec.targets):
         raise BadRunFolder(folder.path, "two of its target names differ only in control "

@@ -74,7 +74,8 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
              "backbone_init": init, **facts, "test_view": engine.test_view,
              **_pair_facts(s, fold), "logistic": DEFAULT_LOGISTIC,
              "failed_logistic_fits": count_failed_fits(per_target.values()),
-             "provenance": provenance(cfg), **_environment(engine)}
+             "provenance": provenance(cfg), "weights": cfg.get("weights"),
+             **init_label(cfg), **_environment(engine)}
     record = RunRecord(**_header(s, cfg, fold), targets=per_target, facts=facts)
     network = s.method_cls.trains_network
     state = engine.model.state_dict() if cfg.get("save_model", True) and network else None
@@ -82,6 +83,17 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
     for checkpoint in _checkpoints(folder):
         checkpoint.unlink(missing_ok=True)
     return record
+
+
+def init_label(cfg: dict) -> dict:
+    """{'init_label': 'random init'} for a run whose backbone starts from random init by
+    ``model.pretrained=false`` on a profile whose default is pretrained (the paper's):
+    readers add it to the method's name in every table; {} otherwise."""
+    from ..core.profiles import CORE_SETTINGS
+
+    default = CORE_SETTINGS["model.pretrained"].default_for(str(cfg.get("profile")))
+    return {"init_label": "random init"} if (cfg["model"].get("pretrained") is False
+                                              and default is True) else {}
 
 
 def column_facts(method_cls: type, cfg: dict) -> dict:

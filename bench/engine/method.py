@@ -18,6 +18,8 @@ progress around them (DomainBed's ``update`` contract):
   a method with an architecture of its own;
 * ``check_training(cfg, fold, records)``: classmethod, a UsageError before any image is
   decoded when the method's settings cannot work on a fold's training records;
+* ``weights_files(cfg)``: classmethod, the weights files the method loads besides the
+  backbone's (by role), which enter the run identity by digest;
 * ``trains_network`` / ``predict_images(bank, index, batch_size)``: a method that trains no
   network says so and scores images itself (no model.pt, nothing carried between stages).
 
@@ -99,6 +101,14 @@ class Method:
         return {**defaults(cls.settings, str(cfg.get("profile", "quick"))),
                 **{k: v for k, v in given.items() if k in cls.settings},
                 **{k: v for k, v in cls.fixed.items() if k in cls.settings}}
+
+    @classmethod
+    def weights_files(cls, cfg: dict) -> dict:
+        """{role: path} of the weights files a run of ``cfg`` loads besides its backbone's
+        (e.g. a feature extractor), each entering the run's identity by digest; a
+        UsageError naming the file when one it must load is missing (nothing by default).
+        Called before any data is read."""
+        return {}
 
     @classmethod
     def column_settings(cls, cfg: dict) -> dict:

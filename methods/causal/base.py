@@ -126,8 +126,30 @@ class CausalMethod(Method):
     def divide(self, ctx: FitContext) -> tuple:
         """(subsets, content feature used): the counterfactual division of the training set
         with this method's clusters, levels and division settings."""
+        from bench.engine.models import imagenet_weights
+
         return divide(ctx.train, self.hp["clusters"], int(self.cfg["seed"]), self.levels,
-                      log=ctx.log, **{k: self.hp[k] for k in DIVISION_KEYS})
+                      log=ctx.log, checkpoint=imagenet_weights("resnet18", self.cfg["model"]),
+                      **{k: self.hp[k] for k in DIVISION_KEYS})
+
+    @classmethod
+    def weights_files(cls, cfg: dict) -> dict:
+        """{'division features': the ResNet-18 file} when the division computes ImageNet
+        features (c > 1 and method.feature is not pixelstats; None when auto finds none and
+        falls back to pixel statistics); UsageError naming the file when it is missing and
+        needed (feature=imagenet-resnet18, or model.pretrained=true as on the paper
+        profile: a paper run never quietly clusters pixel statistics)."""
+        from bench.engine.models import imagenet_weights, missing_weights
+
+        hp = cls.effective_settings(cfg)
+        if hp["clusters"] <= 1 or hp["feature"] == "pixelstats":
+            return {}
+        path = imagenet_weights("resnet18", cfg["model"])
+        if path is None and (hp["feature"] == "imagenet-resnet18"
+                             or cfg["model"].get("pretrained") is True):
+            raise missing_weights("resnet18", "the content features of method.feature="
+                                  + hp["feature"])
+        return {"division features": path}
 
     def iterations_per_epoch(self) -> int:
         return self.batches.iterations_per_epoch
