@@ -22,15 +22,17 @@ TABLE_COLUMNS = ("protocol", "protocol_version", "method", "method_display", "da
 ATTR = "setting_columns"
 
 
-def record_columns(facts: Mapping, config: Mapping, reserved=()) -> dict[str, tuple[str, object]]:
+def record_columns(facts: Mapping, config: Mapping, reserved=(),
+                   known: Mapping | None = None) -> dict[str, tuple[str, object]]:
     """key -> (column name in words, value) of one record's setting columns; keys in
-    ``reserved`` (the table's own columns) are left out, text sanitised for display."""
+    ``reserved`` (the table's own columns) are left out, text sanitised for display.
+    ``known``: :func:`declared_columns`, when the caller has it (read once per table)."""
     declared = facts.get(ATTR)
     if isinstance(declared, Mapping):
         words = {k: w for k, w in declared.items() if isinstance(k, str)}
     else:
         given = config.get("method_settings") if isinstance(config, Mapping) else None
-        known = declared_columns()
+        known = declared_columns() if known is None else known
         words = {k: known.get(k, k) for k in (given or {}) if isinstance(k, str) and k in facts}
     out = {}
     for key, word in words.items():

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
 from ..core.display_text import clean
-from .columns import ATTR, TABLE_COLUMNS, record_columns
+from .columns import ATTR, TABLE_COLUMNS, declared_columns, record_columns
 from .expected import DataAtHand, Expected, universe_key
 from ..core.record import BadRunFolder, RunFolder, RunRecord, read_records, skipped_notice
 from ..core.summary import unit_of, with_expectation
@@ -211,9 +211,9 @@ def load_results(out_dir: Path | str = "runs", log: Optional[Callable[[str], Non
     labels = {}
     for group in groups.values():
         labels.update(setting_labels(group))
-    rows, words = [], {}
+    rows, words, known = [], {}, declared_columns()
     for folder, rec, cfg, key, expected, _ in items:
-        cols = record_columns(rec.facts, cfg, reserved=COLUMNS)
+        cols = record_columns(rec.facts, cfg, reserved=COLUMNS, known=known)
         for k, (word, _) in cols.items():
             words.setdefault(k, word)
         for target, t in rec.targets.items():
