@@ -1,6 +1,7 @@
 """A target that is also a training set (issue 19, item 9): ``cross``, ``finetune`` and
-``fr-cross`` refuse it with one usage line naming both options and the shared set, before
-any data is loaded (the run would test on images it trained on, with their scores)."""
+``fr-cross`` runs refuse it with one usage line naming both options and the shared set,
+before any data is loaded (the run would test on images it trained on, with their scores);
+so does ``score`` when the submission declares such training sets (``--train``)."""
 from __future__ import annotations
 
 import pytest
@@ -42,9 +43,18 @@ def test_a_target_that_trained_is_a_usage_error(no_data, capsys, protocol, metho
 def test_the_check_names_every_shared_set_and_passes_disjoint_sets():
     cls = PROTOCOLS.get("cross")
     with pytest.raises(UsageError, match="share a, b"):
-        cls.resolve_options("cross", {"train": "a,b,c", "targets": "b,a"}, False)
-    tree = cls.resolve_options("cross", {"train": "a", "targets": "b"}, False)
-    assert tree["train"] == ["a"] and tree["targets"] == ["b"]
+        cls.check_options(cls.resolve_options("cross", {"train": "a,b,c", "targets": "b,a"}, False))
+    cls.check_options(cls.resolve_options("cross", {"train": "a", "targets": "b"}, False))
+
+
+def test_a_submission_declaring_a_target_as_training_set_is_refused(capsys):
+    """`score --train X` on target X claims a leak: refused; without --train the protocol's
+    default training sets are not a claim of the submission (scored as before)."""
+    from bench.app.scoring import score_config
+
+    with pytest.raises(UsageError, match="share kadid10k"):
+        score_config("cross", dataset="kadid10k", train="kadid10k")
+    assert score_config("cross", dataset="kadid10k")["protocol"]["targets"] == ["kadid10k"]
 
 
 def test_the_plan_refuses_a_leak_set_past_the_options(no_data):

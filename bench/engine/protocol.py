@@ -124,7 +124,6 @@ class Protocol:
                 raise UsageError(f"--{key.replace('_', '-')} does not apply to protocol "
                                  f"'{name}' (its options: {mine})")
             tree[key] = cls.settings[key].coerce(f"protocol.{key}", value)
-        cls.check_options(tree)
         return tree
 
     @classmethod
