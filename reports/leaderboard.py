@@ -80,7 +80,7 @@ def build_leaderboard(results: pd.DataFrame) -> pd.DataFrame:
     ``profile`` and ``train_ratio``; ``attrs['setting_columns']`` names them in words."""
     if results is None or results.empty:
         return pd.DataFrame(columns=COLUMNS)
-    settings = setting_columns(results)
+    settings = {k: w for k, w in setting_columns(results).items() if k not in COLUMNS}
     key_names, columns = _columns(settings)
     df = results.copy()
     for col in settings:
