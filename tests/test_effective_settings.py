@@ -86,8 +86,10 @@ def test_tables_show_the_recorded_value_named_in_words(tmp_path):
 
 def test_a_record_written_before_the_declaration_still_shows_its_column(tmp_path):
     make_run(tmp_path, method="cis", legacy_columns=True)
+    # an older CIS\C record: its config and facts copied clusters = 2, the method used 1
+    make_run(tmp_path, method="cis-c", legacy_columns=True, method_settings__clusters=2)
     res = load_results(tmp_path)
-    assert list(res["clusters"]) == [2]
+    assert dict(zip(res["method"], res["clusters"])) == {"cis": 2, "cis-c": 1}
     assert res.attrs["setting_columns"] == {"clusters": "content clusters"}
 
 

@@ -5,7 +5,9 @@ column's name in words) with each value at the top of its facts; readers add one
 key and show it under its words, knowing none of them by name.
 
 A record written before the declaration (no ``setting_columns``) shows the method settings
-its config holds that it copied to the top of its facts (what it recorded as columns then).
+its config holds that it copied to the top of its facts (what it recorded as columns then);
+where the method pins a value (CIS\\C: one content cluster) that value is shown, as such
+records copied the config's value, not the one the method used.
 """
 from __future__ import annotations
 
@@ -34,13 +36,24 @@ def record_columns(facts: Mapping, config: Mapping, reserved=(),
         given = config.get("method_settings") if isinstance(config, Mapping) else None
         known = declared_columns() if known is None else known
         words = {k: known.get(k, k) for k in (given or {}) if isinstance(k, str) and k in facts}
+    # a value the method pins is what ran, whatever an older record copied from its config
+    pinned = pinned_settings(config.get("method")) if isinstance(config, Mapping) else {}
     out = {}
     for key, word in words.items():
         name = clean(key, 60)
         if name and name not in reserved:
-            value = facts.get(key)
+            value = pinned.get(key, facts.get(key))
             out[name] = (clean(word, 60) or name, clean(value, 200) if isinstance(value, str) else value)
     return out
+
+
+def pinned_settings(method) -> dict:
+    """The settings registered method ``method`` pins (``Method.fixed``, e.g. one content
+    cluster for CIS\\C); {} for a method not installed here."""
+    from ..core.registry import METHODS
+
+    cls = dict(METHODS.items()).get(method) if isinstance(method, str) else None
+    return dict(getattr(cls, "fixed", {}) or {})
 
 
 def setting_columns(df, base=None) -> dict[str, str]:
