@@ -73,8 +73,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu | cuda | auto (default: cuda when present)")
     p.add_argument("--backbone", help="smallcnn | resnet18 | resnet34 | resnet50")
     p.add_argument("--weights", help="torchvision state-dict file for the backbone (also used "
-                   "by a method's feature extractor of the same network, e.g. the causal "
-XX
+                   "by a method's feature extractor of the same network); default: the torch "
+                   "cache, $TORCH_HOME/hub/checkpoints")
     p.add_argument("--data-root", help="folder holding the dataset releases (default: synthetic suite)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set train.lr=3e-4")
