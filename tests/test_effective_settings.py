@@ -26,6 +26,7 @@ from fake_runs import make_run
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["cis-c", "cip-c"])
 def test_an_ablation_records_the_clusters_it_used(method):
     cfg = resolve("smoke", method=method)

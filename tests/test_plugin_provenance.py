@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.core.config import resolve
 from bench.core.registry import METHODS, OWN_DISTRIBUTION, PROTOCOLS
 from bench.core.version import __version__
@@ -52,6 +54,7 @@ print(json.dumps({"method": METHODS.origin("cis"), "protocol": PROTOCOLS.origin(
 """
 
 
+@pytest.mark.slow
 def test_replacing_a_built_in_is_announced_and_recorded(tmp_path):
     site = tmp_path / "site"
     install(site, "replacecis", "[bench.methods]\nnotcis = replacecis\n"
@@ -73,6 +76,7 @@ def test_replacing_a_built_in_is_announced_and_recorded(tmp_path):
     assert got["plugins"]["protocol"]["version"] == "0.3"
 
 
+@pytest.mark.slow
 def test_a_plugin_calling_sys_exit_is_named_and_skipped(tmp_path):
     site = tmp_path / "site"
     install(site, "exitplug", "[bench.methods]\nquits = exitplug\n")
