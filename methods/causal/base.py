@@ -62,6 +62,15 @@ META_SETTINGS = {
     "sampling": Setting("uniform", "str", "subset minibatches: uniform draws with the Eq. 6 "
                         "weights renormalised, or weighted = drawn with probability equal to "
                         "the Eq. 6 weights", choices=("uniform", "weighted")),
+    "inner_steps": Setting(1, "int", "inner optimizer steps per subset (CIS) or per "
+                           "meta-iteration (CIP), each on a fresh minibatch, before the meta step",
+                           low=1, high=1000),
+    "inner_beta1": Setting(None, "float", "beta1 of the inner Adam (null: train.betas' first; "
+                           "0: no momentum carried across subsets, as Reptile's code)",
+                           low=0.0, high=0.999999, nullable=True),
+    "subsets": Setting("soft", "str", "content clusters: soft = every image in every cluster's "
+                       "subset with its probability (Eq. 6); hard = each reference in its most "
+                       "probable cluster only (argmax)", choices=("soft", "hard")),
 }
 CAUSAL_SETTINGS = {**DIVISION_SETTINGS, **META_SETTINGS, "subset_batch": SUBSET_BATCH}
 
@@ -74,10 +83,25 @@ def meta_updater(engine, hp: dict) -> ReptileMeta:
                        hp["meta_betas"], buffers)
 
 
+IDENTITY_NOTE = ("interp with beta=1 and one inner step: the meta step is the identity "
+                 "(plain Adam over one-subset batches)")
+
+
+def meta_is_identity(hp: dict) -> bool:
+    """True when the meta step changes nothing: theta + 1 (phi - theta) = phi after one inner
+    step (interp or metaiqa-code with beta = 1 and inner_steps = 1)."""
+    return hp["meta_step"] != "adam" and hp["beta"] == 1.0 and hp["inner_steps"] == 1
+
+
 def meta_facts(hp: dict, meta: ReptileMeta | None) -> dict:
-    """What a run record says about the meta step reading."""
+    """What a run record says about the meta step reading (with ``meta_identity`` and a
+    note when the meta step is the identity)."""
     step = hp["meta_step"]
-    out = {"meta_step": step, "bn_stats": hp["bn_stats"]}
+    out = {"meta_step": step, "bn_stats": hp["bn_stats"], "inner_steps": hp["inner_steps"],
+           "inner_beta1": hp["inner_beta1"], "subsets_kind": hp["subsets"],
+           "meta_identity": meta_is_identity(hp)}
+    if out["meta_identity"]:
+        out["meta_note"] = IDENTITY_NOTE
     if step == "adam":
         out.update(meta_lr=hp["meta_lr"], note="earlier reading: Adam fed theta - phi, "
                    "scale-free, kept for comparison")
@@ -122,13 +146,19 @@ class CausalMethod(Method):
                                      e.rng, hp["sampling"])
         head_lr = hp["head_lr"] if hp["meta_step"] == "metaiqa-code" else None
         self.optimizer = inner_adam(e, self.cfg["train"]["lr"], head_lr)
+        if hp["inner_beta1"] is not None:
+            for group in self.optimizer.param_groups:
+                group["betas"] = (float(hp["inner_beta1"]), group["betas"][1])
         self.meta = meta_updater(e, hp)
+        if meta_is_identity(hp):
+            ctx.log(f"{self.display}: {IDENTITY_NOTE}")
 
     def divide(self, ctx: FitContext) -> tuple:
         """(subsets, content feature used): the counterfactual division of the training set
         with this method's clusters, levels and division settings."""
         q = self.hp["clusters"] if self.clusters is None else self.clusters
         return divide(ctx.train, q, int(self.cfg["seed"]), self.levels, log=ctx.log,
+                      hard=self.hp["subsets"] == "hard",
                       **{k: self.hp[k] for k in DIVISION_KEYS})
 
     def iterations_per_epoch(self) -> int:
