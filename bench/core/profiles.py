@@ -85,6 +85,11 @@ CORE_SETTINGS: dict[str, S] = {
                         per_profile={"quick": 0.5}),
     "train.lr_step_epochs": S(10, "int", "... every this many epochs", low=1,
                               per_profile={"quick": 1}),
+    "train.budget": S("images", "str", "what an epoch counts for the methods budgeted alike "
+                      "(ERM, MetaIQA, CIS, CIP): images = the training set's size in images "
+                      "seen; steps = the optimizer steps ERM takes on them (training-set size "
+                      "/ train.batch_size), equal progress whatever a method's batch",
+                      choices=("images", "steps")),
     "train.loss": S("l1", "str", "the per-image loss", choices=("l1", "mse")),
     "train.weight_decay": S(0.0, "float", "Adam's weight decay", low=0),
     "train.checkpoint": S(False, "bool", "checkpoint every epoch and resume from it",

@@ -68,7 +68,7 @@ META_SETTINGS = {
     "inner_beta1": Setting(None, "float", "beta1 of the inner Adam (null: train.betas' first; "
                            "0: no momentum carried across subsets, as Reptile's code)",
                            low=0.0, high=0.999999, nullable=True),
-    "subsets": Setting("soft", "str", "content clusters: soft = every image in every cluster's "
+    "assignment": Setting("soft", "str", "content clusters: soft = every image in every cluster's "
                        "subset with its probability (Eq. 6); hard = each reference in its most "
                        "probable cluster only (argmax)", choices=("soft", "hard")),
 }
@@ -98,7 +98,7 @@ def meta_facts(hp: dict, meta: ReptileMeta | None) -> dict:
     note when the meta step is the identity)."""
     step = hp["meta_step"]
     out = {"meta_step": step, "bn_stats": hp["bn_stats"], "inner_steps": hp["inner_steps"],
-           "inner_beta1": hp["inner_beta1"], "subsets_kind": hp["subsets"],
+           "inner_beta1": hp["inner_beta1"], "assignment": hp["assignment"],
            "meta_identity": meta_is_identity(hp)}
     if out["meta_identity"]:
         out["meta_note"] = IDENTITY_NOTE
@@ -158,7 +158,7 @@ class CausalMethod(Method):
         with this method's clusters, levels and division settings."""
         q = self.hp["clusters"] if self.clusters is None else self.clusters
         return divide(ctx.train, q, int(self.cfg["seed"]), self.levels, log=ctx.log,
-                      hard=self.hp["subsets"] == "hard",
+                      hard=self.hp["assignment"] == "hard",
                       **{k: self.hp[k] for k in DIVISION_KEYS})
 
     def iterations_per_epoch(self) -> int:
