@@ -41,10 +41,11 @@ META_SETTINGS = {
                          "at method.head_lr); adam = the earlier reading, Adam fed theta - phi "
                          "(kept for comparison only)", choices=("interp", "metaiqa-code", "adam")),
     "beta": Setting(1.0, "float", "Reptile step size beta of interp / metaiqa-code, in (0, 1]",
-                    low=1e-6, high=1.0),
+                    low=1e-6, high=1.0, search=("uniform", 0.1, 1.0)),
     "head_lr": Setting(1e-2, "float", "inner Adam lr of the regression head under "
                        "meta_step=metaiqa-code (the backbone keeps train.lr)", low=0),
-    "meta_lr": Setting(1e-2, "float", "lr of the Adam meta optimizer (meta_step=adam only)", low=0),
+    "meta_lr": Setting(1e-2, "float", "lr of the Adam meta optimizer (meta_step=adam only)", low=0,
+                       search=("log-uniform", 1e-4, 1e-2)),
     "meta_betas": Setting([0.9, 0.9999], "list", "betas of the Adam meta optimizer "
                           "(meta_step=adam only)", item="float", low=0, high=0.999999, length=2),
     "bn_stats": Setting("interp", "str", "BatchNorm running statistics: interp = moved by the "
@@ -56,7 +57,7 @@ META_SETTINGS = {
                         "running statistics taken from a uniform batch of the whole training set "
                         "(method.bn_refresh images) at the start of every meta-iteration, and "
                         "recomputed over the training set after the last one",
-                        choices=("subset", "global")),
+                        choices=("subset", "global"), search=("choice", ("subset", "global"))),
     "bn_refresh": Setting(64, "int", "images of the mixed batch that sets the BatchNorm "
                           "statistics under bn_batch=global", low=2, high=100000),
     "sampling": Setting("uniform", "str", "subset minibatches: uniform draws with the Eq. 6 "
@@ -64,13 +65,14 @@ META_SETTINGS = {
                         "the Eq. 6 weights", choices=("uniform", "weighted")),
     "inner_steps": Setting(1, "int", "inner optimizer steps per subset (CIS) or per "
                            "meta-iteration (CIP), each on a fresh minibatch, before the meta step",
-                           low=1, high=1000),
+                           low=1, high=1000, search=("choice", (1, 2, 4, 8))),
     "inner_beta1": Setting(None, "float", "beta1 of the inner Adam (null: train.betas' first; "
                            "0: no momentum carried across subsets, as Reptile's code)",
-                           low=0.0, high=0.999999, nullable=True),
+                           low=0.0, high=0.999999, nullable=True, search=("choice", (None, 0.0))),
     "assignment": Setting("soft", "str", "content clusters: soft = every image in every cluster's "
                        "subset with its probability (Eq. 6); hard = each reference in its most "
-                       "probable cluster only (argmax)", choices=("soft", "hard")),
+                       "probable cluster only (argmax)", choices=("soft", "hard"),
+                       search=("choice", ("soft", "hard"))),
 }
 CAUSAL_SETTINGS = {**DIVISION_SETTINGS, **META_SETTINGS, "subset_batch": SUBSET_BATCH}
 
