@@ -98,6 +98,10 @@ CORE_SETTINGS: dict[str, S] = {
     "train.loss": S("l1", "str", "the per-image loss", choices=("l1", "mse")),
     "train.weight_decay": S(0.0, "float", "Adam's weight decay", low=0,
                             search=("choice", (0.0, 1e-5, 1e-4, 1e-3))),
+    "train.holdout": S(0.0, "float", "share of a fold's training references (images where "
+                       "there are none) held out of training, seeded by the run's seed and fold; "
+                       "the run records its metrics there (facts 'holdout'): the train-val "
+                       "selection score (0: none)", low=0.0, high=0.9),
     "hparams.draw": S(None, "int", "the random-search draw (bench sweep --hparams) whose "
                       "values this run's searched settings hold; 0 = the defaults; null: not "
                       "part of a search", low=0, nullable=True),

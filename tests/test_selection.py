@@ -1,0 +1,71 @@
+"""Model selection over a search (issue 23): per (search, fold) the draw with the best
+selection score is kept; collapsed draws are never chosen and are counted; oracle is
+labelled an upper bound; the three selections read different scores."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from bench.app.selection import parse_selection, select
+from bench.core.errors import UsageError
+from bench.core.record import RunRecord
+
+
+def _row(draw: int, fold: str, test: float, *, view=False, holdout=None, collapsed=False,
+         lr=1e-3, seed=0) -> dict:
+    facts = {"collapsed": collapsed}
+    if holdout is not None:
+        facts["holdout"] = {"srocc": holdout, "collapsed": None}
+    rec = RunRecord("lodo", 1, fold, "erm", "ERM", "syn-kadid", seed, "quick", "smallcnn",
+                    targets={"syn-kadid": {"srocc": test, "plcc": test, "krcc": test,
+                                           "plcc_logistic": test, "n": 10}}, facts=facts)
+    cfg = {"method": "erm", "seed": seed, "fold": fold, "protocol": {"name": "lodo", "validation": view},
+           "train": {"lr": lr, "holdout": 0.2}, "hparams": {"draw": draw}}
+    return {"protocol": "lodo", "method": "erm", "method_display": "ERM", "dataset": "syn-kadid",
+            "target": "syn-kadid", "fold": fold, "seed": seed, "srocc": test, "record": rec,
+            "config": cfg, "run_dir": f"/r/{draw}-{fold}-{view}-{seed}", "setting": f"s{draw}",
+            "setting_label": ""}
+
+
+def _table() -> pd.DataFrame:
+    rows = [
+        # draw 0: best on validation type and held-out images on GB; worst test
+        _row(0, "GB", 0.10, holdout=0.60), _row(0, "GB", 0.70, view=True),
+        # draw 1: best test (the oracle's pick), poor validation
+        _row(1, "GB", 0.50, holdout=0.20, lr=3e-3), _row(1, "GB", 0.10, view=True, lr=3e-3),
+        # draw 2: collapsed on test though its validation is the best: never chosen
+        _row(2, "GB", math.nan, holdout=0.90, collapsed=True, lr=5e-4),
+        _row(2, "GB", 0.95, view=True, lr=5e-4),
+    ]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("selection, draw", [("type-val", 0), ("train-val", 0), ("oracle", 1)])
+def test_each_selection_picks_by_its_own_score_and_never_a_collapsed_draw(selection, draw):
+    out = select(_table(), selection, log=lambda m: None)
+    assert len(out) == 1
+    assert out.iloc[0]["record"].targets["syn-kadid"]["srocc"] == (0.10 if draw == 0 else 0.50)
+    assert out.iloc[0]["config"]["hparams"]["draw"] == draw
+    assert not out.iloc[0]["config"]["protocol"]["validation"]     # the test run is reported
+    stats = next(iter(out.attrs["selection"].values()))
+    assert stats == {"draws": 3, "collapsed": 1, "unselectable": []}
+    label = out.iloc[0]["setting_label"]
+    assert "best of 3 draws, 1 collapsed" in label
+    assert ("UPPER BOUND" in label) == (selection == "oracle")
+
+
+def test_a_fold_without_a_score_is_named_and_left_out():
+    rows = _table()
+    rows = rows[~rows["config"].map(lambda c: c["protocol"]["validation"])]   # no validation runs
+    said = []
+    out = select(rows, "type-val", log=said.append)
+    assert out.empty and said and "GB" in said[0]
+
+
+def test_selection_names_are_checked():
+    assert parse_selection("type-val,oracle") == ["type-val", "oracle"]
+    assert parse_selection(None) == []
+    with pytest.raises(UsageError, match="--selection"):
+        parse_selection("test")
