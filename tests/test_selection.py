@@ -14,16 +14,17 @@ from bench.core.record import RunRecord
 
 
 def _row(draw: int, fold: str, test: float, *, view=False, holdout=None, collapsed=False,
-         lr=1e-3, seed=0) -> dict:
+         lr=1e-3, seed=0, method="erm") -> dict:
     facts = {"collapsed": collapsed}
     if holdout is not None:
         facts["holdout"] = {"srocc": holdout, "collapsed": None}
-    rec = RunRecord("lodo", 1, fold, "erm", "ERM", "syn-kadid", seed, "quick", "smallcnn",
+    rec = RunRecord("lodo", 1, fold, method, method.upper(), "syn-kadid", seed, "quick", "smallcnn",
                     targets={"syn-kadid": {"srocc": test, "plcc": test, "krcc": test,
                                            "plcc_logistic": test, "n": 10}}, facts=facts)
-    cfg = {"method": "erm", "seed": seed, "fold": fold, "protocol": {"name": "lodo", "validation": view},
-           "train": {"lr": lr, "holdout": 0.2}, "hparams": {"draw": draw}}
-    return {"protocol": "lodo", "method": "erm", "method_display": "ERM", "dataset": "syn-kadid",
+    cfg = {"method": method, "seed": seed, "fold": fold, "protocol": {"name": "lodo", "validation": view},
+           "train": {"lr": lr, "holdout": 0.2}, "hparams": {"draw": draw},
+           "method_settings": {"clusters": 2, **({"beta": lr * 100} if method == "cis" else {})}}
+    return {"protocol": "lodo", "method": method, "method_display": method.upper(), "dataset": "syn-kadid",
             "target": "syn-kadid", "fold": fold, "seed": seed, "srocc": test, "record": rec,
             "config": cfg, "run_dir": f"/r/{draw}-{fold}-{view}-{seed}", "setting": f"s{draw}",
             "setting_label": ""}
@@ -69,3 +70,14 @@ def test_selection_names_are_checked():
     assert parse_selection(None) == []
     with pytest.raises(UsageError, match="--selection"):
         parse_selection("test")
+
+
+def test_draws_differing_in_method_settings_are_one_search_and_other_settings_are_not():
+    rows = [_row(0, "GB", 0.3, view=False, method="cis"), _row(1, "GB", 0.4, lr=2e-3, method="cis"),
+            _row(0, "WN", 0.2, method="cis"), _row(1, "WN", 0.1, lr=2e-3, method="cis")]
+    out = select(pd.DataFrame(rows), "oracle", log=lambda m: None)
+    assert len(out) == 2 and out["setting"].nunique() == 1           # one search, both folds
+    other = _row(0, "GB", 0.3, method="cis")
+    other["config"]["method_settings"]["clusters"] = 3    # cis searches beta, not clusters
+    out = select(pd.DataFrame(rows + [other]), "oracle", log=lambda m: None)
+    assert out["setting"].nunique() == 2

@@ -48,7 +48,9 @@ def _family(run_flat: dict, method: str) -> tuple[str, dict]:
     validation view."""
     from .hparams import searched_keys
 
-    drop = searched_keys(method) | {VIEW_KEY}
+    # a method's settings are --set method.<k> but live under method_settings in a config
+    drop = {f"method_settings.{k[7:]}" if k.startswith("method.") else k
+            for k in searched_keys(method)} | {VIEW_KEY}
     flat = {k: v for k, v in run_flat.items() if k not in drop}
     blob = json.dumps(flat, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12], flat

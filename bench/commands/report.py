@@ -175,7 +175,8 @@ def _grids(ids: list, results, paper, selection) -> list:
         for t in ids:
             spec = get_spec(t)
             spec = dataclasses.replace(spec, suffix=f"-{name}",
-                                       title=f"{spec.title}; model selection: {LABELS[name]}")
+                                       title=f"{spec.title}; model selection: {LABELS[name]}",
+                                       caption=f"{spec.caption} Model selection: {LABELS[name]}.")
             grids.append(build_grid(spec, chosen, paper))
     return grids
 
