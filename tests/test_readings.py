@@ -15,7 +15,7 @@ from torch import nn
 from bench.core.config import resolve
 from bench.engine.engine import Engine
 from bench.engine.loop import FitContext
-from bench.methods.causal.base import meta_facts, meta_is_identity, meta_updater
+from bench.methods.causal.base import inner_optimizer, meta_facts, meta_is_identity, meta_updater
 from bench.methods.causal.cis import CIS
 from bench.methods.shared.division import build_subsets, only_weighted
 from bench.methods.shared.subsets import SubsetBatches
@@ -110,3 +110,11 @@ def test_hard_subsets_hold_only_the_argmax_cluster():
     assert sum(len(s.items) for s in subsets) == 12     # hard: every image exactly once
     soft = build_subsets(types, refs, probs, 2)
     assert sum(len(s.items) for s in soft) == 2 * 12    # soft: every image in both clusters
+
+
+def test_inner_beta1_replaces_only_the_inner_adams_first_beta():
+    for sets, beta1 in (([], 0.9), (["method.inner_beta1=0"], 0.0), (["method.inner_beta1=0.5"], 0.5)):
+        cfg = resolve("smoke", sets=sets, method="cis")
+        engine = Engine(cfg, TinyBNIQA(), torch.device("cpu"), np.random.default_rng(0))
+        opt = inner_optimizer(engine, cfg["method_settings"], 1e-3)
+        assert all(g["betas"] == (beta1, cfg["train"]["betas"][1]) for g in opt.param_groups)

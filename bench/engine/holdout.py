@@ -2,7 +2,10 @@
 with ``train.holdout = f`` > 0 holds out a seeded share f of its fold's training
 references (every image of a held-out reference; an image is its own reference where a
 dataset has none), trains on the rest, and records its metrics on the held-out images
-under the fact ``holdout``. Only the ``Fit`` stage holds out (LODO, cross-dataset)."""
+under the fact ``holdout``. Only the ``Fit`` stage of a no-reference method holds out
+(LODO); a pretrained artifact (cross-dataset, fine-tuning) is shared between folds and
+holds nothing out, so train-val finds no score for it and names the fold; a
+full-reference method's holdout is a usage error."""
 from __future__ import annotations
 
 import zlib
@@ -19,6 +22,13 @@ def holdout_split(s, parts: list, cfg: dict, fold: str) -> tuple[list, list]:
     share = float(cfg["train"].get("holdout", 0.0) or 0.0)
     if share <= 0:
         return list(parts), []
+    from .session import is_pair_method
+
+    if is_pair_method(s.method_cls):
+        from ..core.errors import UsageError
+
+        raise UsageError("train.holdout holds out images of a no-reference method's training "
+                         "set; a full-reference method trains on pairs: leave it at 0")
     keys = sorted({(name, _ref(s, name, i)) for name, idx in parts for i in idx})
     rng = np.random.default_rng([int(cfg["seed"]), zlib.crc32(f"holdout|{fold}".encode())])
     n = min(len(keys) - 1, max(1, round(share * len(keys))))

@@ -77,6 +77,16 @@ META_SETTINGS = {
 CAUSAL_SETTINGS = {**DIVISION_SETTINGS, **META_SETTINGS, "subset_batch": SUBSET_BATCH}
 
 
+def inner_optimizer(engine, hp: dict, lr: float):
+    """The inner Adam at ``lr`` (the head at ``head_lr`` under metaiqa-code), its beta1
+    replaced by ``inner_beta1`` when that is set (0: no momentum carried across subsets)."""
+    opt = inner_adam(engine, lr, hp["head_lr"] if hp["meta_step"] == "metaiqa-code" else None)
+    if hp["inner_beta1"] is not None:
+        for group in opt.param_groups:
+            group["betas"] = (float(hp["inner_beta1"]), group["betas"][1])
+    return opt
+
+
 def meta_updater(engine, hp: dict) -> ReptileMeta:
     """The meta step of ``hp`` (meta_step, beta, meta_lr, meta_betas, bn_stats)."""
     step = "adam" if hp["meta_step"] == "adam" else "interp"
@@ -146,11 +156,7 @@ class CausalMethod(Method):
         self.subsets, self.content_feature = self.divide(ctx)
         self.batches = SubsetBatches(self.subsets, ctx.train, lambda d: subset_batch(hp, d),
                                      e.rng, hp["sampling"])
-        head_lr = hp["head_lr"] if hp["meta_step"] == "metaiqa-code" else None
-        self.optimizer = inner_adam(e, self.cfg["train"]["lr"], head_lr)
-        if hp["inner_beta1"] is not None:
-            for group in self.optimizer.param_groups:
-                group["betas"] = (float(hp["inner_beta1"]), group["betas"][1])
+        self.optimizer = inner_optimizer(e, hp, self.cfg["train"]["lr"])
         self.meta = meta_updater(e, hp)
         if meta_is_identity(hp):
             ctx.log(f"{self.display}: {IDENTITY_NOTE}")
