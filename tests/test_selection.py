@@ -81,3 +81,24 @@ def test_draws_differing_in_method_settings_are_one_search_and_other_settings_ar
     other["config"]["method_settings"]["clusters"] = 3    # cis searches beta, not clusters
     out = select(pd.DataFrame(rows + [other]), "oracle", log=lambda m: None)
     assert out["setting"].nunique() == 2
+
+
+def test_a_tiny_search_is_read_back_under_every_selection(tmp_path, capsys, monkeypatch):
+    """End to end: `sweep --hparams 2 --validation true,false --set train.holdout=0.4` on the
+    tiny KADID-10k release, then `leaderboard --selection` picks one of the 2 draws."""
+    from bench.cli import main as cli_main
+    from test_sweep import tiny_options, write_tiny_kadid
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    kadid, out = write_tiny_kadid(tmp_path / "kadid"), tmp_path / "runs"
+    argv = [*tiny_options(kadid), "--method", "erm", "--hparams", "2", "--validation",
+            "true,false", "--folds", "GB", "--set", "train.holdout=0.4", "--runs", str(out),
+            "--jobs", "1"]
+    assert cli_main(["sweep", *argv]) == 0
+    capsys.readouterr()
+    for selection, shown in (("train-val", "held-out training images"),
+                             ("type-val", "held-out training type"), ("oracle", "UPPER BOUND")):
+        assert cli_main(["leaderboard", "--runs", str(out), "--selection", selection]) == 0
+        text = capsys.readouterr().out
+        assert shown in text and "best of 2 draws, 0 collapsed" in text
+        assert sum(shown in line for line in text.splitlines()) == 1   # one row: the chosen draw
