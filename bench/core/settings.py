@@ -44,6 +44,9 @@ class Setting:
     flag: the command-line option that sets it (``--<flag>``), '' for none;
     real: the default when real datasets are given (``--data-root``), where it differs;
     names: 'dataset' when the values name registered datasets (checked as such);
+    column: for a method's setting, the name in words of a results column that shows it
+        ('content clusters'): a run records the value it effectively used at the top of its
+        facts, and readers show it as a column under that name ('' for none);
     search: the value's search distribution for a random hyperparameter search
         (``bench sweep --hparams N``, :meth:`draw`), () when it is not searched:
         ('log-uniform', low, high), ('uniform', low, high) (ints rounded), ('choice',
@@ -66,6 +69,7 @@ class Setting:
     flag: str = ""
     real: Any = _UNSET
     names: str = ""
+    column: str = ""
     search: tuple = ()
 
     def __post_init__(self):
