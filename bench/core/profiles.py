@@ -104,9 +104,10 @@ CORE_SETTINGS: dict[str, S] = {
                        "there are none) held out of training, seeded by the run's seed and fold; "
                        "the run records its metrics there (facts 'holdout'): the train-val "
                        "selection score (0: none)", low=0.0, high=0.9),
-    "hparams.draw": S(None, "int", "the random-search draw (bench sweep --hparams) whose "
-                      "values this run's searched settings hold; 0 = the defaults; null: not "
-                      "part of a search", low=0, nullable=True),
+    "hparams.draw": S(None, "int", "the random-search draw (set by bench sweep --hparams, "
+                      "which also sets the draw's values; set by hand it only labels the run) "
+                      "whose values this run's searched settings hold; 0 = the defaults; "
+                      "null: not part of a search", low=0, nullable=True),
     "train.checkpoint": S(False, "bool", "checkpoint every epoch and resume from it",
                           per_profile={"paper": True}),
     "test.batch_size": S(64, "int", "images per prediction batch", low=1),
