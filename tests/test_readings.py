@@ -118,3 +118,20 @@ def test_inner_beta1_replaces_only_the_inner_adams_first_beta():
         engine = Engine(cfg, TinyBNIQA(), torch.device("cpu"), np.random.default_rng(0))
         opt = inner_optimizer(engine, cfg["method_settings"], 1e-3)
         assert all(g["betas"] == (beta1, cfg["train"]["betas"][1]) for g in opt.param_groups)
+
+
+def test_cip_takes_inner_steps_steps_per_meta_iteration():
+    from bench.methods.causal.cip import CIP
+
+    torch.manual_seed(0)
+    ts, subsets = tiny_trainset(SIZE)
+    cfg = resolve("smoke", {"data.size": SIZE, "data.crop": SIZE, "data.flip": False},
+                  sets=["method.inner_steps=3", "method.beta=0.5"], method="cip")
+    model = TinyBNIQA()
+    engine = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
+    batches = SubsetBatches(subsets, ts, lambda d: 3, np.random.default_rng(2))
+    method = armed(CIP, cfg, subsets, batches, engine.adam(model.parameters(), 1e-2),
+                   meta_updater(engine, cfg["method_settings"]))
+    losses = method.update(FitContext(engine, ts, cfg, lambda e, l: None))
+    assert len(losses) == 3 and engine.optimizer_steps == 3 and method.meta.steps == 1
+    assert engine.images_seen == 3 * 3 * len(subsets)
