@@ -51,9 +51,9 @@ def test_each_selection_picks_by_its_own_score_and_never_a_collapsed_draw(select
     assert out.iloc[0]["config"]["hparams"]["draw"] == draw
     assert not out.iloc[0]["config"]["protocol"]["validation"]     # the test run is reported
     stats = next(iter(out.attrs["selection"].values()))
-    assert stats == {"draws": 3, "collapsed": 1, "unselectable": []}
+    assert stats == {"draws": 3, "collapsed": 1, "failed_draws": 1, "unselectable": []}
     label = out.iloc[0]["setting_label"]
-    assert "best of 3 draws, 1 collapsed" in label
+    assert "best of 3 draws, 1 failed (collapsed) draw, 1 collapsed run(s)" in label
     assert ("UPPER BOUND" in label) == (selection == "oracle")
 
 
@@ -100,5 +100,5 @@ def test_a_tiny_search_is_read_back_under_every_selection(tmp_path, capsys, monk
                              ("type-val", "held-out training type"), ("oracle", "UPPER BOUND")):
         assert cli_main(["leaderboard", "--runs", str(out), "--selection", selection]) == 0
         text = capsys.readouterr().out
-        assert shown in text and "best of 2 draws, 0 collapsed" in text
+        assert shown in text and "best of 2 draws, 0 failed" in text
         assert sum(shown in line for line in text.splitlines()) == 1   # one row: the chosen draw

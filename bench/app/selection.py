@@ -99,9 +99,12 @@ def select(results, selection: str, log: Callable[[str], None] = print):
                      for _, r in test.iterrows()]
     chosen, stats = [], {}
     for (family, fold, target), grp in test.groupby(["family", "fold", "target"], dropna=False):
-        st = stats.setdefault(family, {"draws": set(), "collapsed": 0, "unselectable": []})
+        st = stats.setdefault(family, {"draws": set(), "collapsed": 0, "failed_draws": set(),
+                                       "unselectable": []})
         st["draws"] |= set(grp["draw"].dropna().astype(int))
-        st["collapsed"] += int((grp["score"] == -math.inf).sum())
+        failed = grp[grp["score"] == -math.inf]
+        st["collapsed"] += len(failed)
+        st["failed_draws"] |= set(failed["draw"].fillna(-1).astype(int))
         by_draw = grp.groupby("draw", dropna=False)["score"].agg(
             lambda s: -math.inf if (s == -math.inf).any() else s.mean())
         by_draw = by_draw[by_draw.notna() & (by_draw > -math.inf)]
@@ -113,8 +116,9 @@ def select(results, selection: str, log: Callable[[str], None] = print):
         chosen.append(pick)
     out = pd.concat(chosen) if chosen else test.iloc[0:0]
     for family, st in stats.items():
-        n, c = len(st["draws"]) or 1, st["collapsed"]
-        label = f"{LABELS[selection]}, best of {n} draw{'s' * (n > 1)}, {c} collapsed run(s)"
+        n, c, d = len(st["draws"]) or 1, st["collapsed"], len(st["failed_draws"])
+        label = (f"{LABELS[selection]}, best of {n} draw{'s' * (n > 1)}, {d} failed "
+                 f"(collapsed) draw{'s' * (d != 1)}, {c} collapsed run(s)")
         out.loc[out["family"] == family, "setting_label"] = label
         if st["unselectable"]:
             log(f"bench: {selection}: no selectable draw (no score, or every draw collapsed) "
@@ -122,6 +126,7 @@ def select(results, selection: str, log: Callable[[str], None] = print):
     out["setting"] = out["family"] + ":" + selection
     out.attrs.update(results.attrs)
     out.attrs["selection"] = {f: {"draws": len(s["draws"]) or 1, "collapsed": s["collapsed"],
+                                  "failed_draws": len(s["failed_draws"]),
                                   "unselectable": sorted(set(s["unselectable"]))}
                               for f, s in stats.items()}
     return out.drop(columns=["family", "draw", "view", "score"])
