@@ -54,8 +54,11 @@ def test_user_set_values_are_kept_and_the_rest_unchanged():
     assert len({s.key() for s in specs}) == 4
 
 
-def test_sweep_dry_run_lists_every_draw(capsys):
+@pytest.mark.slow
+def test_sweep_dry_run_lists_every_draw(capsys, shared_suite_cache, monkeypatch):
     from bench.cli import main
+
+    monkeypatch.setenv("BENCH_CACHE", str(shared_suite_cache))   # the dry run opens syn-kadid
 
     assert main(["sweep", "--method", "erm,cis", "--hparams", "3", "--validation", "true",
                  "--folds", "GB", "--profile", "smoke", "--dry-run"]) == 0

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -75,6 +76,7 @@ def test_interp_beta_one_one_inner_step_is_one_type_batch_adam_bit_for_bit():
     assert facts["meta_identity"] is True and "identity" in facts["meta_note"]
 
 
+@pytest.mark.slow
 def test_beta_below_one_or_several_inner_steps_is_not_plain_adam():
     for sets in (["method.beta=0.5"], ["method.beta=0.5", "method.inner_steps=3"]):
         got, drawn, (ts, cfg, method) = _cis_run(sets)
@@ -84,6 +86,7 @@ def test_beta_below_one_or_several_inner_steps_is_not_plain_adam():
         assert "meta_note" not in meta_facts(method.hp, method.meta)
 
 
+@pytest.mark.slow
 def test_inner_steps_stay_on_one_subset_before_moving_on():
     _, drawn, (_, _, method) = _cis_run(["method.inner_steps=3", "method.beta=0.5"], iterations=2)
     n = len(method.subsets)

@@ -83,6 +83,7 @@ def test_draws_differing_in_method_settings_are_one_search_and_other_settings_ar
     assert out["setting"].nunique() == 2
 
 
+@pytest.mark.slow
 def test_a_tiny_search_is_read_back_under_every_selection(tmp_path, capsys, monkeypatch):
     """End to end: `sweep --hparams 2 --validation true,false --set train.holdout=0.4` on the
     tiny KADID-10k release, then `leaderboard --selection` picks one of the 2 draws."""
