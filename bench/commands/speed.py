@@ -19,6 +19,9 @@ def add_arguments(p) -> None:
                         "as many inner steps or as many images, whichever comes first (default 20)")
     p.add_argument("--repeats", type=int, default=7,
                    help="interleaved repeats of every block; medians are reported (default 7)")
+    p.add_argument("--read-steps", type=int, default=50,
+                   help="optimizer steps (ERM, then the method's) run untimed under the host-read "
+                        "counter after the measurement; 0: no count (default 50)")
     p.add_argument("--data", choices=("auto", "suite", "random"), default="auto",
                    help="training data: auto = a LODO fold of --dataset when the synthetic "
                         "suite is already generated (or --data-root is given), else random "
@@ -86,6 +89,8 @@ def main(args) -> int:
 
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be at least 1")
+    if args.read_steps < 0:
+        raise UsageError("--read-steps must be 0 or more")
     cfg = build_config(args)
     from ..core.registry import METHODS
 
@@ -104,7 +109,7 @@ def main(args) -> int:
     dataset = args.dataset or ("kadid10k" if cfg["data"]["root"] else "syn-kadid")
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     result = measure(cfg, steps=args.steps, repeats=args.repeats, data=args.data,
-                     dataset=dataset, log=log)
+                     dataset=dataset, log=log, read_steps=args.read_steps)
     if why:
         result["torch_threads_why"] = why
     if args.json:
