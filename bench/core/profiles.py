@@ -87,6 +87,10 @@ CORE_SETTINGS: dict[str, S] = {
                               per_profile={"quick": 1}),
     "train.loss": S("l1", "str", "the per-image loss", choices=("l1", "mse")),
     "train.weight_decay": S(0.0, "float", "Adam's weight decay", low=0),
+    "train.read_losses_every": S(100, "int", "optimizer steps between host reads of the "
+                                 "training loss for the NaN check (0: only at the end of an "
+                                 "epoch, when the loop reads the epoch's losses at once)", low=0,
+                                 high=10**9),
     "train.checkpoint": S(False, "bool", "checkpoint every epoch and resume from it",
                           per_profile={"paper": True}),
     "test.batch_size": S(64, "int", "images per prediction batch", low=1),

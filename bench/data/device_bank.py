@@ -108,6 +108,7 @@ class DeviceBank:
 
         self.device = torch.device(device)
         self.size = bank.size
+        self._stage = HostStager(self.device, slots=4)   # index arrays
         n = len(bank)
         self.images = torch.empty((n, bank.size, bank.size, 3), dtype=torch.uint8, device=self.device)
         at = 0
@@ -136,11 +137,10 @@ class DeviceBank:
         return self.images.numel()
 
     def _indices(self, *arrays) -> list:
-        """Host index arrays to the device in ONE copy (rows of an int64 matrix)."""
-        import torch
-
-        packed = torch.from_numpy(np.stack([np.asarray(a, dtype=np.int64) for a in arrays]))
-        return list(packed.to(self.device, non_blocking=True).unbind(0))
+        """Host index arrays to the device in ONE copy (rows of an int64 matrix), from a
+        pinned buffer on CUDA (so the copy does not block)."""
+        packed = np.stack([np.asarray(a, dtype=np.int64) for a in arrays])
+        return list(self._stage.upload(packed).unbind(0))
 
     def cut(self, idx: np.ndarray, ys: np.ndarray, xs: np.ndarray, flips: np.ndarray, crop: int):
         """B x crop x crop x 3 uint8 crops on the device (the gather of :func:`gather_crops`)."""
@@ -256,6 +256,19 @@ class HostStager:
         k, buf = self._buffer((len(idx), side, side, 3))
         buf.numpy()[:] = bank.resized_images(idx, side)
         return self._send(k, buf)
+
+    def upload(self, array: np.ndarray):
+        """A host array of any dtype on the device: wrapped without a copy on a CPU (as
+        ``torch.from_numpy``); on CUDA through a pinned ring buffer, non-blocking."""
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(array))
+        if not self.pin:
+            return t.to(self.device)
+        k, buf = self._buffer((max(1, t.numel()) * t.element_size(),))
+        host = buf[:t.numel() * t.element_size()].view(t.dtype).view(t.shape)
+        host.copy_(t)
+        return self._send(k, host)
 
     def center_crops(self, bank: ImageBank, idx: np.ndarray, crop: int):
         """``bank.center_crops`` on the device."""

@@ -102,7 +102,7 @@ def _caller() -> str:
     f = sys._getframe(2)
     while f is not None:
         name = f.f_code.co_filename
-        if "/torch/" not in name and not name.endswith("host_reads.py"):
-            return f"{name.rsplit('/', 2)[-2]}/{name.rsplit('/', 1)[-1]}:{f.f_lineno}"
+        if "/torch/" not in name and name != __file__:
+            return f"{'/'.join(name.split('/')[-2:])}:{f.f_lineno}"
         f = f.f_back
     return "?"

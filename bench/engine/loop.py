@@ -89,24 +89,43 @@ def train(method, ctx: FitContext) -> list[float]:
             target = (epoch + 1) * ctx.epoch_images()
             while e.images_seen - base < target or not losses:  # at least one update
                 before = e.images_seen
-                got = method.update(ctx)
-                losses += [got] if isinstance(got, float) else list(got)
+                losses += _as_list(method.update(ctx))
                 if e.images_seen == before:
                     raise BenchError(f"method {type(method).__name__}: an update saw no images, "
                                      "so an epoch counted in images never ends (set "
                                      "epoch_unit = 'iterations' or step through Engine.step)")
         else:
             for _ in range(_capped(method.iterations_per_epoch(), cap)):
-                got = method.update(ctx)
-                losses += [got] if isinstance(got, float) else list(got)
+                losses += _as_list(method.update(ctx))
         if "scheduler" in state:
             state["scheduler"].step()
         method.end_epoch(ctx, epoch)
-        _epoch_done(ctx, epoch, float(np.mean(losses)))
+        _epoch_done(ctx, epoch, epoch_mean(losses))
         if ctx.checkpoint is not None and epoch + 1 < epochs:
             _save(ctx, state, epoch)
     method.end_training(ctx)
     return list(ctx.history)
+
+
+def _as_list(got) -> list:
+    """An update's losses as a list: a float or a 0-dim tensor (Engine.step's) is one."""
+    if isinstance(got, (float, int)) or getattr(got, "ndim", None) == 0:
+        return [got]
+    return list(got)
+
+
+def epoch_mean(losses: list) -> float:
+    """The mean of an epoch's losses (floats and device tensors, e.g. Engine.step's),
+    read on the host in ONE copy: the same float64 mean as over their floats one by one."""
+    import torch
+
+    at = [k for k, v in enumerate(losses) if isinstance(v, torch.Tensor)]
+    values = np.array([0.0 if isinstance(v, torch.Tensor) else float(v) for v in losses],
+                      dtype=np.float64)
+    if at:
+        stacked = torch.stack([losses[k].detach().reshape(()).double() for k in at])
+        values[at] = stacked.cpu().numpy()
+    return float(np.mean(values))
 
 
 def _capped(natural: int, cap) -> int:
