@@ -1,0 +1,86 @@
+"""The GPU path's pieces that a CPU can check (issue 20): the fused meta step gives the
+same bits as the per-tensor one, the device resize stays within its stated distance of
+PIL's, the CPU resize view is still PIL's."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.data.bank import resize_images
+from bench.data.device_bank import DeviceBank, resize_on_device
+from bench.methods.shared.reptile import ReptileMeta
+
+
+def _model_tensors(seed: int):
+    g = torch.Generator().manual_seed(seed)
+    params = [torch.nn.Parameter(torch.randn(s, generator=g)) for s in ((7, 3), (5,), (2, 3, 3, 3))]
+    buffers = [torch.rand(5, generator=g), torch.rand(5, generator=g) + 0.5]
+    return params, buffers
+
+
+def test_fused_interp_meta_step_is_bit_identical_to_one_lerp_per_tensor():
+    for beta in (1.0, 0.5, 0.3, 1e-3):
+        params, buffers = _model_tensors(0)
+        meta = ReptileMeta(params, "interp", beta, buffers=buffers)
+        meta.begin()
+        theta = [t.detach().clone() for t in params + buffers]
+        with torch.no_grad():
+            for k, t in enumerate(params + buffers):
+                t.add_(torch.randn(t.shape, generator=torch.Generator().manual_seed(k)) * 0.1)
+        phi = [t.detach().clone() for t in params + buffers]
+        meta.end()
+        for got, a, b in zip(params + buffers, theta, phi):
+            assert torch.equal(got.detach(), torch.lerp(a, b, beta)), beta
+        assert meta.steps == 1
+
+
+def test_adam_meta_reading_feeds_theta_minus_phi():
+    params, _ = _model_tensors(1)
+    twin = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    meta = ReptileMeta(params, "adam", lr=1e-2, betas=(0.9, 0.9999))
+    ref = torch.optim.Adam(twin, lr=1e-2, betas=(0.9, 0.9999), foreach=True)
+    meta.begin()
+    with torch.no_grad():
+        for p in params:
+            p.add_(0.05)
+    meta.end()
+    for p in twin:
+        p.grad = torch.full_like(p, -0.05)
+    ref.step()
+    for p, q in zip(params, twin):
+        torch.testing.assert_close(p.detach(), q.detach(), rtol=0, atol=1e-7)
+        assert p.grad is None
+
+
+def _images(n: int, side: int, seed: int) -> np.ndarray:
+    """Smooth images with noise (like photographs, not pure noise), uint8."""
+    rng = np.random.default_rng(seed)
+    base = torch.from_numpy(rng.integers(0, 256, (n, 3, side // 8, side // 8)).astype(np.float32))
+    img = F.interpolate(base, size=(side, side), mode="bilinear").permute(0, 2, 3, 1).numpy()
+    return np.clip(img + rng.normal(0, 20, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_device_resize_is_within_two_levels_of_pil():
+    """The stated tolerance: shrinking (every profile's resize view: 96 -> 64, 256 -> 224)
+    at most 1 grey level from PIL and under 1% of values off; enlarging at most 2 and
+    under 5% off."""
+    for size, side, most, share in ((96, 64, 1, 0.01), (256, 224, 1, 0.01), (40, 32, 1, 0.01),
+                                    (64, 96, 2, 0.05)):
+        img = _images(3, size, size)
+        want = resize_images(img, side)
+        got = resize_on_device(torch.from_numpy(img), side).numpy()
+        diff = np.abs(got.astype(int) - want.astype(int))
+        assert got.shape == want.shape and got.dtype == np.uint8
+        assert diff.max() <= most and (diff > 0).mean() < share, (size, side, diff.max())
+    same = _images(2, 32, 1)
+    assert np.array_equal(resize_on_device(torch.from_numpy(same), 32).numpy(), same)
+
+
+def test_cpu_device_bank_keeps_the_pil_resize():
+    from bench.data.bank import ImageBank
+
+    img = _images(4, 48, 2)
+    bank = ImageBank([img])
+    got = DeviceBank(bank, "cpu").resized_images(np.arange(4), 32).numpy()
+    assert np.array_equal(got, resize_images(img, 32))
