@@ -84,3 +84,46 @@ def test_cpu_device_bank_keeps_the_pil_resize():
     bank = ImageBank([img])
     got = DeviceBank(bank, "cpu").resized_images(np.arange(4), 32).numpy()
     assert np.array_equal(got, resize_images(img, 32))
+
+
+def test_run_scope_sets_cublas_workspace_only_when_unset(monkeypatch):
+    import os
+    import warnings
+
+    from bench.core.scope import determinism_facts, run_scope
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    with run_scope(deterministic=True):
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert determinism_facts(torch.device("cuda"), True)["bitwise"]
+        warnings.warn("adaptive_avg_pool2d_backward_cuda does not have a deterministic "
+                      "implementation, but you set 'torch.use_deterministic_algorithms(True, "
+                      "warn_only=True)'.")
+        facts = determinism_facts(torch.device("cuda"), True)
+        assert facts["nondeterministic_ops"] == ["adaptive_avg_pool2d_backward_cuda"]
+        assert not facts["bitwise"]
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    with run_scope(deterministic=False):
+        assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+        assert not determinism_facts(torch.device("cpu"), False)["bitwise"]
+        assert determinism_facts(torch.device("cuda"), True)["bitwise"] is False  # no cuBLAS setting
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    with run_scope(deterministic=True):
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"                # kept
+        assert determinism_facts(torch.device("cpu"), True)["bitwise"]
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+
+
+def test_deterministic_pooling_replaces_adaptive_pool_with_the_same_mean():
+    import copy
+
+    from bench.engine.models import GlobalMeanPool, deterministic_pooling
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.AdaptiveAvgPool2d((2, 2)), torch.nn.Flatten())
+    twin = copy.deepcopy(net)
+    assert deterministic_pooling(twin) == 1
+    assert isinstance(twin[1], GlobalMeanPool) and isinstance(twin[2], torch.nn.AdaptiveAvgPool2d)
+    x = torch.rand(2, 3, 9, 9)
+    torch.testing.assert_close(twin(x), net(x), rtol=1e-6, atol=1e-7)

@@ -158,6 +158,12 @@ class Engine:
         self.channels_last = _flag(setting(cfg, "engine.channels_last"), device)
         self.fused = _flag(setting(cfg, "engine.fused"), device)
         self.model = model.to(device)
+        # reproducible CUDA: AdaptiveAvgPool2d's backward is nondeterministic there
+        self.mean_pools = 0
+        if device.type == "cuda" and setting(cfg, "deterministic"):
+            from .models import deterministic_pooling
+
+            self.mean_pools = deterministic_pooling(self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # what the steps call: the model itself unless autocast needs the wrapper
@@ -192,7 +198,8 @@ class Engine:
         places = sorted({p for _, p in self._placed.values()})
         return {"amp": "bf16" if self.amp_dtype is torch.bfloat16 else "off",
                 "channels_last": self.channels_last, "adam": "fused" if self.fused else "foreach",
-                "compile": self.compiled, "placement": ",".join(places) or self.placement}
+                "compile": self.compiled, "placement": ",".join(places) or self.placement,
+                **({"mean_pools": self.mean_pools} if self.mean_pools else {})}
 
     # ------------------------------------------------------------------ batches
     def placement_of(self, bank: ImageBank) -> str:
