@@ -127,3 +127,23 @@ def test_deterministic_pooling_replaces_adaptive_pool_with_the_same_mean():
     assert isinstance(twin[1], GlobalMeanPool) and isinstance(twin[2], torch.nn.AdaptiveAvgPool2d)
     x = torch.rand(2, 3, 9, 9)
     torch.testing.assert_close(twin(x), net(x), rtol=1e-6, atol=1e-7)
+
+
+def test_run_jobs_on_one_gpu_fit_the_free_memory():
+    from bench.app.gpu_jobs import fold_bytes, jobs_that_fit, largest_batch, pack_on_gpu
+    from bench.core.config import resolve
+
+    cfg = resolve("paper", {"device": "cpu"}, method="cis")
+    assert largest_batch(cfg) == 102                       # the KADID-10k subset batch
+    per = fold_bytes(cfg, 2 * 2**30, 13_000_000)
+    assert 5 * 2**30 < per < 8 * 2**30
+    assert fold_bytes(cfg, 2 * 2**30, 13_000_000, on_device=False) < per - 2**30
+    off = resolve("paper", {"device": "cpu", "engine.amp": "off"}, method="cis")
+    assert fold_bytes(off, 0, 13_000_000) > fold_bytes(cfg, 0, 13_000_000)
+    assert jobs_that_fit(4, per, 139 * 2**30) == 4
+    assert jobs_that_fit(4, per, 2 * per + 1) == 2
+    assert jobs_that_fit(4, per, per // 2) == 1           # one fold always runs
+    lines = []
+    got = pack_on_gpu(cfg, 8, 2 * 2**30, lines.append, free=lambda d: 3 * per, n_params=13_000_000)
+    assert got == 3 and "--jobs 8 lowered to 3" in lines[0]
+    assert pack_on_gpu(cfg, 1, 0, lines.append, free=lambda d: 0) == 1 and len(lines) == 1
