@@ -147,3 +147,22 @@ def test_run_jobs_on_one_gpu_fit_the_free_memory():
     got = pack_on_gpu(cfg, 8, 2 * 2**30, lines.append, free=lambda d: 3 * per, n_params=13_000_000)
     assert got == 3 and "--jobs 8 lowered to 3" in lines[0]
     assert pack_on_gpu(cfg, 1, 0, lines.append, free=lambda d: 0) == 1 and len(lines) == 1
+
+
+def test_speed_aggregates_fold_processes_sharing_the_device():
+    import pytest
+
+    from bench.app.speed_folds import aggregate, parse_counts
+    from bench.core.config import resolve
+    from bench.core.errors import UsageError
+
+    assert parse_counts("1,2,4") == [1, 2, 4]
+    for bad in ("0", "a", "", "1,100"):
+        with pytest.raises(UsageError):
+            parse_counts(bad)
+    cfg = resolve("smoke", {"device": "cpu"}, method="erm")
+    got = aggregate(cfg, [1, 2], 0.5, "random", "syn-kadid")
+    assert set(got) == {"1", "2"}
+    for n, f in got.items():
+        assert f["img_s"] > 0 and f["seconds"] >= 0.5
+        assert f["per_fold_img_s"] == pytest.approx(f["img_s"] / int(n))

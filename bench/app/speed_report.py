@@ -48,4 +48,7 @@ def format_report(r: dict) -> str:
             f"{hr['target_per_step']:.2f}: {'met' if hr['meets_target'] else 'MISSED'}"
             + ("" if hr["meets_target"] else f"; at {hr['method']['where'] or hr['erm']['where']}")
             + ")")
+    for n, f in (r.get("folds_per_device") or {}).items():
+        lines.append(f"{n} fold process(es) on the device: {f['img_s']:.0f} images/s in all "
+                     f"({f['per_fold_img_s']:.0f} each, ERM, {f['seconds']:.1f} s)")
     return "\n".join(lines)
