@@ -166,3 +166,35 @@ def test_speed_aggregates_fold_processes_sharing_the_device():
     for n, f in got.items():
         assert f["img_s"] > 0 and f["seconds"] >= 0.5
         assert f["per_fold_img_s"] == pytest.approx(f["img_s"] / int(n))
+
+
+def test_compiled_meta_iterations_do_not_recompile():
+    """torch.compile (eager backend: no compiler needed): CIS with bn_batch=global toggles
+    BatchNorm modes and momentum every meta-iteration; after the first one every state has
+    its graph and nothing compiles again."""
+    from torch._dynamo.utils import counters
+
+    from bench.app import speed_data
+    from bench.core.config import resolve
+    from bench.core.registry import METHODS
+    from bench.engine.engine import Engine
+    from bench.engine.loop import FitContext
+    from bench.engine.models import build_model
+
+    torch._dynamo.reset()
+    counters.clear()
+    cfg = resolve("smoke", {"engine.compile": "eager"}, ["method.bn_batch=global"], method="cis")
+    sd = speed_data.standin_data(cfg, types=3, levels=2, refs=4)
+    torch.manual_seed(0)
+    model, _ = build_model(cfg["model"], lambda m: None)
+    e = Engine(cfg, model, torch.device("cpu"), np.random.default_rng(0))
+    method = METHODS.get("cis")(cfg)
+    ctx = FitContext(e, sd.train, cfg, lambda a, b: None, log=lambda s: None)
+    method.setup(ctx)
+    method.update(ctx)
+    graphs = counters["stats"]["unique_graphs"]
+    assert graphs >= 1
+    for _ in range(3):
+        method.update(ctx)
+    assert counters["stats"]["unique_graphs"] == graphs
+    torch._dynamo.reset()
