@@ -8,8 +8,8 @@ bank when crops are cut on the device, the model's parameters times six (weights
 gradients, Adam's two moments, a meta step's snapshot and task sum), activations of the
 largest batch a step may take (train.batch_size or any ``*batch`` method setting) at
 ``ACTIVATION_BYTES_PER_PIXEL`` of the backbone (halved under bf16), a CUDA context per
-process, all times ``SAFETY``. The paper profile (ResNet-18 at 224 px, largest batch 102, bf16):
-about 3.8 GiB a fold plus 1.25 x the bank (KADID-10k + TID2013 at 256 px: 2.6 GB).
+process, all times ``SAFETY``. The paper profile (ResNet-18 at 224 px, largest batch 102,
+bf16): about 3.8 GiB a fold plus 1.25 x the bank (KADID-10k + TID2013 at 256 px: 2.6 GB).
 """
 from __future__ import annotations
 
