@@ -127,7 +127,8 @@ def main(args) -> int:
     if counts:
         from ..app.speed_folds import aggregate
 
-        cfg["engine"]["threads"] = torch.get_num_threads() if resolve_device(cfg["device"]).type == "cpu" else configured
+        cpu = resolve_device(cfg["device"]).type == "cpu"
+        cfg["engine"]["threads"] = torch.get_num_threads() if cpu else configured
         result["folds_per_device"] = aggregate(cfg, counts, args.folds_seconds, args.data, dataset)
     if args.json:
         print(json.dumps(result, default=str))
