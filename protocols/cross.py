@@ -29,6 +29,7 @@ class CrossDataset(Protocol):
     unit = "seed"
     statistic = "mean"
     order = 1
+    disjoint = (("train", "targets"),)   # a target that trained is no cross-dataset result
 
     def datasets(self, opts: dict) -> list[str]:
         return list(dict.fromkeys(opts["train"] + opts["targets"]))

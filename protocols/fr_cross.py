@@ -35,6 +35,7 @@ class FRCross(Protocol):
     unit = "seed"
     statistic = "mean"
     order = 13
+    disjoint = (("train", "targets"),)   # a target that trained is no cross-dataset result
     settings = {
         "train": Setting(SYN_TRAIN, "list", "cross/finetune/fr-cross: comma-separated training "
                          "sets", item="str", flag="train", real=REAL_TRAIN, names="dataset"),

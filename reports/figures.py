@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.app.columns import setting_columns
 from bench.core.display_text import for_matplotlib
 
 from .io import write_atomic_with
@@ -44,19 +46,30 @@ class FigureGroup:
 
 @dataclass(frozen=True)
 class CurveSpec:
-    """A sweep to plot: metric vs ``x``, one line per method, ``fixed`` held constant."""
+    """A sweep to plot: metric vs ``x``, one line per method, the ``fixed`` columns held
+    constant (one figure per combination of their values)."""
 
     x: str
     xlabel: str
-    fixed: str
+    fixed: tuple[str, ...]
     title: str
     protocols: tuple[str, ...] = ("finetune", "cross")
 
 
-CURVES = (
-    CurveSpec("clusters", "number of clusters c", "train_ratio", "Metric vs cluster count c (Figure 3a/b style)"),
-    CurveSpec("train_ratio", "fine-tune training ratio t", "clusters", "Metric vs training ratio t (Figure 3c/d style)"),
-)
+TRAIN_RATIO = CurveSpec("train_ratio", "fine-tune training ratio t", (),
+                        "Metric vs training ratio t (Figure 3c/d style)")
+
+
+def curves(results: pd.DataFrame) -> list[CurveSpec]:
+    """The sweeps to plot: metric vs each setting column the runs recorded (named in words,
+    bench.app.columns; Figure 3a/b style for the content clusters), the training ratio and
+    the other setting columns held; then metric vs the training ratio, the setting columns
+    held."""
+    settings = setting_columns(results)
+    out = [CurveSpec(key, words, ("train_ratio", *[k for k in settings if k != key]),
+                     f"Metric vs {words} (Figure 3a/b style)") for key, words in settings.items()]
+    return out + [dataclasses.replace(TRAIN_RATIO, fixed=tuple(settings))]
+
 
 GROUP_FIELDS = ("dataset", "backbone", "profile")
 
@@ -183,11 +196,11 @@ def curve_plots(results: pd.DataFrame, out_dir: Path, spec: CurveSpec) -> list[F
     """Figure-3-style curves for one sweep: per (protocol, dataset, target, backbone,
     profile, fixed value), PLCC and SROCC vs ``spec.x``, one line per method with >= 2 points."""
     runs = results[results["protocol"].isin(spec.protocols)].copy()
-    for col in (spec.x, spec.fixed):     # a plug-in's setting may hold text: not a curve
+    for col in (spec.x, *spec.fixed):     # a plug-in's setting may hold text: not a curve
         runs[col] = pd.to_numeric(runs[col], errors="coerce")
     runs = runs.dropna(subset=[spec.x])
     out = []
-    keys = ["protocol", "target", *GROUP_FIELDS, spec.fixed]
+    keys = ["protocol", "target", *GROUP_FIELDS, *spec.fixed]
     for key, grp in runs.groupby(keys, sort=True, dropna=False):
         lines = {m: g for m, g in grp.groupby("method_display", sort=True) if g[spec.x].nunique() >= 2}
         if not lines:
@@ -204,13 +217,14 @@ def curve_plots(results: pd.DataFrame, out_dir: Path, spec: CurveSpec) -> list[F
             ax.set_ylabel(METRIC_LABELS[metric])
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=8)
-        protocol, target, dataset, backbone, profile, fixed = key
-        fixed_txt = "" if pd.isna(fixed) else f", {spec.fixed}={fixed:g}"
+        protocol, target, dataset, backbone, profile, *fixed = key
+        fixed_txt = "".join(f", {name}={value:g}" for name, value in zip(spec.fixed, fixed)
+                            if not pd.isna(value))
         fig.suptitle(for_matplotlib(f"{protocol} on {target} (trained on {dataset}, {backbone}"
                                     f"{fixed_txt})"), fontsize=10)
         caption = f"{METRIC_LABELS['plcc']}/{METRIC_LABELS['srocc']} vs {spec.xlabel}: {protocol}, " \
                   f"{dataset} -> {target}, {backbone}, {profile}{fixed_txt}"
-        out.append(save_figure(fig, out_dir, slug("curve", spec.x, *key[:-1], fixed), caption))
+        out.append(save_figure(fig, out_dir, slug("curve", spec.x, *key[:5], *fixed), caption))
     return out
 
 
@@ -223,7 +237,7 @@ def make_figures(results: pd.DataFrame, out_dir: Path, paper: pd.DataFrame | Non
     matplotlib.use("Agg")
     df = normalise_results(results)
     groups = [FigureGroup("Leave-one-distortion-out: measured vs published", lodo_bars(df, out_dir, paper))]
-    groups += [FigureGroup(c.title, curve_plots(df, out_dir, c)) for c in CURVES]
+    groups += [FigureGroup(c.title, curve_plots(df, out_dir, c)) for c in curves(df)]
     missing: list[str] = []
     if scatter:
         items, missing = scatter_plots(df, out_dir)

@@ -30,13 +30,18 @@ from pathlib import Path
 import pandas as pd
 
 from bench.core.display_text import clean
+from bench.app.columns import ATTR, setting_columns
 from bench.app.results import protocol_class, summarise_rows
 
 from .fr import label_source_marks, mark_notes, strongest
 from .links import relative_url
 
-KEY = ["protocol", "dataset", "target", "method", "method_display", "backbone", "profile",
-       "clusters", "train_ratio", "protocol_version", "setting"]
+# The key of a row; the setting columns the runs recorded (bench.app.columns) come between
+# the two parts, named in words where shown.
+KEY_HEAD = ["protocol", "dataset", "target", "method", "method_display", "backbone", "profile"]
+KEY_TAIL = ["train_ratio", "protocol_version", "setting"]
+KEY = [*KEY_HEAD, *KEY_TAIL]
+TRAIN_RATIO_WORDS = "fine-tune training ratio"
 BLOCK = ["protocol", "dataset", "target"]
 COLUMNS = ["rank", *KEY, "mark", "setting_label", "srocc", "plcc", "srocc_std", "plcc_std", "n",
            "aggregate", "complete", "completeness", "n_folds", "n_splits", "n_seeds", "n_runs",
@@ -44,9 +49,16 @@ COLUMNS = ["rank", *KEY, "mark", "setting_label", "srocc", "plcc", "srocc_std", 
 _STATE_ORDER = {"complete": 0, "unverified": 1, "incomplete": 2}
 
 
-def _row(key: tuple, grp: pd.DataFrame) -> dict:
+def _columns(settings: dict) -> tuple[list[str], list[str]]:
+    """(row key, board columns) with the setting columns ``settings`` (key -> words)."""
+    key = [*KEY_HEAD, *settings, *KEY_TAIL]
+    at = COLUMNS.index(KEY_TAIL[0])
+    return key, [*COLUMNS[:at], *settings, *COLUMNS[at:]]
+
+
+def _row(names: list[str], key: tuple, grp: pd.DataFrame) -> dict:
     """One leaderboard row: the key, and the protocol's summary of the group's target."""
-    row = dict(zip(KEY, key))
+    row = dict(zip(names, key))
     summary = summarise_rows(grp)[row["target"]]
     unit = summary.unit
     row.update(mark=strongest(grp["_mark"]), setting_label=grp["setting_label"].iloc[0],
@@ -63,13 +75,18 @@ def _row(key: tuple, grp: pd.DataFrame) -> dict:
 def build_leaderboard(results: pd.DataFrame) -> pd.DataFrame:
     """The leaderboard table (columns :data:`COLUMNS`) of ``bench.app.results.load_results``'s
     one-row-per-(run, target) table; empty when there are no runs. ``rank`` is None for a
-    marked (label-source) row; ``attrs['notes']`` explains the marks shown."""
+    marked (label-source) row; ``attrs['notes']`` explains the marks shown. The setting
+    columns the runs recorded (bench.app.columns) are columns of the board too, between
+    ``profile`` and ``train_ratio``; ``attrs['setting_columns']`` names them in words."""
     if results is None or results.empty:
         return pd.DataFrame(columns=COLUMNS)
+    settings = {k: w for k, w in setting_columns(results).items() if k not in COLUMNS}
+    key_names, columns = _columns(settings)
     df = results.copy()
-    df["clusters"] = df["clusters"].astype(object).where(df["clusters"].notna(), None)
+    for col in settings:
+        df[col] = df[col].astype(object).where(df[col].notna(), None)
     df["_mark"] = label_source_marks(df, by=BLOCK)
-    rows = [_row(key, grp) for key, grp in df.groupby(KEY, sort=False, dropna=False)]
+    rows = [_row(key_names, key, grp) for key, grp in df.groupby(key_names, sort=False, dropna=False)]
     board = pd.DataFrame(rows)
     headline = board["protocol"].map(lambda p: protocol_class(p).headline)
     board["_h"] = [r[h] for (_, r), h in zip(board.iterrows(), headline)]
@@ -85,7 +102,8 @@ def build_leaderboard(results: pd.DataFrame) -> pd.DataFrame:
     board["rank"] = pd.Series([None if x else int(r) for r, x in zip(ranks, board["_x"])],
                               index=board.index, dtype=object)
     notes = completeness_notes(board)
-    out = board.reset_index(drop=True)[COLUMNS]
+    out = board.reset_index(drop=True)[columns]
+    out.attrs[ATTR] = settings
     out.attrs["undefined"] = [f"{r['method_display']} on {r['protocol']}/{r['target']}"
                               for _, r in undefined.iterrows()]
     out.attrs["notes"] = mark_notes(out["mark"], results) + notes
@@ -137,15 +155,16 @@ def _number(v, fmt: str) -> str | None:
     return None if math.isnan(x) else format(x, fmt)
 
 
-def _setting(row: pd.Series, varying: list[str]) -> str:
+def _setting(row: pd.Series, varying: list[str], words: dict | None = None) -> str:
+    """What sets a row apart: its setting label and the varying columns' values, each
+    setting column and the training ratio named in words ('content clusters=2')."""
+    words = {**(words or {}), "train_ratio": TRAIN_RATIO_WORDS}
     parts = [row["setting_label"]] if row.get("setting_label") else []
     for f in varying:
         v = row[f]
         missing = v is None or (isinstance(v, float) and math.isnan(v))
-        if f == "clusters" and not missing:
-            parts.append(f"c={_number(v, 'g') or clean(v, 40)}")
-        elif f == "train_ratio" and not missing:
-            parts.append(f"t={_number(v, 'g') or clean(v, 40)}")
+        if f in words and not missing:
+            parts.append(f"{clean(words[f], 60)}={_number(v, 'g') or clean(v, 40)}")
         elif f in ("backbone", "profile") and v:
             parts.append(str(v))
         elif f == "protocol_version":
@@ -156,7 +175,8 @@ def _setting(row: pd.Series, varying: list[str]) -> str:
 def varying_settings(board: pd.DataFrame) -> list[str]:
     """The setting columns that take more than one value on the board (shown in the text)."""
     out = []
-    for f in ("backbone", "profile", "clusters", "train_ratio", "protocol_version"):
+    for f in ("backbone", "profile", *setting_columns(board, COLUMNS), "train_ratio",
+              "protocol_version"):
         if board[f].astype(str).nunique() > 1:
             out.append(f)
     return out
@@ -176,7 +196,8 @@ def format_text(board: pd.DataFrame) -> str:
     table = [[_rank(r["rank"]), clean(r["protocol"]), clean(r["dataset"]), clean(r["target"]),
               _method(r), _num(r["srocc"]), _num(r["srocc_std"]), _num(r["plcc"]),
               _num(r["plcc_std"]), clean(r["aggregate"])]
-             + ([_setting(r, varying)] if labelled else []) for _, r in board.iterrows()]
+             + ([_setting(r, varying, setting_columns(board, COLUMNS))] if labelled else [])
+             for _, r in board.iterrows()]
     widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(head)]
     right = {0, 5, 6, 7, 8}
 
@@ -246,7 +267,8 @@ def format_html(board: pd.DataFrame, html_path: Path | str, title: str = "Leader
             ("± std", "plcc_std", "num"), ("n", "n", "num"), ("over", "aggregate", "text"),
             ("setting", "setting_label", "text"),
             ("backbone", "backbone", "text"), ("profile", "profile", "text"),
-            ("c", "clusters", "num"), ("t", "train_ratio", "num"), ("runs", "n_runs", "num")]
+            *[(words, key, "num") for key, words in setting_columns(board, COLUMNS).items()],
+            (TRAIN_RATIO_WORDS, "train_ratio", "num"), ("runs", "n_runs", "num")]
     esc = lambda x: html.escape(clean(x, 2000), quote=True)  # noqa: E731
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>{esc(title)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",

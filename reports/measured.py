@@ -20,17 +20,20 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.app.columns import ATTR, default_columns, setting_columns
+
 from .tables import ALL_METHODS, CLASSICAL_METHODS, DEEP_METHODS, TableSpec
 
 METRIC_LABELS = {"plcc": "PLCC", "srocc": "SROCC", "krcc": "KRCC", "plcc_logistic": "PLCC (logistic)"}
 BACKBONE_LABELS = {"resnet18": "ResNet18", "resnet34": "ResNet34", "resnet50": "ResNet50",
                    "smallcnn": "SmallCNN"}
 BACKBONE_ORDER = ("resnet18", "resnet34", "resnet50", "smallcnn")
-VARIANT_FIELDS = ("backbone", "profile", "clusters", "train_ratio", "setting_label")
+# the setting columns the runs recorded (bench.app.columns) come after 'profile'
+VARIANT_FIELDS = ("backbone", "profile", "train_ratio", "setting_label")
 TABLE_WIDE_FIELDS = ("backbone", "profile")   # labelled where they vary anywhere in a table
 
 # Columns the reporter can do without; filled with these when a results table lacks them.
-_DEFAULTS = {"fold": "", "target": "", "backbone": "", "profile": "", "clusters": -1,
+_DEFAULTS = {"fold": "", "target": "", "backbone": "", "profile": "",
              "train_ratio": math.nan, "seed": 0, "split": -1, "method_display": None,
              "setting_label": "", "setting": ""}
 
@@ -54,8 +57,11 @@ class Aggregate:
 
 
 def normalise_results(results: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``results`` with the optional columns present and ``fold`` upper-cased."""
+    """A copy of ``results`` with the optional columns present and ``fold`` upper-cased
+    (``attrs['setting_columns']`` kept: the setting columns, bench.app.columns)."""
+    settings = setting_columns(results)
     df = results.copy()
+    df.attrs[ATTR] = settings
     for col, default in _DEFAULTS.items():
         if col not in df.columns:
             df[col] = df["method"] if col == "method_display" else default
@@ -66,18 +72,24 @@ def normalise_results(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def _prefer(runs: pd.DataFrame, entity: list[str], prefer: dict) -> pd.DataFrame:
-    """Keep, per entity, only the runs at the preferred value of each field where it has any."""
+    """Keep, per entity, only the runs at the preferred value of each field where it has any:
+    ``prefer``'s, and for a setting column the value the entity's method uses by default
+    (bench.app.columns.default_columns: the paper's, or the value an ablation pins)."""
     if runs.empty:
         return runs
-    keep = []
+    keep, columns = [], set(setting_columns(runs))
     for _, grp in runs.groupby(entity, sort=False, dropna=False):
-        for fld, val in prefer.items():
+        methods = set(grp["method"]) if "method" in grp.columns else set()
+        own = default_columns(methods.pop()) if len(methods) == 1 else {}
+        for fld, val in {**{k: v for k, v in own.items() if k in columns}, **prefer}.items():
             if fld in grp.columns and fld not in entity:
                 hit = grp[_equal(grp[fld], val)]
                 if not hit.empty:
                     grp = hit
         keep.append(grp)
-    return pd.concat(keep)
+    out = pd.concat(keep)
+    out.attrs[ATTR] = setting_columns(runs)
+    return out
 
 
 def _equal(col: pd.Series, val: object) -> pd.Series:
@@ -115,12 +127,18 @@ def method_matches(names: pd.Series, methods) -> pd.Series:
     return hit
 
 
-def _fmt_variant(fld: str, val: object) -> str:
-    """How a varying setting appears in a measured label."""
-    fmt = {"clusters": lambda v: f"c={int(v)}", "train_ratio": lambda v: f"t={float(v):g}",
+def _fmt_variant(fld: str, val: object, words: dict | None = None) -> str:
+    """How a varying setting appears in a measured label (a setting column by its name in
+    words, ``words``: key -> words)."""
+    fmt = {"train_ratio": lambda v: f"t={float(v):g}",
            "setting_label": lambda v: str(v) or "default setting"}
+    if (val is None or isinstance(val, float) and math.isnan(val)) and fld in (words or {}):
+        return f"{words[fld]}=none"
     if isinstance(val, float) and math.isnan(val):
         return f"{fld}=none"
+    if fld in (words or {}):
+        number = isinstance(val, (int, float)) and not isinstance(val, bool)
+        return f"{words[fld]}={format(float(val), 'g') if number else val}"
     return fmt.get(fld, str)(val)
 
 
@@ -144,14 +162,16 @@ def label_entities(spec: TableSpec, runs: pd.DataFrame, paper_methods: list[str]
     Runs at different settings are always different entities. The label names the entity
     (the method's paper name, or the backbone), the training set, the backbone/profile
     where these differ anywhere in the table (so that no comparison silently mixes them),
-    and c/t where one entity has runs at several values: e.g. 'CIS (syn-kadid, measured)';
+    and the setting columns and t where one entity has runs at several values: e.g. 'CIS (syn-kadid, measured)';
     a marked entity's label ends with its mark and it comes after the unmarked ones.
     """
     if runs.empty:
         return runs.assign(entity_key=[], entity_label=[], entity_rank=[], entity_mark=[])
     field_ = spec.layout_spec.measured_entity
+    words = setting_columns(runs)
     df = runs.copy()
-    settings = [f for f in VARIANT_FIELDS if f != field_ and f in df.columns]
+    fields = (*VARIANT_FIELDS[:2], *words, *VARIANT_FIELDS[2:])
+    settings = [f for f in fields if f != field_ and f in df.columns]
     text = {f: df[f].astype(str) for f in settings}
     df["entity_key"] = list(zip(df[field_].astype(str), df["dataset"].astype(str),
                                 *(text[f] for f in settings)))
@@ -173,7 +193,7 @@ def label_entities(spec: TableSpec, runs: pd.DataFrame, paper_methods: list[str]
     def label(row) -> str:
         name = (row["method_display"] if field_ == "method"
                 else BACKBONE_LABELS.get(row["backbone"], row["backbone"]))
-        parts = [str(row["dataset"])] + [_fmt_variant(f, row[f]) for f in settings
+        parts = [str(row["dataset"])] + [_fmt_variant(f, row[f], words) for f in settings
                                          if shown.at[row.name, f]]
         return f"{name} ({', '.join(parts)}, measured) {row['entity_mark']}".strip()
 

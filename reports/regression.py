@@ -1,8 +1,9 @@
 """Metric regression check against a committed baseline CSV.
 
 Baseline columns: ``metric,protocol,method,dataset,value,tolerance`` (required), as
-optional filters any of :data:`FILTER_COLUMNS` (e.g. ``fold``, ``target``, ``backbone``;
-an empty filter cell matches everything), and ``folds``: how many folds (or splits, or
+optional filters any of :func:`filter_columns` (e.g. ``fold``, ``target``, ``backbone``,
+and the setting columns registered methods declare, such as ``clusters``, matched against
+the values runs effectively used; an empty filter cell matches everything), and ``folds``: how many folds (or splits, or
 seeds for a one-fold protocol) the baseline value was measured over.
 
 The measured value of a baseline row is its protocol's own summary
@@ -37,12 +38,23 @@ from bench.core.errors import BenchError
 REQUIRED = ("metric", "protocol", "method", "dataset", "value", "tolerance")
 KEY = ("metric", "protocol", "method", "dataset")
 METRICS = ("srocc", "plcc", "krcc", "plcc_logistic")
-FILTER_COLUMNS = ("fold", "target", "backbone", "profile", "clusters", "train_ratio",
-                  "seed", "split")
+# the filters every baseline may use; the setting columns come between profile and train_ratio
+FILTER_COLUMNS = ("fold", "target", "backbone", "profile", "train_ratio", "seed", "split")
 IGNORED_COLUMNS = ("note", "comment")
 COUNT_COLUMN = "folds"
-WRITE_FILTERS = ("target", "backbone", "profile", "clusters", "train_ratio")
+WRITE_FILTERS = ("target", "backbone", "profile", "train_ratio")
 _EPS = 1e-9
+
+
+def filter_columns(settings=None) -> tuple[str, ...]:
+    """:data:`FILTER_COLUMNS` with the setting columns (keys) ``settings`` names, by default
+    those registered methods declare (bench.app.columns.declared_columns), after profile."""
+    from bench.app.columns import declared_columns
+
+    keys = [k for k in (declared_columns() if settings is None else settings)
+            if k not in FILTER_COLUMNS]
+    at = FILTER_COLUMNS.index("train_ratio")
+    return (*FILTER_COLUMNS[:at], *keys, *FILTER_COLUMNS[at:])
 
 
 def load_baseline(path: str | Path) -> pd.DataFrame:
@@ -60,11 +72,12 @@ def load_baseline(path: str | Path) -> pd.DataFrame:
     if missing:
         raise BenchError(f"baseline {path} lacks column(s) {', '.join(missing)}; "
                          f"required: {','.join(REQUIRED)}")
+    filters = filter_columns()
     unknown = [c for c in df.columns
-               if c not in (*REQUIRED, *FILTER_COLUMNS, *IGNORED_COLUMNS, COUNT_COLUMN)]
+               if c not in (*REQUIRED, *filters, *IGNORED_COLUMNS, COUNT_COLUMN)]
     if unknown:
         raise BenchError(f"baseline {path}: unknown column(s) {', '.join(unknown)}; optional "
-                         f"filter columns: {', '.join(FILTER_COLUMNS)}")
+                         f"filter columns: {', '.join(filters)}")
     df = df.apply(lambda col: col.str.strip())
     df["metric"] = df["metric"].str.lower()
     for i, row in df.iterrows():
@@ -108,7 +121,7 @@ def _match(col: pd.Series, text: str) -> pd.Series:
 def matching_runs(results: pd.DataFrame, row: pd.Series) -> pd.DataFrame:
     """The runs a baseline row refers to: its key columns and its non-empty filters."""
     mask = pd.Series(True, index=results.index)
-    for col in ("protocol", "method", "dataset", *FILTER_COLUMNS):
+    for col in ("protocol", "method", "dataset", *filter_columns()):
         text = row.get(col, "")
         if col in ("protocol", "method", "dataset") or (isinstance(text, str) and text):
             if col not in results.columns:
@@ -161,7 +174,7 @@ def measured_value(runs: pd.DataFrame, metric: str) -> float:
 
 def _where(row: pd.Series) -> str:
     """The non-empty filters of a baseline row, as 'target=livec fold=GB'."""
-    return " ".join(f"{c}={row[c]}" for c in FILTER_COLUMNS if c in row.index and row[c])
+    return " ".join(f"{c}={row[c]}" for c in filter_columns() if c in row.index and row[c])
 
 
 def _status(row: pd.Series, m: Measure, n: int) -> tuple[str, str]:
@@ -230,14 +243,19 @@ def format_table(report: pd.DataFrame) -> str:
 def write_baseline(results: pd.DataFrame, tolerance: float,
                    metrics: tuple[str, ...] = ("srocc", "plcc")) -> pd.DataFrame:
     """A baseline at the current measured values: one row per metric and per (protocol,
-    method, dataset, target, backbone, profile, clusters, train_ratio) group of runs, with
-    the folds measured; BenchError when a group mixes settings."""
+    method, dataset, target, backbone, profile, setting columns (bench.app.columns),
+    train_ratio) group of runs, with the folds measured; BenchError when a group mixes
+    settings."""
     if results is None or results.empty:
         raise BenchError("no finished runs to write a baseline from")
     bad = [m for m in metrics if m not in METRICS]
     if bad:
         raise BenchError(f"unknown metric(s) {', '.join(bad)}; valid: {', '.join(METRICS)}")
-    keys = ["protocol", "method", "dataset", *[c for c in WRITE_FILTERS if c in results.columns]]
+    from bench.app.columns import setting_columns
+
+    at = WRITE_FILTERS.index("train_ratio")
+    written = (*WRITE_FILTERS[:at], *setting_columns(results), *WRITE_FILTERS[at:])
+    keys = ["protocol", "method", "dataset", *[c for c in written if c in results.columns]]
     rows = []
     for key, grp in results.groupby(keys, dropna=False, sort=True):
         for metric in metrics:

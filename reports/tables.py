@@ -63,9 +63,11 @@ LAYOUTS: Mapping[str, Layout] = MappingProxyType({
         stub_headers=("BACKBONES", "")),
 })
 
-# The paper's setting for the method tables: c = 2 clusters, an 8:2 fine-tune split.
-# Measured runs at these values are preferred where a method has several (a sweep).
-PAPER_SETTING = MappingProxyType({"clusters": 2, "train_ratio": 0.8})
+# The paper's setting for the method tables: an 8:2 fine-tune split, and each method's
+# setting columns at the values it uses by default (the paper's, e.g. c = 2 content
+# clusters; reports.measured._prefer). Measured runs at these values are preferred where a
+# method has several (a sweep).
+PAPER_SETTING = MappingProxyType({"train_ratio": 0.8})
 
 ALL_METHODS = ("erm", "metaiqa", "cis-c", "cis", "cip-c", "cip", "cis+l", "cip+l",
                "cis+m", "cip+m")

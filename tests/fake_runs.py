@@ -15,6 +15,7 @@ from bench.core.config import config_hash
 from bench.core.metrics import all_metrics
 from bench.core.profiles import profile_config
 from bench.core.record import RunFolder, RunRecord, folder_name
+from bench.engine.fold import column_facts
 
 DISPLAY = {"erm": "Baseline", "cis": "CIS", "cip": "CIP", "metaiqa": "MetaIQA"}
 
@@ -34,12 +35,15 @@ def make_run(root: Path, protocol: str = "lodo", method: str = "cis", dataset: s
              fold: str = "GB", target: str | None = None, seed: int = 0, split: int | None = None,
              train_ratio: float | None = None, noise: float = 0.3, n: int = 30,
              data_seed: int | None = None, profile: str = "smoke", fold_count: int | None = None,
-             **cfg_changes) -> Path:
+             legacy_columns: bool = False, facts: dict | None = None, **cfg_changes) -> Path:
     """Write one done run folder under ``root`` and return it. Its test set (images and
     MOS) depends on (fold, target, split, data_seed) only, so runs of different methods on
     one fold share it; the predictions' noise depends on the method and seed too.
     ``cfg_changes``: dotted config keys to change (``train__lr=0.1`` for train.lr);
-    ``fold_count``: the protocol's number of folds, recorded as the runner's fold facts do."""
+    ``fold_count``: the protocol's number of folds, recorded as the runner's fold facts do;
+    ``legacy_columns``: the setting columns as records written before their declaration
+    hold them (the config's values at the top of the facts, no ``setting_columns``);
+    ``facts``: more facts to record (a plug-in's own)."""
     target = target or dataset
     cfg = profile_config(profile)
     cfg["seed"] = seed
@@ -68,7 +72,14 @@ def make_run(root: Path, protocol: str = "lodo", method: str = "cis", dataset: s
     rng = np.random.default_rng(_key(method, seed, fold, split))
     pred = mos + rng.normal(0, noise, n)
     m = all_metrics(pred, mos)
-    facts = {"extra_train": [], "clusters": cfg.get("method_settings", {}).get("clusters")}
+    given, more = cfg.get("method_settings", {}), dict(facts or {})
+    if legacy_columns:
+        facts = {"extra_train": [], **{k: given[k] for k in given if k == "clusters"}}
+    elif method in METHODS:          # as the runner records them (bench.engine.fold)
+        facts = {"extra_train": [], **column_facts(METHODS.get(method), cfg)}
+    else:
+        facts = {"extra_train": []}
+    facts.update(more)
     if split is not None:
         facts.update(split=split, train_ratio=train_ratio or 0.8)
     if fold_count is not None:

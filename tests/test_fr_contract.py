@@ -98,8 +98,13 @@ def test_nr_method_under_fr_protocol_is_a_usage_error(release, tmp_path, capsys)
     assert len(err) == 1 and "no-reference" in err[0] and "fr-split" in err[0]
 
 
-def test_fr_method_under_a_pretraining_protocol_is_a_usage_error(release, tmp_path, capsys, toy_fr):
-    code = run(release, tmp_path / "o", "cross", toy_fr, "--train", NAME, "--targets", NAME)
+def test_fr_method_under_a_pretraining_protocol_is_a_usage_error(release, tmp_path, capsys, toy_fr,
+                                                                monkeypatch):
+    from bench.data.registry import DATASETS
+
+    monkeypatch.setitem(DATASETS, NAME + "2", DATASETS[NAME])   # a target that is not --train
+    code = run(release, tmp_path / "o", "cross", toy_fr, "--train", NAME, "--targets", NAME + "2",
+               "--set", f"data.{NAME}2={release}")
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "full-reference" in err[0] and "fr-split" in err[0]
 

@@ -116,6 +116,10 @@ def test_entry_point_plugin_runs_end_to_end_with_its_own_setting(release, tmp_pa
     rec = json.loads((folder / "metrics.json").read_text())
     assert cfg["method_settings"] == {"lr_scale": 0.5}
     assert rec["method"] == "plug-erm" and rec["method_display"] == "PlugERM" and rec["n"] == 8
+    assert rec["provenance"]["method"] == {"module": "benchplug", "object": "ScaledERM",
+                                           "distribution": "benchplug", "version": "0.1"}
+    assert rec["provenance"]["protocol"]["module"] == "bench.protocols.lodo"
+    assert cfg["plugins"]["method"]["distribution"] == "benchplug"   # its identity says so
     # an unknown key of the plug-in is refused with its valid list
     bad = subprocess.run([sys.executable, "-c", DRIVER, *args[:-5], "--set", "method.lr=1",
                           "--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -304,14 +304,15 @@ def test_measured_labels_name_settings_only_where_they_matter():
     res = synthetic_results()
     res.loc[res["method"] == "erm", "clusters"] = np.nan       # no clusters for ERM
     labels = [r.stubs[0] for r in build_grid(SPECS[5], res).rows[:3]]
-    assert labels[0] == "Baseline (syn-kadid, measured)" and not any("c=" in x for x in labels)
+    assert labels[0] == "Baseline (syn-kadid, measured)" and not any("clusters" in x for x in labels)
     res.loc[res["method"] == "erm", "backbone"] = "resnet18"   # mixed backbones are named
     labels = [r.stubs[0] for r in build_grid(SPECS[5], res).rows[:3]]
     assert labels[0] == "Baseline (syn-kadid, resnet18, measured)"
     assert labels[2] == "CIS (syn-kadid, smallcnn, measured)"
     sweep = res[(res["method"] == "cis") & (res["clusters"] != 2) & (res["train_ratio"] == 0.8)]
     labels = [r.stubs[0] for r in build_grid(SPECS[5], sweep).rows if "measured" in r.stubs[0]]
-    assert labels == ["CIS (syn-kadid, c=1, measured)", "CIS (syn-kadid, c=3, measured)"]
+    assert labels == ["CIS (syn-kadid, content clusters=1, measured)",   # named in words
+                      "CIS (syn-kadid, content clusters=3, measured)"]
 
 
 def test_single_run_cells_show_a_single_value():

@@ -29,14 +29,12 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
 from ..core.display_text import clean
+from .columns import ATTR, TABLE_COLUMNS, declared_columns, record_columns
 from .expected import DataAtHand, Expected, universe_key
 from ..core.record import BadRunFolder, RunFolder, RunRecord, read_records, skipped_notice
 from ..core.summary import unit_of, with_expectation
 
-COLUMNS = ["protocol", "protocol_version", "method", "method_display", "dataset", "target",
-           "fold", "backbone", "clusters", "train_ratio", "profile", "seed", "split", "n",
-           "srocc", "plcc", "krcc", "plcc_logistic", "run_dir", "predictions", "kind",
-           "setting", "setting_label", "record", "config", "expected"]
+COLUMNS = list(TABLE_COLUMNS)   # and the setting columns, after backbone
 #: Config keys that vary within one setting (what a summary aggregates over).
 WITHIN_SETTING = ("seed", "fold", "protocol.split", "data_fingerprint")  # per fold, not a setting
 
@@ -114,10 +112,14 @@ class LoadedRun(NamedTuple):
 
 
 def display_record(folder: RunFolder, rec: RunRecord) -> RunRecord:
-    """``rec`` with its text fields and target names sanitised (bench.core.display_text);
-    BadRunFolder when two target names become one."""
+    """``rec`` with its text fields and target names sanitised (bench.core.display_text),
+    its method's name followed by the record's ``init_label`` ('CIS (random init)') where
+    it has one; BadRunFolder when two target names become one."""
     text = {f: clean(getattr(rec, f)) for f in ("protocol", "fold", "method", "method_display",
                                                   "dataset", "profile", "backbone")}
+    label = rec.facts.get("init_label")    # e.g. 'random init' on the paper profile
+    if isinstance(label, str) and clean(label, 40):
+        text["method_display"] = clean(f"{text['method_display']} ({clean(label, 40)})")
     targets = {clean(t): m for t, m in rec.targets.items()}
     if len(targets) != len(rec.targets):
         raise BadRunFolder(folder.path, "two of its target names differ only in control "
@@ -194,8 +196,10 @@ def load_records(out_dir: Path | str, kinds=("run", "submission"),
 def load_results(out_dir: Path | str = "runs", log: Optional[Callable[[str], None]] = None):
     """DataFrame of every valid finished run under ``out_dir``: one row per (run, target)
     with the columns of COLUMNS (``record``: the RunRecord; ``config``: config.json as
-    read). Unfinished folders are ignored; invalid ones are named and skipped (see
-    :func:`load_records`); ``df.attrs['skipped']`` holds them."""
+    read) and, after ``backbone``, one column per setting a run recorded as a column
+    (bench.app.columns; missing where a run has no such setting), ``df.attrs['setting_columns']``
+    their names in words. Unfinished folders are ignored; invalid ones are named and skipped
+    (see :func:`load_records`); ``df.attrs['skipped']`` holds them."""
     import pandas as pd
 
     items, bad = load_records(out_dir, log=log)
@@ -207,14 +211,17 @@ def load_results(out_dir: Path | str = "runs", log: Optional[Callable[[str], Non
     labels = {}
     for group in groups.values():
         labels.update(setting_labels(group))
-    rows = []
+    rows, words, known = [], {}, declared_columns()
     for folder, rec, cfg, key, expected, _ in items:
+        cols = record_columns(rec.facts, cfg, reserved=COLUMNS, known=known)
+        for k, (word, _) in cols.items():
+            words.setdefault(k, word)
         for target, t in rec.targets.items():
             rows.append({
                 "protocol": rec.protocol, "protocol_version": rec.protocol_version,
                 "method": rec.method, "method_display": rec.method_display,
                 "dataset": rec.dataset, "target": target, "fold": rec.fold,
-                "backbone": rec.backbone, "clusters": rec.facts.get("clusters"),
+                "backbone": rec.backbone, **{k: v for k, (_, v) in cols.items()},
                 "train_ratio": rec.facts.get("train_ratio", float("nan")),
                 "profile": rec.profile, "seed": rec.seed, "split": rec.facts.get("split", -1),
                 "n": t["n"], "srocc": t["srocc"], "plcc": t["plcc"], "krcc": t["krcc"],
@@ -223,8 +230,10 @@ def load_results(out_dir: Path | str = "runs", log: Optional[Callable[[str], Non
                 "setting": key, "setting_label": labels.get(key, ""), "record": rec,
                 "config": cfg, "expected": expected.get(target),
             })
-    df = pd.DataFrame(rows, columns=COLUMNS)
+    at = COLUMNS.index("backbone") + 1
+    df = pd.DataFrame(rows, columns=[*COLUMNS[:at], *words, *COLUMNS[at:]])
     df.attrs["skipped"] = bad
+    df.attrs[ATTR] = words
     return df
 
 

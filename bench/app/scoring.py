@@ -96,6 +96,8 @@ def score_config(protocol: str, dataset: Optional[str] = None, data_root: Option
     for item in sets:
         if not item.partition("=")[0].strip().startswith("data."):
             _apply_set(cfg, item, names, set_key, parse_value)
+    if train is not None:   # a submission declaring it trained on a target is refused
+        cls.check_options(cfg["protocol"])
     for n in cls.dataset_names(cfg["protocol"]):
         if n not in names:
             from ..core.errors import unknown_choice

@@ -85,6 +85,7 @@ class RunSpec:
                                                        bool(cfg["data"]["root"]))
         for key, value in late.items():
             set_key(cfg, key, value, names)
+        protocol_cls.check_options(cfg["protocol"])   # e.g. a target that is a training set
         for name in protocol_cls.dataset_names(cfg["protocol"]):
             if name not in names:
                 raise unknown_choice("dataset", name, names)

@@ -103,14 +103,16 @@ def expand(base: RunSpec, axes: Iterable[Axis]) -> list[RunSpec]:
     another protocol of the sweep does (``train_ratio`` in the lodo runs of a lodo,finetune
     sweep), and a method setting out of the specs of a method that does not declare it
     when another method of the sweep does (``method.clusters`` in the erm runs of an
-    erm,cis sweep); otherwise resolving the spec names the mistake.
+    erm,cis sweep), or pins it (``fixed``: the cis-c runs of a cis,cis-c sweep); otherwise
+    resolving the spec names the mistake.
     """
     axes = list(axes)
     protocols = _values("protocol", base, axes)
     methods = _values("method", base, axes)
     real = bool(base.settings.get("data.root"))
     accepts = {p: set(PROTOCOLS.get(p).defaults(real)) for p in protocols}
-    declares = {m: set(getattr(METHODS.get(m), "settings", {}) or {}) for m in methods}
+    declares = {m: set(getattr(METHODS.get(m), "settings", {}) or {})   # a pinned one is not
+                - set(getattr(METHODS.get(m), "fixed", {}) or {}) for m in methods}  # swept
     out: dict[str, RunSpec] = {}
     for combo in itertools.product(*[[(axis, v) for v in axis.values] for axis in axes]):
         spec = base

@@ -27,13 +27,14 @@ def protocol_options() -> dict:
 
 
 def method_options() -> dict:
-    """The method settings that declare a flag: flag -> (key, Setting, [method names])."""
+    """The method settings that declare a flag: flag -> (key, Setting, [method names]);
+    a method that pins the setting (``fixed``) is not named."""
     from ..core.registry import METHODS
 
     out: dict = {}
     for name, cls in METHODS.items():
         for key, s in (getattr(cls, "settings", {}) or {}).items():
-            if s.flag:
+            if s.flag and key not in (getattr(cls, "fixed", {}) or {}):
                 out.setdefault(s.flag, (key, s, []))[2].append(name)
     return out
 
@@ -71,7 +72,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="cpu | cuda | auto (default: cuda when present)")
     p.add_argument("--backbone", help="smallcnn | resnet18 | resnet34 | resnet50")
-    p.add_argument("--weights", help="torchvision state-dict file for the backbone")
+    p.add_argument("--weights", help="torchvision state-dict file for the backbone (also used "
+                   "by a method's feature extractor of the same network); default: the torch "
+                   "cache, $TORCH_HOME/hub/checkpoints")
     p.add_argument("--data-root", help="folder holding the dataset releases (default: synthetic suite)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value, e.g. --set train.lr=3e-4")

@@ -70,22 +70,40 @@ def method_table(name: str) -> dict[str, Setting]:
     return dict(getattr(METHODS.get(name), "settings", {}) or {})
 
 
+def method_fixed(name: str) -> dict:
+    """The settings method ``name`` pins (its class's ``fixed``: an ablation's values)."""
+    from .registry import METHODS
+
+    return dict(getattr(METHODS.get(name), "fixed", {}) or {})
+
+
 def with_method_settings(cfg: dict) -> dict:
-    """``cfg`` (in place, and returned) with ``method_settings`` filled in from the method's
-    declared defaults for ``cfg['profile']`` where a key is absent; keys the method does not
-    declare are refused."""
+    """``cfg`` (in place, and returned) with ``method_settings`` filled in where a key is
+    absent: the method's fixed value, else its declared default for ``cfg['profile']``;
+    keys the method does not declare, and values other than a fixed one, are refused."""
     name = cfg.get("method")
     if not isinstance(name, str):
         return cfg
-    table = method_table(name)
+    table, fixed = method_table(name), method_fixed(name)
     have = cfg.setdefault(METHOD_SECTION, {})
     for key in have:
         if key not in table:
             raise _unknown_method_key(name, key, table)
+        _check_fixed(name, key, have[key], fixed)
     for key, setting in table.items():
         if key not in have:
-            have[key] = setting.default_for(str(cfg.get("profile", "quick")))
+            have[key] = fixed[key] if key in fixed else \
+                setting.default_for(str(cfg.get("profile", "quick")))
     return cfg
+
+
+def _check_fixed(name: str, key: str, value: Any, fixed: dict) -> None:
+    """UsageError when ``value`` of a setting method ``name`` pins is another value."""
+    if key in fixed and value != fixed[key]:
+        from .settings import json_text
+
+        raise UsageError(f"method.{key}={json_text(value)} is not allowed: method '{name}' "
+                         f"fixes {key} at {json_text(fixed[key])}; leave it out")
 
 
 def _unknown_method_key(name: str, key: str, table: dict) -> UsageError:
@@ -114,6 +132,7 @@ def _set_method_key(cfg: dict, key: str, entry: str | None, value: Any) -> None:
         cfg[METHOD_SECTION][key] = value
         return
     cfg[METHOD_SECTION][key] = table[key].check(f"method.{key}", value)
+    _check_fixed(name, key, cfg[METHOD_SECTION][key], method_fixed(name))
 
 
 def schema_of(dotted: str) -> Setting | None:

@@ -63,10 +63,12 @@ CORE_SETTINGS: dict[str, S] = {
                         per_profile={"paper": "resnet18"}),
     "model.width": S(16, "int", "smallcnn only: channels of its first stage (x2 per stage)",
                      low=1, high=1024),
-    "model.weights": S(None, "str", "a torchvision state-dict file for the backbone",
-                       nullable=True),
-    "model.pretrained": S("auto", "bool", "auto: ImageNet weights when in the torch cache",
-                          choices=("auto",)),
+    "model.weights": S(None, "str", "a torchvision state-dict file for the backbone (and a "
+                       "method's feature extractor of the same network)", nullable=True),
+    "model.pretrained": S("auto", "bool", "auto: ImageNet weights when in the torch cache; "
+                          "true: a missing checkpoint is an error (the paper profile); false: "
+                          "random init (labelled in every table on the paper profile)",
+                          choices=("auto",), per_profile={"paper": True}),
     "model.head_dims": S([128, 64], "list", "widths of the regression head's hidden layers",
                          item="int", low=1, per_profile={"smoke": [32, 16], "paper": [1024, 512]}),
     "model.dropout": S(0.5, "float", "dropout of the head", low=0, high=0.99,

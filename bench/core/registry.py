@@ -14,12 +14,20 @@ makes ``get("pyiqa:piqe")`` return ``factory("piqe")`` (made once, then kept), f
 whose names are open-ended (any pyiqa metric); the factory raises a UsageError for a name it
 cannot make.
 
-A plug-in that fails to import (a module raising on import, an entry point naming a
-missing object) is reported once with a one-line warning naming it, and skipped: every
-other plug-in still works. A misspelt name gets a "did you mean" suggestion.
+A plug-in that fails to import (a module raising on import or calling ``sys.exit``, an
+entry point naming a missing object) is reported once with a one-line warning naming it,
+and skipped: every other plug-in still works. A misspelt name gets a "did you mean"
+suggestion.
+
+Every entry knows where it came from (:meth:`Registry.origin`: its module, and the
+distribution and version that installed it: the harness's own for the built-ins, the
+entry point's for a plug-in), and run records carry it. A plug-in that replaces a built-in
+entry (``override=True``) is allowed, with a one-line warning naming the plug-in's module
+and the entry it replaces.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 import sys
@@ -33,6 +41,31 @@ T = TypeVar("T")
 
 
 _REQUIRED = object()   # get() without a default: an unknown name is a usage error
+OWN_DISTRIBUTION = "iqa-bench"   # the harness's distribution (pyproject.toml), its built-ins'
+
+
+# What a plug-in may raise while it is imported and still be skipped: any exception, and
+# SystemExit (a plug-in calling sys.exit at import must not end the command with status 0).
+_PLUGIN_FAULTS = (Exception, SystemExit)
+# (distribution, version) of the entry points being loaded, innermost last
+_INSTALLER: list[tuple] = []
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions() -> dict:
+    """Top-level package -> the distributions installing it (read once)."""
+    return dict(metadata.packages_distributions())
+
+
+def _distribution_of(module: str) -> tuple:
+    """(distribution, version) installing the top-level package of ``module``; (None,
+    None) for a module no installed distribution provides (a script, a test)."""
+    top = module.split(".", 1)[0]
+    try:
+        names = _packages_distributions().get(top) or []
+        return (names[0], metadata.version(names[0])) if names else (None, None)
+    except Exception:  # noqa: BLE001 - provenance is best effort, never fatal
+        return None, None
 
 
 class Registry(Generic[T]):
@@ -54,6 +87,8 @@ class Registry(Generic[T]):
         self.failures: Dict[str, str] = {}
         self._families: Dict[str, Callable[[str], T]] = {}
         self._made: Dict[str, T] = {}
+        self._origins: Dict[str, dict] = {}       # name (or 'prefix:') -> origin
+        self._overridden: set = set()             # names registered with override=True
 
     def register(self, name: str, *aliases: str, override: bool = False) -> Callable[[T], T]:
         """Decorator recording ``obj`` under ``name`` (and optional aliases). Registering a
@@ -62,19 +97,64 @@ class Registry(Generic[T]):
 
         def deco(obj: T) -> T:
             for key in (name, *aliases):
-                if key in self._items and self._items[key] is not obj and not override:
-                    raise ValueError(f"{self.kind} '{key}' is registered twice "
-                                     "(pass override=True to replace it)")
+                old, origin = self._items.get(key), self._origin_of(obj)
+                if old is not None and old is not obj:
+                    if key in self._overridden and not override:
+                        # the built-in arrives after a plug-in replaced it: the plug-in stays
+                        self._warn_replaced(key, origin, self._origins[key])
+                        continue
+                    if not override:
+                        raise ValueError(f"{self.kind} '{key}' is registered twice "
+                                         "(pass override=True to replace it)")
+                    self._warn_replaced(key, self._origins.get(key, {}), origin)
+                if override:
+                    self._overridden.add(key)
                 self._items[key] = obj
+                self._origins[key] = origin
             return obj
 
         return deco
+
+    def _origin_of(self, obj) -> dict:
+        """{'module', 'object', 'distribution', 'version'} of an object being registered:
+        the harness's own for its modules, else the entry point's distribution while one
+        loads, else the distribution installing the module's top-level package, if any."""
+        from .version import __version__
+
+        module = str(getattr(obj, "__module__", "") or "")
+        if module == "bench" or module.startswith("bench."):
+            dist, version = OWN_DISTRIBUTION, __version__
+        elif _INSTALLER:        # an entry point loading: what it registers, in any registry
+            dist, version = _INSTALLER[-1]
+        else:
+            dist, version = _distribution_of(module)
+        return {"module": module, "object": str(getattr(obj, "__qualname__", "") or ""),
+                "distribution": dist, "version": version}
+
+    def _warn_replaced(self, key: str, old: dict, new: dict) -> None:
+        """One warning line when a plug-in replaces a built-in entry."""
+        if old.get("distribution") != OWN_DISTRIBUTION or new.get("distribution") == OWN_DISTRIBUTION:
+            return
+        by = new.get("distribution") or "no installed distribution"
+        print(f"bench: warning: {self.kind} '{key}' ({old.get('module')}.{old.get('object')}) is "
+              f"replaced by plug-in module '{new.get('module')}' ({by}); its runs are recorded "
+              f"with that provenance", file=sys.stderr)
+
+    def origin(self, name: str) -> dict:
+        """Where the entry ``name`` came from: {'module', 'object', 'distribution',
+        'version'} (a family member: its family's); {} for a name not registered."""
+        self.discover()
+        if name in self._origins:
+            return dict(self._origins[name])
+        prefix, sep, _ = name.partition(":")
+        return dict(self._origins.get(prefix + ":", {})) if sep else {}
 
     def register_family(self, prefix: str, factory: Callable[[str], T], override: bool = False) -> None:
         """Resolve names ``<prefix>:<rest>`` by ``factory(rest)`` (see the module docstring)."""
         if prefix in self._families and self._families[prefix] is not factory and not override:
             raise ValueError(f"{self.kind} family '{prefix}:' is registered twice")
         self._families[prefix] = factory
+        self._origins[prefix + ":"] = self._origin_of(factory)
 
     def families(self) -> list[str]:
         """The registered prefixes, shown as '<prefix>:NAME', sorted."""
@@ -103,7 +183,7 @@ class Registry(Generic[T]):
     def _import_package(self) -> None:
         try:
             pkg = importlib.import_module(self.package)
-        except Exception as exc:  # noqa: BLE001 - a broken plug-in package must not abort
+        except _PLUGIN_FAULTS as exc:  # a broken plug-in package must not abort
             self._failed(f"package '{self.package}'", exc)
             return
         for info in pkgutil.iter_modules(getattr(pkg, "__path__", [])):
@@ -112,15 +192,19 @@ class Registry(Generic[T]):
             name = f"{self.package}.{info.name}"
             try:
                 importlib.import_module(name)
-            except Exception as exc:  # noqa: BLE001
+            except _PLUGIN_FAULTS as exc:
                 self._failed(f"module '{name}'", exc)
 
     def _load_entry_points(self) -> None:
         for ep in metadata.entry_points(group=self.entry_point_group):
+            dist = getattr(ep, "dist", None)
+            _INSTALLER.append((getattr(dist, "name", None), getattr(dist, "version", None)))
             try:
                 ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken entry point is skipped
+            except _PLUGIN_FAULTS as exc:  # a broken entry point (even sys.exit) is skipped
                 self._failed(f"entry point '{ep.name} = {ep.value}'", exc)
+            finally:
+                _INSTALLER.pop()
 
     def discover(self) -> None:
         """Import the plug-in package's modules and the installed entry points, once; a

@@ -44,6 +44,9 @@ class Setting:
     flag: the command-line option that sets it (``--<flag>``), '' for none;
     real: the default when real datasets are given (``--data-root``), where it differs;
     names: 'dataset' when the values name registered datasets (checked as such).
+    column: for a method's setting, the name in words of a results column that shows it
+        ('content clusters'): a run records the value it effectively used at the top of its
+        facts, and readers show it as a column under that name ('' for none).
     """
 
     default: Any = None
@@ -60,6 +63,7 @@ class Setting:
     flag: str = ""
     real: Any = _UNSET
     names: str = ""
+    column: str = ""
 
     def default_for(self, profile: str, real: bool = False) -> Any:
         """The default of ``profile`` (of real data when ``real`` and the setting has one),

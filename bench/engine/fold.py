@@ -15,7 +15,7 @@ from ..core.record import BadRunFolder, RunFolder, RunRecord
 from ..core.scope import determinism_facts, run_scope
 from ..core.version import __version__
 from .protocol import Fold
-from .session import Session, fold_config, is_pair_method, run_folder
+from .session import Session, fold_config, is_pair_method, provenance, run_folder
 from .stages import FoldRun
 
 
@@ -72,11 +72,12 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
         per_target[target] = all_metrics(pred, mos)
         rows += [{"target": target, "image": ds.records[i].image, "mos": m, "prediction": p}
                  for i, m, p in zip(idx, mos, pred)]
-    facts = {"extra_train": s.extra, **flagged_settings(s.method_cls, cfg), **fold.info,
+    facts = {"extra_train": s.extra, **column_facts(s.method_cls, cfg), **fold.info,
              "backbone_init": init, **facts, "test_view": engine.test_view,
              **_pair_facts(s, fold), "logistic": DEFAULT_LOGISTIC,
              "failed_logistic_fits": count_failed_fits(per_target.values()),
-             **_environment(engine)}
+             "provenance": provenance(cfg), "weights": cfg.get("weights"),
+             **init_label(cfg), **_environment(engine)}
     record = RunRecord(**_header(s, cfg, fold), targets=per_target, facts=facts)
     network = s.method_cls.trains_network
     state = engine.model.state_dict() if cfg.get("save_model", True) and network else None
@@ -86,11 +87,24 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
     return record
 
 
-def flagged_settings(method_cls: type, cfg: dict) -> dict:
-    """The method's settings that have a command-line flag (e.g. the causal methods'
-    clusters), recorded at the top of the run's facts: the columns results tables show."""
-    given = cfg.get("method_settings") or {}
-    return {key: given.get(key) for key, s in method_cls.settings.items() if s.flag}
+def init_label(cfg: dict) -> dict:
+    """{'init_label': 'random init'} for a run whose backbone starts from random init by
+    ``model.pretrained=false`` on a profile whose default is pretrained (the paper's):
+    readers add it to the method's name in every table; {} otherwise."""
+    from ..core.profiles import CORE_SETTINGS
+
+    default = CORE_SETTINGS["model.pretrained"].default_for(str(cfg.get("profile")))
+    return {"init_label": "random init"} if (cfg["model"].get("pretrained") is False
+                                              and default is True) else {}
+
+
+def column_facts(method_cls: type, cfg: dict) -> dict:
+    """The method's settings declared with a ``column``, at the values the run effectively
+    used (e.g. 1 content cluster for CIS\\C whatever the config says), recorded at the top of
+    the run's facts, and ``setting_columns``: key -> the column's name in words; readers show them
+    as columns (bench/app/results.py) without knowing any by name."""
+    got = method_cls.column_settings(cfg)
+    return {**got["values"], "setting_columns": got["columns"]}
 
 
 def _checkpoints(folder: RunFolder) -> list[Path]:

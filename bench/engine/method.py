@@ -18,6 +18,8 @@ progress around them (DomainBed's ``update`` contract):
   a method with an architecture of its own;
 * ``check_training(cfg, fold, records)``: classmethod, a UsageError before any image is
   decoded when the method's settings cannot work on a fold's training records;
+* ``weights_files(cfg)``: classmethod, the weights files the method loads besides the
+  backbone's (by role), which enter the run identity by digest;
 * ``trains_network`` / ``predict_images(bank, index, batch_size)``: a method that trains no
   network says so and scores images itself (no model.pt, nothing carried between stages).
 
@@ -28,7 +30,12 @@ iterations see equal images per epoch; 'iterations' (the default, for plug-ins) 
 
 A method declares its own hyperparameters in ``settings`` (name -> :class:`Setting`, with a
 default per profile where they differ); the resolved config holds them under
-``cfg["method_settings"]`` (``self.hp``), ``--set method.<name>=V`` sets one.
+``cfg["method_settings"]``, ``--set method.<name>=V`` sets one. A variant that pins some of
+them (an ablation: CIS\\C trains with one content cluster) says so in ``fixed`` (name ->
+value): the config is filled with those values and refuses others. What a run effectively
+used is :meth:`Method.effective_settings` (``self.hp``); the run's identity, its record
+(``method_facts.settings`` and the settings declared with a ``column``) and every table read
+those values, never the config's copy.
 
 Full-reference methods (the FR contract): a method whose class says ``inputs = "pairs"``
 (subclass :class:`~bench.engine.pair_method.PairMethod`) is full-reference. The runner then
@@ -72,6 +79,7 @@ class Method:
     display: str = ""
     extra_train: dict = {"real": [], "synthetic": []}
     settings: Mapping[str, Setting] = {}
+    fixed: Mapping[str, object] = {}
     stateful: Sequence[str] = ("optimizer",)
     optimizer = None
     epoch_unit: str = "iterations"
@@ -81,9 +89,35 @@ class Method:
 
     def __init__(self, cfg: dict):
         self.cfg = cfg
+        self.hp = self.effective_settings(cfg)
+
+    @classmethod
+    def effective_settings(cls, cfg: dict) -> dict:
+        """The values of the method's declared settings a run of ``cfg`` uses: the profile's
+        defaults, then the config's ``method_settings``, then the class's ``fixed`` values.
+        A method whose effective values depend on more overrides this; the run identity and
+        the record read it."""
         given = cfg.get("method_settings") or {}
-        self.hp = {**defaults(self.settings, str(cfg.get("profile", "quick"))),
-                   **{k: v for k, v in given.items() if k in self.settings}}
+        return {**defaults(cls.settings, str(cfg.get("profile", "quick"))),
+                **{k: v for k, v in given.items() if k in cls.settings},
+                **{k: v for k, v in cls.fixed.items() if k in cls.settings}}
+
+    @classmethod
+    def weights_files(cls, cfg: dict) -> dict:
+        """{role: path} of the weights files a run of ``cfg`` loads besides its backbone's
+        (e.g. a feature extractor), each entering the run's identity by digest; a
+        UsageError naming the file when one it must load is missing (nothing by default).
+        Called before any data is read."""
+        return {}
+
+    @classmethod
+    def column_settings(cls, cfg: dict) -> dict:
+        """{'values': {key: effective value}, 'columns': {key: column name in words}} of
+        the settings declared with a ``column``: what a record puts at the top of its facts
+        for readers to show."""
+        hp = cls.effective_settings(cfg)
+        cols = {k: s.column for k, s in cls.settings.items() if s.column}
+        return {"values": {k: hp.get(k) for k in cols}, "columns": cols}
 
     @classmethod
     def build_model(cls, cfg: dict, log: Callable[[str], None] = print) -> tuple:

@@ -5,7 +5,10 @@ Input: float images N x 3 x H x W in [0, 1]; the model normalises with ImageNet
 statistics itself. Output: N predicted scores in [0, 1] (sigmoid).
 ImageNet weights come only from the torch cache ($TORCH_HOME/hub/checkpoints) or a file
 given with ``model.weights``; they are never downloaded. Without them the backbone is
-randomly initialised and the run record says so.
+randomly initialised and the run record says so, unless ``model.pretrained`` is true (the
+paper profile's default): then a missing checkpoint is a one-line usage error naming the
+file, the folder and ``--weights`` (:func:`missing_weights`), before anything runs. A
+run's identity holds the digest of every weights file it loads (:func:`file_digest`).
 """
 from __future__ import annotations
 
@@ -81,17 +84,80 @@ for _arch in ("resnet18", "resnet34", "resnet50"):
     BACKBONES.add(_arch, _torchvision_resnet(_arch))
 
 
-def imagenet_checkpoint(arch: str) -> Optional[Path]:
-    """Path of torchvision's ImageNet checkpoint for ``arch`` in the torch hub cache, if
-    it is there (never downloads)."""
+def checkpoint_name(arch: str) -> Optional[str]:
+    """File name of torchvision's ImageNet checkpoint for ``arch`` ('resnet18-f37072fd.pth'
+    for ResNet-18), None for a backbone without one."""
     import torchvision
 
     enum = getattr(torchvision.models, f"ResNet{arch[len('resnet'):]}_Weights", None)
-    if enum is None:
+    return None if enum is None else enum.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+
+
+def checkpoint_folder() -> Path:
+    """The folder ImageNet checkpoints are read from: $TORCH_HOME/hub/checkpoints."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def imagenet_checkpoint(arch: str) -> Optional[Path]:
+    """Path of torchvision's ImageNet checkpoint for ``arch`` in the torch hub cache, if
+    it is there (never downloads)."""
+    filename = checkpoint_name(arch)
+    if filename is None:
         return None
-    filename = enum.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
-    path = Path(torch.hub.get_dir()) / "checkpoints" / filename
+    path = checkpoint_folder() / filename
     return path if path.is_file() else None
+
+
+def imagenet_weights(arch: str, model_cfg: dict) -> Optional[Path]:
+    """The ImageNet weights of ``arch`` a run of ``model_cfg`` uses: its ``model.weights``
+    file when its backbone is ``arch`` (``--weights`` serves every user of that network,
+    e.g. a method's content features), else the torch cache's checkpoint; None when
+    neither is there."""
+    if model_cfg.get("weights") and model_cfg.get("backbone") == arch:
+        return Path(model_cfg["weights"]).expanduser()
+    return imagenet_checkpoint(arch)
+
+
+def missing_weights(arch: str, needed_by: str) -> UsageError:
+    """The one-line error of a strict run (``model.pretrained=true``, the paper profile)
+    whose ImageNet weights of ``arch`` are missing: the file, the folder and the options."""
+    name = checkpoint_name(arch)
+    what = f"torchvision's {name}" if name else f"a state-dict file for {arch}"
+    return UsageError(f"ImageNet weights for {arch} ({needed_by}) are missing: put {what} in "
+                      f"{checkpoint_folder()} ($TORCH_HOME/hub/checkpoints) or pass --weights "
+                      "FILE; to train from random init say --set model.pretrained=false")
+
+
+def backbone_weights(model_cfg: dict) -> Optional[Path]:
+    """The weights file :func:`build_model` loads into the backbone of ``model_cfg``, None
+    when it starts from random init; UsageError (:func:`missing_weights`) when
+    ``model.pretrained`` is true and there is none."""
+    name = model_cfg["backbone"]
+    if model_cfg.get("weights"):
+        return Path(model_cfg["weights"]).expanduser()
+    pretrained = model_cfg.get("pretrained", "auto")
+    ckpt = imagenet_checkpoint(name) if pretrained in ("auto", True) else None
+    if ckpt is None and pretrained is True:
+        raise missing_weights(name, "the backbone")
+    return ckpt
+
+
+_DIGESTS: dict = {}
+
+
+def file_digest(path: Path) -> str:
+    """'sha256:<16 hex>' of a weights file's bytes (cached per path, size and mtime)."""
+    import hashlib
+
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[key] = "sha256:" + h.hexdigest()[:16]
+    return _DIGESTS[key]
 
 
 def load_backbone_weights(net: nn.Module, path: Path) -> None:
@@ -166,6 +232,8 @@ def build_model(model_cfg: dict, log: Callable[[str], None] = print) -> tuple[IQ
         if ckpt is not None:
             load_backbone_weights(backbone, ckpt)
             init = f"imagenet:{ckpt.name}"
+        elif model_cfg.get("pretrained") is True:
+            raise missing_weights(name, "the backbone")
         elif name not in _SAID:  # said once per process, not once per fold
             _SAID.add(name)
             log(f"ImageNet weights for {name} are not in the torch cache ({torch.hub.get_dir()}"

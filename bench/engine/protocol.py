@@ -75,7 +75,9 @@ class Protocol:
     'folds', one row per fold, or 'targets', targets as column groups), ``key_columns``
     (record fields naming one measured unit; empty: every run is one unit per seed),
     ``unit`` (that unit's name), ``statistic`` ('mean' or 'median' over units),
-    ``headline`` (the metric ranked on), ``order`` (position in listings).
+    ``headline`` (the metric ranked on), ``order`` (position in listings), ``disjoint``
+    (pairs of dataset options that may not share a dataset: a target that is also a
+    training set would be tested on the images it trained on).
     """
 
     version: int = 1
@@ -87,6 +89,23 @@ class Protocol:
     statistic: str = "mean"
     headline: str = "srocc"
     order: int = 100
+    disjoint: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def check_options(cls, tree: Mapping) -> None:
+        """UsageError (one line) when two options of a ``disjoint`` pair name the same
+        dataset, naming both options and the dataset: the run would test on data it trained
+        on and show it as a result on unseen data."""
+        for a, b in cls.disjoint:
+            first, second = _names(tree.get(a)), _names(tree.get(b))
+            shared = [n for n in first if n in second]
+            if shared:
+                flag = lambda k: f"--{cls.settings[k].flag}" if k in cls.settings and \
+                    cls.settings[k].flag else f"protocol.{k}"   # noqa: E731
+                raise UsageError(
+                    f"{flag(a)} {','.join(first)} and {flag(b)} {','.join(second)} share "
+                    f"{', '.join(shared)}: protocol '{tree.get('name', cls.__name__)}' would test "
+                    "on the data it trained on; a target must not be a training set")
 
     @classmethod
     def defaults(cls, real_data: bool) -> dict:
@@ -137,6 +156,13 @@ class Protocol:
     def describe(cls) -> str:
         """One line for listings: the docstring's first line."""
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+def _names(value) -> list[str]:
+    """A dataset option's names (a list, one name, or none)."""
+    if not value:
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
 def protocol_flags(protocols: Sequence[tuple[str, type]]) -> dict[str, tuple[str, Setting, list[str]]]:

@@ -16,7 +16,7 @@ import numpy as np
 from ..core.config import config_hash, dumps, validate, with_method_settings
 from ..core.errors import UsageError
 from ..core.record import folder_name
-from ..core.registry import METHODS, PROTOCOLS
+from ..core.registry import METHODS, OWN_DISTRIBUTION, PROTOCOLS
 from ..core.version import __version__
 from ..data.bank import ImageBank
 from ..data.cache import decoded_array
@@ -55,7 +55,21 @@ def check_config(cfg: dict) -> dict:
     validate(cfg)
     check_model_config(cfg["model"])
     resolve_device(str(cfg["device"]))   # cpu | cuda[:k] | auto, and CUDA present if asked
+    weights_identity(cfg, METHODS.get(cfg["method"]))   # a strict run's missing weights
     return cfg
+
+
+def weights_identity(cfg: dict, method_cls: type) -> dict:
+    """{role: 'sha256:<16 hex>' or 'none'} of every weights file a run of ``cfg`` loads:
+    the backbone's ('backbone', none for a method that trains no network) and the method's
+    own (``Method.weights_files``, e.g. its feature extractor). Part of the run identity, so
+    a fold trained from random init is never taken for one trained from a checkpoint.
+    UsageError (one line, naming the file) when a strict run's weights are missing."""
+    from .models import backbone_weights, file_digest
+
+    files = {"backbone": backbone_weights(cfg["model"]) if method_cls.trains_network else None,
+             **method_cls.weights_files(cfg)}
+    return {role: file_digest(p) if p is not None else "none" for role, p in files.items()}
 
 
 def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
@@ -64,6 +78,7 @@ def load_plan(cfg: dict, log: Callable[[str], None] = print) -> Session:
     no image is decoded (``bank`` is None until :func:`prepare`)."""
     check_config(cfg)
     protocol = PROTOCOLS.get(cfg["protocol"]["name"])()
+    protocol.check_options(cfg["protocol"])
     method_cls = METHODS.get(cfg["method"])
     data = cfg["data"]
     real = bool(data["root"]) or bool(data["paths"])
@@ -155,12 +170,31 @@ def parts_fingerprint(s: Session, parts: list) -> str:
 def fold_config(cfg: dict, fold: Fold) -> dict:
     """The resolved config of one fold's run (what its hash covers): the config with the
     method's settings, the fold's name, the code version and the fingerprint of its data
-    (which is why data.root may stay out of the hash)."""
+    (which is why data.root may stay out of the hash). The method's settings are those
+    it effectively uses (:meth:`bench.engine.method.Method.effective_settings`); ``weights``
+    holds the digest of every weights file it loads (:func:`weights_identity`)."""
     out = with_method_settings(copy.deepcopy(cfg))
+    if isinstance(out.get("method"), str) and out["method"] in METHODS:
+        out["method_settings"] = METHODS.get(out["method"]).effective_settings(out)
     out["fold"] = fold.name
     out["code_version"] = __version__
     out["data_fingerprint"] = fold.info.get("data_fingerprint")
+    if isinstance(out.get("method"), str) and out["method"] in METHODS:
+        out["weights"] = weights_identity(out, METHODS.get(out["method"]))
+    plugins = {kind: {k: o.get(k) for k in ("distribution", "version", "module")}
+               for kind, o in provenance(out).items() if o.get("distribution") != OWN_DISTRIBUTION}
+    if plugins:   # a plug-in's runs (one replacing a built-in name too) are never the built-in's
+        out["plugins"] = plugins
     return out
+
+
+def provenance(cfg: dict) -> dict:
+    """{'method': origin, 'protocol': origin} of a config's method and protocol (module,
+    object, distribution, version; bench.core.registry.Registry.origin): what a record
+    says about where they came from."""
+    name = (cfg.get("protocol") or {}).get("name")
+    return {"method": METHODS.origin(cfg["method"]) if isinstance(cfg.get("method"), str) else {},
+            "protocol": PROTOCOLS.origin(name) if isinstance(name, str) else {}}
 
 
 def run_folder(cfg: dict, fold: Fold, out_dir: Path) -> Path:

@@ -23,7 +23,7 @@ from bench.methods.shared.subsets import SUBSET_BATCH, SubsetBatches, subset_bat
 # values; every profile uses these.
 DIVISION_SETTINGS = {
     "clusters": Setting(2, "int", "number c of content clusters (q in the paper)", low=1,
-                        high=1000, flag="clusters"),
+                        high=1000, flag="clusters", column="content clusters"),
     "feature": Setting("auto", "str", "content feature: auto = imagenet-resnet18 when its "
                        "weights are in the torch cache, else pixelstats",
                        choices=("auto", "imagenet-resnet18", "pixelstats")),
@@ -93,12 +93,11 @@ def meta_facts(hp: dict, meta: ReptileMeta | None) -> dict:
 class CausalMethod(Method):
     """Shared set-up of the causal paradigms: subsets, inner Adam, meta step.
 
-    clusters: None to use the ``clusters`` setting, or a fixed count (1 for the \\C
-    ablations); levels: distortion level as an extra confounder (+L).
+    levels: distortion level as an extra confounder (+L); the \\C ablations pin
+    ``clusters`` at 1 through ``fixed`` (so their records say so).
     """
 
     settings = CAUSAL_SETTINGS
-    clusters: int | None = None
     levels: bool = False
     stateful = ("optimizer", "meta", "batches")
     epoch_unit = "images"
@@ -109,7 +108,7 @@ class CausalMethod(Method):
     @classmethod
     def check_training(cls, cfg: dict, fold: str, records: list) -> None:
         """UsageError when the fold has fewer training references than content clusters."""
-        q = cls.clusters if cls.clusters is not None else cfg["method_settings"]["clusters"]
+        q = cls.effective_settings(cfg)["clusters"]
         refs = {(name, r.ref or r.image) for name, r in records}
         if q > 1 and q > len(refs):
             raise UsageError(f"method.clusters={q} is more than the {len(refs)} training "
@@ -127,9 +126,30 @@ class CausalMethod(Method):
     def divide(self, ctx: FitContext) -> tuple:
         """(subsets, content feature used): the counterfactual division of the training set
         with this method's clusters, levels and division settings."""
-        q = self.hp["clusters"] if self.clusters is None else self.clusters
-        return divide(ctx.train, q, int(self.cfg["seed"]), self.levels, log=ctx.log,
+        from bench.engine.models import imagenet_weights
+
+        return divide(ctx.train, self.hp["clusters"], int(self.cfg["seed"]), self.levels,
+                      log=ctx.log, checkpoint=imagenet_weights("resnet18", self.cfg["model"]),
                       **{k: self.hp[k] for k in DIVISION_KEYS})
+
+    @classmethod
+    def weights_files(cls, cfg: dict) -> dict:
+        """{'division features': the ResNet-18 file} when the division computes ImageNet
+        features (c > 1 and method.feature is not pixelstats; None when auto finds none and
+        falls back to pixel statistics); UsageError naming the file when it is missing and
+        needed (feature=imagenet-resnet18, or model.pretrained=true as on the paper
+        profile: a paper run never quietly clusters pixel statistics)."""
+        from bench.engine.models import imagenet_weights, missing_weights
+
+        hp = cls.effective_settings(cfg)
+        if hp["clusters"] <= 1 or hp["feature"] == "pixelstats":
+            return {}
+        path = imagenet_weights("resnet18", cfg["model"])
+        if path is None and (hp["feature"] == "imagenet-resnet18"
+                             or cfg["model"].get("pretrained") is True):
+            raise missing_weights("resnet18", "the content features of method.feature="
+                                  + hp["feature"])
+        return {"division features": path}
 
     def iterations_per_epoch(self) -> int:
         return self.batches.iterations_per_epoch
@@ -160,7 +180,7 @@ MLIVE_EXTRA = {"real": ["mlive"], "synthetic": ["syn-mlive"]}
 # The paper's ablations of a causal paradigm:
 # (registry suffix, display suffix, class-name suffix, attributes, doc).
 ABLATIONS = [
-    ("-c", "\\C", "NoContent", {"clusters": 1}, "without the content confounder (q = 1)"),
+    ("-c", "\\C", "NoContent", {"fixed": {"clusters": 1}}, "without the content confounder (q = 1)"),
     ("+l", "+L", "Levels", {"levels": True}, "with distortion level as a confounder"),
     ("+m", "+M", "Multi", {"extra_train": MLIVE_EXTRA}, "with multiply-distorted training data"),
 ]

@@ -73,12 +73,14 @@ _SAID: set = set()
 
 
 def content_features(images: list[np.ndarray], feature: str = "auto",
-                     log: Callable[[str], None] = print) -> tuple[np.ndarray, str]:
-    """(R x D features, name of the feature used) for the reference images."""
+                     log: Callable[[str], None] = print,
+                     checkpoint=None) -> tuple[np.ndarray, str]:
+    """(R x D features, name of the feature used) for the reference images; ``checkpoint``:
+    the ResNet-18 weights file to use (default: the torch cache's)."""
     if feature in ("auto", "imagenet-resnet18"):
         from bench.engine.models import imagenet_checkpoint
 
-        ckpt = imagenet_checkpoint("resnet18")
+        ckpt = checkpoint if checkpoint is not None else imagenet_checkpoint("resnet18")
         if ckpt is not None:
             return resnet18_features(images, ckpt), "imagenet-resnet18"
         if feature == "imagenet-resnet18":
@@ -152,9 +154,11 @@ def build_subsets(types: list, refs: list, w_ref: dict, clusters: int,
 
 def divide(train, clusters: int, seed: int, levels: bool = False, feature: str = "auto",
            tsne_dims: int = 10, perplexity: float = 30.0, covariance: str = "diag",
-           log: Callable[[str], None] = print) -> tuple[list[Subset], Optional[str]]:
+           log: Callable[[str], None] = print,
+           checkpoint=None) -> tuple[list[Subset], Optional[str]]:
     """(the subsets S of ``train``, the content feature used or None): content clusters of
-    its references (``train.reference_image``; c = 1 needs no features), crossed with its
+    its references (``train.reference_image``; c = 1 needs no features; ``checkpoint``: the
+    ResNet-18 weights of the ImageNet feature, default the torch cache's), crossed with its
     distortion types (and levels when ``levels``), weighted by Eq. 6. UsageError when
     ``clusters`` exceeds the references or an image has no distortion type."""
     from bench.core.errors import UsageError
@@ -165,7 +169,8 @@ def divide(train, clusters: int, seed: int, levels: bool = False, feature: str =
                          f"training references; use at most {len(keys)}")
     used = None
     if clusters > 1:
-        feats, used = content_features([train.reference_image(k) for k in keys], feature, log)
+        feats, used = content_features([train.reference_image(k) for k in keys], feature, log,
+                                       checkpoint)
         w = cluster_probabilities(feats, clusters, tsne_dims, perplexity, seed, covariance)
     else:
         w = np.ones((len(keys), 1))
