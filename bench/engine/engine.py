@@ -340,9 +340,9 @@ class Engine:
             window, self._window = self._window, None
             if not bool(torch.isfinite(window)):
                 raise TrainingDiverged(
-                    f"the training loss was not finite within the {self.read_every} optimizer "
-                    f"steps before step {self.optimizer_steps}; the run stops without a done "
-                    "marker (lower train.lr or check the data)")
+                    f"training loss became {float(window)} within the {self.read_every} "
+                    f"optimizer steps before step {self.optimizer_steps}; the run stops without "
+                    "a done marker (lower train.lr or check the data)")
 
     @staticmethod
     def check(loss: torch.Tensor) -> float:

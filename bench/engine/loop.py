@@ -145,7 +145,7 @@ def _scheduler(opt, schedule: dict):
 
 def _epoch_done(ctx: FitContext, epoch: int, loss: float) -> None:
     if not math.isfinite(loss):
-        raise TrainingDiverged(f"training loss of epoch {epoch} became {loss}; the run stops "
+        raise TrainingDiverged(f"training loss became {loss} in epoch {epoch}; the run stops "
                                "without a done marker (lower train.lr or check the data)")
     ctx.history.append(loss)
     ctx.epoch_done(epoch, loss)
