@@ -88,13 +88,16 @@ class MetaIQA(Method):
     display = "MetaIQA"
     settings = {
         "support_frac": Setting(0.8, "float", "share of a task's images in its support set "
-                                "(the rest is the query set), seeded", low=0.01, high=0.99),
+                                "(the rest is the query set), seeded", low=0.01, high=0.99,
+                                search=("uniform", 0.6, 0.9)),
         "head_lr": Setting(1e-2, "float", "Adam lr of the regression head (backbone: train.lr)",
-                           low=0),
+                           low=0, search=("log-uniform", 1e-3, 3e-2)),
         "loss": Setting("mse", "str", "inner loss", choices=("l1", "mse")),
-        "meta_batch": Setting(5, "int", "tasks per meta step", low=1),
+        "meta_batch": Setting(5, "int", "tasks per meta step", low=1,
+                              search=("choice", (3, 5, 8))),
         "beta": Setting(1.0, "float", "meta step size: theta + beta * mean task delta "
-                        "(1 = the official mean)", low=1e-6, high=1.0),
+                        "(1 = the official mean)", low=1e-6, high=1.0,
+                        search=("uniform", 0.1, 1.0)),
         "bn_stats": Setting("interp", "str", "BatchNorm statistics: interp = moved by the meta "
                             "step; recompute = recomputed at theta before testing",
                             choices=("interp", "recompute")),

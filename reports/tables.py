@@ -106,6 +106,7 @@ class TableSpec:
     metrics: tuple[str, ...] = ("plcc", "srocc")
     title: str = ""
     remarks: tuple[str, ...] = ()
+    suffix: str = ""     # appended to the label: one table per model selection ('-type-val')
 
     @property
     def layout_spec(self) -> Layout:
@@ -115,7 +116,7 @@ class TableSpec:
     @property
     def label(self) -> str:
         """A stable identifier for files and anchors, e.g. ``table03``."""
-        return f"table{self.id:02d}"
+        return f"table{self.id:02d}{self.suffix}"
 
 
 _ZERO_SHOT = ("Ablation study of test results on wild images without fine-tuning using "

@@ -91,6 +91,8 @@ def test_truncated_checkpoint_is_discarded_and_the_fit_restarts(tiny_data, tmp_p
     ck.write_bytes(ck.read_bytes()[: ck.stat().st_size // 2])
     notices = []
     state, losses = _fit_logged("cis", ck, notices)
+    # CIS's defaults also say, once, that their meta step is the identity (issue 23)
+    notices = [n for n in notices if "meta step is the identity" not in n]
     assert len(notices) == 1 and "checkpoint discarded" in notices[0]
     full_state, full_losses = _fit("cis", tmp_path / "a.pt")
     assert losses == full_losses

@@ -244,7 +244,8 @@ def test_equal_image_budgets_per_epoch_on_the_smoke_profile(tiny_data):
         out = fit(method, epochs=3, iterations=2, sets=sets)
         seen[method] = np.asarray(out["seen"])
         m = out["method"]
-        assert m.budget == {"epoch_unit": "images", "epochs": 3, "epoch_images": 32}
+        assert m.budget == {"epoch_unit": "images", "epochs": 3, "epoch_images": 32,
+                            "budget": "images", "epoch_steps": None}   # train.budget's default
         assert m.describe()["budget"]["epoch_images"] == 32
         if method in ("cis", "cip"):
             iteration[method] = m.batches.images_per_round()

@@ -30,6 +30,9 @@ def add_arguments(parser) -> None:
     add_runs_argument(parser, help="folder of run folders to read (default: runs/)")
     parser.add_argument("--tolerance", type=float, default=0.02, metavar="X",
                         help="tolerance written with --write-baseline (default: 0.02)")
+    from .options import add_selection_argument
+
+    add_selection_argument(parser)
     parser.add_argument("--metrics", default="srocc,plcc", metavar="LIST",
                         help="metrics written with --write-baseline (default: srocc,plcc)")
 
@@ -61,13 +64,18 @@ def main(args) -> int:
         raise UsageError(f"--tolerance must be a finite number >= 0, not {args.tolerance}")
     if args.write_baseline:
         metrics = tuple(m.strip().lower() for m in args.metrics.split(",") if m.strip())
-        table = write_baseline(load_runs(Path(args.runs)), args.tolerance, metrics)
+        from .options import selected
+
+        runs = selected(load_runs(Path(args.runs)), getattr(args, "selection", None))
+        table = write_baseline(runs, args.tolerance, metrics)
         path = write_atomic(args.write_baseline, table.to_csv(index=False, lineterminator="\n"))
         print(f"wrote {path}: {len(table)} baseline row(s), tolerance {args.tolerance:g}")
         return 0
 
+    from .options import selected
+
     baseline = load_baseline(args.baseline)
-    results = load_runs(Path(args.runs))
+    results = selected(load_runs(Path(args.runs)), getattr(args, "selection", None))
     report = compare(baseline, results)
     missing = report[report["status"] == "MISSING"]
     if not missing.empty:

@@ -23,6 +23,9 @@ def add_arguments(parser) -> None:
                         choices=("srocc", "plcc", "krcc", "plcc_logistic"),
                         help="metric compared (default: srocc)")
     parser.add_argument("--protocol", help="compare under this protocol only")
+    from .options import add_selection_argument
+
+    add_selection_argument(parser)
     parser.add_argument("--match", default="config", choices=("config", "images"),
                         help="pair runs whose configs differ only in the method (default), or "
                              "runs tested on the same images (for scored submissions)")
@@ -37,6 +40,8 @@ def main(args) -> int:
     if not runs.is_dir():
         raise BenchError(f"no runs folder {runs}/; pass --runs DIR")
     table = run_table(runs, args.metric, args.match)
+    if getattr(args, "selection", None):
+        table = selected_pairs(table, runs, args.selection)
     if args.protocol:
         if not (table["protocol"] == args.protocol).any():
             found = ", ".join(sorted(table["protocol"].unique())) or "none"
@@ -53,3 +58,19 @@ def main(args) -> int:
         raise BenchError(explain_no_pairs(table, a, b, args.match))
     print(format_report(pairs, a, b, args.metric, table))
     return 0
+
+
+def selected_pairs(table, runs: Path, selection: str):
+    """The rows of ``table`` (reports.compare.run_table) whose runs ``selection`` chose,
+    keyed by protocol, dataset, fold, seed and split: each method's chosen draws differ in
+    their searched values, so their configs never match; the folds and seeds do."""
+    import json
+
+    from ..app.results import load_results
+    from .options import selected
+
+    keep = set(selected(load_results(runs), selection)["run_dir"])
+    out = table[table["run_dir"].isin(keep)].copy()
+    out["key"] = [json.dumps([r.protocol, r.dataset, r.fold, r.seed, r.split], default=str)
+                  for r in out.itertuples()]
+    return out

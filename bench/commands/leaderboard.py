@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import BenchError
-from .options import add_runs_argument
+from .options import add_runs_argument, add_selection_argument, selected
 
 NAME = "leaderboard"
 HELP = "rank methods per protocol and dataset/target by their headline metric (text, HTML)"
@@ -25,6 +25,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--html", metavar="FILE", help="also write a sortable HTML page")
     parser.add_argument("--protocol", help="show one protocol only")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead")
+    add_selection_argument(parser)
 
 
 def main(args) -> int:
@@ -40,7 +41,7 @@ def main(args) -> int:
     if not runs.is_dir():
         raise BenchError(f"no runs folder {runs}/; pass --runs DIR (run a protocol first, "
                          "or score a submission with `python -m bench score ... --out DIR`)")
-    results = load_results(runs)
+    results = selected(load_results(runs), args.selection, many=True)
     if args.protocol:
         results = results[results["protocol"] == args.protocol]
     if results.empty:

@@ -129,3 +129,36 @@ def spec_from_args(args: argparse.Namespace, one_protocol: bool = True):
                    seed=args.seed, options=options, settings=settings,
                    folds=None if not folds else tuple(f.strip() for f in folds.split(",") if f.strip()),
                    out=args.runs)
+
+
+def add_selection_argument(parser) -> None:
+    """--selection: the model selection applied to a hyperparameter search's runs before
+    they are summarised (bench/app/selection.py)."""
+    parser.add_argument("--selection", metavar="LIST", default=None,
+                        help="model selection over a search's draws (bench sweep --hparams): "
+                             "train-val (held-out training images, train.holdout > 0), "
+                             "type-val (the validation view, a held-out training type) or "
+                             "oracle (the test fold: an upper bound, labelled so); "
+                             "default: none, every run shown as it is")
+
+
+def selected(results, text, log=None, many: bool = False):
+    """``results`` after the --selection ``text`` (unchanged for None); several selections
+    (comma-separated, when ``many``) are stacked, each row labelled with its selection."""
+    import sys
+
+    import pandas as pd
+
+    from ..app.selection import parse_selection, select
+    from ..core.errors import UsageError
+
+    names = parse_selection(text)
+    if not names:
+        return results
+    if len(names) > 1 and not many:
+        raise UsageError(f"--selection takes one selection here, not {text}")
+    log = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    frames = [select(results, name, log) for name in names]
+    out = pd.concat(frames) if len(frames) > 1 else frames[0]
+    out.attrs.update(frames[0].attrs)
+    return out

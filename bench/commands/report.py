@@ -50,6 +50,9 @@ def add_arguments(parser) -> None:
                         help="folder holding the dataset releases, for Table 1")
     parser.add_argument("--set", action="append", default=[], metavar="data.NAME=PATH",
                         help="one release folder for Table 1, e.g. --set data.livec=/d/ChallengeDB_release")
+    from .options import add_selection_argument
+
+    add_selection_argument(parser)
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                         help="bootstrap resamples for the HTML intervals (default 1000; 0: none)")
 
@@ -114,7 +117,7 @@ def main(args) -> int:
     if results is None and not args.paper:
         ids = []                           # Table 1 only
 
-    grids = [build_grid(get_spec(t), results, paper) for t in ids]
+    grids = _grids(ids, results, paper, getattr(args, "selection", None))
     if results is not None:
         from bench.reports.fr import fr_grids
 
@@ -150,6 +153,32 @@ def main(args) -> int:
           + (f"; {n_notes} note(s) on the paper's own bold/AVERAGE cells" if n_notes else "")
           + f" in {out}/")
     return 0
+
+
+def _grids(ids: list, results, paper, selection) -> list:
+    """The tables' grids; with --selection, one grid per table and selection, from the
+    runs that selection chose (labels 'table03-type-val', titles naming the selection)."""
+    import dataclasses
+
+    from bench.reports.grid import build_grid
+    from bench.reports.tables import get_spec
+
+    from ..app.selection import LABELS, parse_selection
+    from .options import selected
+
+    names = parse_selection(selection) if results is not None else []
+    if not names:
+        return [build_grid(get_spec(t), results, paper) for t in ids]
+    grids = []
+    for name in names:
+        chosen = selected(results, name)
+        for t in ids:
+            spec = get_spec(t)
+            spec = dataclasses.replace(spec, suffix=f"-{name}",
+                                       title=f"{spec.title}; model selection: {LABELS[name]}",
+                                       caption=f"{spec.caption} Model selection: {LABELS[name]}.")
+            grids.append(build_grid(spec, chosen, paper))
+    return grids
 
 
 def _write(dest: Path, grids: list, formats: list, results, args, paper):

@@ -60,7 +60,15 @@ def fold_table(records: list, protocol) -> str:
                 label = f"STD (sample, n={s['srocc'].n})"
                 lines.append(f"{label:<26}{_num(s['srocc'].std)}{_num(s['plcc'].std)}"
                              f"{_num(s['krcc'].std)}")
+    lines += collapsed_lines(summary)
     return "\n".join(lines)
+
+
+def collapsed_lines(summary: dict) -> list[str]:
+    """One line per target whose runs collapsed (constant or non-finite predictions):
+    'COLLAPSED (target): GB, WN - failed fits, not in the average'."""
+    return [f"COLLAPSED ({t}): {', '.join(s.collapsed)} - failed fits (constant or non-finite "
+            "predictions), not in the average" for t, s in summary.items() if s.collapsed]
 
 
 def target_table(records: list, protocol) -> str:

@@ -4,6 +4,11 @@ expanded into runs (one per run config and fold) and run by a launcher.
     python -m bench sweep --protocol lodo --method erm,cis,cip --seed 0,1,2 --dry-run
     python -m bench sweep --method erm,cis --clusters 1,2,3,4,5 --jobs 2
     python -m bench sweep --method cis,cip --launcher submitit --partition gpu --time 600
+    python -m bench sweep --method erm,cis --hparams 8 --validation true --dry-run
+
+``--hparams N`` runs N draws of a random search per method (draw 0 = the defaults; the
+search distributions are declared beside the settings, bench/app/hparams.py); the
+dry run lists each draw's values.
 
 A run already done is never run again, so an interrupted sweep is finished by starting
 the same command again. Exit status: 0 when every run of the sweep is done, 1 when some
@@ -44,6 +49,10 @@ def add_arguments(p) -> None:
 
     add_run_arguments(p)
     make_sweepable(p)
+    p.add_argument("--hparams", metavar="N", type=int, default=None,
+                   help="N draws of a random hyperparameter search per method (draw 0 = the "
+                        "defaults, draw k seeded by method, dataset and k; values set with "
+                        "--set are kept); every method gets the same N")
     p.add_argument("--dry-run", action="store_true",
                    help="list every run with its folder and whether it is done; train nothing")
     classes = list(dict.fromkeys(cls for _, cls in LAUNCHERS.items()))
@@ -121,8 +130,17 @@ def main(args) -> int:
     launcher_cls = LAUNCHERS.get(args.launcher)
     launcher = None if args.dry_run else launcher_cls(args)  # checks its options first
     base, axes = sweep_plan(args)
-    units = plan(expand(base, axes), log)
+    specs = expand(base, axes)
+    if args.hparams is not None:
+        from ..app.hparams import DRAW_KEY, draw_lines, with_draws
+        from ..app.sweep import Axis
+
+        specs = with_draws(specs, args.hparams)
+        axes = [*axes, Axis("setting", range(args.hparams), DRAW_KEY, label="draw")]
+    units = plan(specs, log)
     if args.dry_run:
+        if args.hparams is not None:
+            print("\n".join(draw_lines(specs)) + "\n")
         print(format_plan(units, axes))
         return 0
     print(count_line(units), flush=True)

@@ -177,6 +177,18 @@ def all_metrics(pred, mos, logistic: str = DEFAULT_LOGISTIC) -> dict[str, float]
             "plcc_logistic": plcc_logistic(p, m, logistic), "n": int(p.size)}
 
 
+def collapse_of(pred) -> str | None:
+    """Why ``pred`` (N predictions) is a collapsed fit: 'non-finite' (a NaN or infinite
+    prediction), 'constant' (all equal at the 6 decimals predictions.csv keeps, so no
+    correlation is defined), or None when the predictions vary."""
+    p = np.asarray(pred, dtype=np.float64).reshape(-1)
+    if not np.isfinite(p).all():
+        return "non-finite"
+    if p.size and np.ptp(np.round(p, 6)) == 0:
+        return "constant"
+    return None
+
+
 def count_failed_fits(results: Iterable[dict]) -> int:
     """How many :func:`all_metrics` results have a NaN 'plcc_logistic' (failed fits)."""
     return sum(1 for r in results if math.isnan(float(r.get("plcc_logistic", float("nan")))))

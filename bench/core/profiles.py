@@ -7,6 +7,10 @@ is built from these defaults (:func:`profile_config`); every leaf can be overrid
 declared on its class and live under ``method_settings`` (bench/engine/method.py); a
 protocol's on its class, under ``protocol`` (bench/engine/protocol.py).
 
+Search spaces (issue 23) live beside the settings they draw (``search=``): the core
+training values a search may tune (lr, batch size, epochs, weight decay) relative to each
+profile's default, so draw 0 (the defaults) lies inside every profile's space.
+
 Why quick is what it is (issue 10): one CPU thread (the small CNN's ops are too small to
 gain from a second one, and a second intra-op thread collapses when other processes share
 the cores); sized by ERM's fit on LODO *validation* folds (--validation true; never a
@@ -74,21 +78,36 @@ CORE_SETTINGS: dict[str, S] = {
     "model.dropout": S(0.5, "float", "dropout of the head", low=0, high=0.99,
                        per_profile={"smoke": 0.0, "quick": 0.0}),
     "train.epochs": S(6, "int", "epochs of a fit", low=1,
-                      per_profile={"smoke": 2, "quick": 3, "paper": 100}),
+                      per_profile={"smoke": 2, "quick": 3, "paper": 100},
+                      search=("scale", (0.67, 1.0, 1.34))),
     "train.iterations_per_epoch": S(None, "int", "cap of an epoch's iterations (null: every "
                                     "image once)", low=1, nullable=True, per_profile={"smoke": 2}),
     "train.batch_size": S(32, "int", "ERM batch, images", low=1,
-                          per_profile={"smoke": 16, "paper": 64}),
+                          per_profile={"smoke": 16, "paper": 64}, search=("scale", (0.5, 1.0, 2.0))),
     "train.lr": S(1e-3, "float", "lr of the inner (task) optimizer", low=0,
-                  per_profile={"quick": 2e-3, "paper": 1e-4}),
+                  per_profile={"quick": 2e-3, "paper": 1e-4}, search=("log-scale", 0.2, 5.0)),
     "train.betas": S([0.9, 0.9999], "list", "Adam's betas", item="float", low=0,
                      high=0.999999, length=2),
     "train.lr_decay": S(0.8, "float", "the inner lr is multiplied by this ...", low=0,
                         per_profile={"quick": 0.5}),
     "train.lr_step_epochs": S(10, "int", "... every this many epochs", low=1,
                               per_profile={"quick": 1}),
+    "train.budget": S("images", "str", "what an epoch counts for the methods budgeted alike "
+                      "(ERM, MetaIQA, CIS, CIP): images = the training set's size in images "
+                      "seen; steps = the optimizer steps ERM takes on them (training-set size "
+                      "/ train.batch_size), equal progress whatever a method's batch",
+                      choices=("images", "steps")),
     "train.loss": S("l1", "str", "the per-image loss", choices=("l1", "mse")),
-    "train.weight_decay": S(0.0, "float", "Adam's weight decay", low=0),
+    "train.weight_decay": S(0.0, "float", "Adam's weight decay", low=0,
+                            search=("choice", (0.0, 1e-5, 1e-4, 1e-3))),
+    "train.holdout": S(0.0, "float", "share of a fold's training references (images where "
+                       "there are none) held out of training, seeded by the run's seed and fold; "
+                       "the run records its metrics there (facts 'holdout'): the train-val "
+                       "selection score (0: none)", low=0.0, high=0.9),
+    "hparams.draw": S(None, "int", "the random-search draw (set by bench sweep --hparams, "
+                      "which also sets the draw's values; set by hand it only labels the run) "
+                      "whose values this run's searched settings hold; 0 = the defaults; "
+                      "null: not part of a search", low=0, nullable=True),
     "train.read_losses_every": S(100, "int", "optimizer steps between host reads of the "
                                  "training loss for the NaN check (0: only at the end of an "
                                  "epoch, when the loop reads the epoch's losses at once)", low=0,

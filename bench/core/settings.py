@@ -43,10 +43,16 @@ class Setting:
         boolean); nullable: None (JSON null) allowed; doc: one line;
     flag: the command-line option that sets it (``--<flag>``), '' for none;
     real: the default when real datasets are given (``--data-root``), where it differs;
-    names: 'dataset' when the values name registered datasets (checked as such).
+    names: 'dataset' when the values name registered datasets (checked as such);
     column: for a method's setting, the name in words of a results column that shows it
         ('content clusters'): a run records the value it effectively used at the top of its
-        facts, and readers show it as a column under that name ('' for none).
+        facts, and readers show it as a column under that name ('' for none);
+    search: the value's search distribution for a random hyperparameter search
+        (``bench sweep --hparams N``, :meth:`draw`), () when it is not searched:
+        ('log-uniform', low, high), ('uniform', low, high) (ints rounded), ('choice',
+        (v1, v2, ...)), ('scale', (f1, f2, ...)): the profile's default times one of the
+        factors (ints rounded, at least 1), or ('log-scale', low, high): the default times
+        a log-uniform factor. Checked when declared.
     """
 
     default: Any = None
@@ -64,6 +70,35 @@ class Setting:
     real: Any = _UNSET
     names: str = ""
     column: str = ""
+    search: tuple = ()
+
+    def __post_init__(self):
+        if self.search:
+            _check_search(self)
+
+    def draw(self, rng, profile: str, real: bool = False) -> Any:
+        """One value of :attr:`search` drawn with ``rng`` (a numpy Generator), checked;
+        ValueError when the setting declares no search."""
+        if not self.search:
+            raise ValueError("this setting declares no search distribution")
+        kind, *args = self.search
+        if kind == "choice":
+            value = args[0][int(rng.integers(len(args[0])))]
+        elif kind == "scale":
+            factor = args[0][int(rng.integers(len(args[0])))]
+            value = self.default_for(profile, real) * factor
+        elif kind == "log-scale":
+            lo, hi = math.log(float(args[0])), math.log(float(args[1]))
+            value = self.default_for(profile, real) * math.exp(rng.uniform(lo, hi))
+        else:
+            lo, hi = float(args[0]), float(args[1])
+            value = (math.exp(rng.uniform(math.log(lo), math.log(hi))) if kind == "log-uniform"
+                     else rng.uniform(lo, hi))
+        if self.kind == "int" and isinstance(value, float):
+            value = max(1, int(round(value)))
+        elif self.kind == "float" and isinstance(value, (int, float)) and value is not None:
+            value = float(f"{float(value):.4g}")   # readable in folder listings and tables
+        return self.check("search draw", value)
 
     def default_for(self, profile: str, real: bool = False) -> Any:
         """The default of ``profile`` (of real data when ``real`` and the setting has one),
@@ -145,6 +180,31 @@ class Setting:
                 return self.item != "str" and fits(self.item, value)
             return all(isinstance(k, str) and fits(self.item, v) for k, v in value.items())
         return fits(self.kind, value)
+
+
+SEARCH_KINDS = ("log-uniform", "uniform", "choice", "scale", "log-scale")
+
+
+def _check_search(s: "Setting") -> None:
+    """ValueError unless ``s.search`` is a well-formed distribution whose values fit ``s``."""
+    kind, *args = s.search
+    if kind not in SEARCH_KINDS:
+        raise ValueError(f"search kind {kind!r} is not one of {', '.join(SEARCH_KINDS)}")
+    if kind in ("choice", "scale"):
+        if len(args) != 1 or not isinstance(args[0], tuple) or not args[0]:
+            raise ValueError(f"a {kind} search takes one non-empty tuple of values")
+        if kind == "choice":
+            for v in args[0]:
+                s.check("search choice", v)
+        elif s.kind not in ("int", "float"):
+            raise ValueError("a scale search needs a number setting")
+        return
+    if len(args) != 2 or not all(_is_number(a) for a in args) or not args[0] < args[1]:
+        raise ValueError(f"a {kind} search takes (low, high) with low < high")
+    if kind in ("log-uniform", "log-scale") and args[0] <= 0:
+        raise ValueError(f"a {kind} search needs low > 0")
+    if s.kind not in ("int", "float"):
+        raise ValueError(f"a {kind} search needs a number setting")
 
 
 def _scalar_fits(kind: str, value: Any, low, high, exclusive: str = "") -> bool:

@@ -13,7 +13,10 @@ Per test target:
 3. the summary is the protocol's statistic (mean, or median for fine-tune splits) over the
    units, with the spread as the **sample standard deviation (ddof=1) over the units**
    (NaN for a single unit) and ``n`` the number of units. NaN metrics (undefined, e.g. for
-   constant predictions) are left out, and ``n`` counts the finite units only.
+   constant predictions) are left out, and ``n`` counts the finite units only; a unit
+   whose run *collapsed* (constant or non-finite predictions, the record's ``collapse``)
+   is a failure, named in :attr:`Summary.collapsed` and in the label ('mean of 25 folds,
+   2 collapsed'), never silently averaged away.
 
 This is the one convention for spread in the harness: sample std, ddof=1, with n shown.
 
@@ -62,7 +65,8 @@ class Summary:
     units (one seed's count per unit); folders: the run folders (as strings) that fed it;
     unit_keys: the units with records (tuples of the key columns); missing: units the
     protocol defines without records (names); unverified: why completeness could not be
-    checked ('' when it was, or when the unit is a seed).
+    checked ('' when it was, or when the unit is a seed); collapsed: units (names) with a
+    run whose predictions collapsed on this target (a failed fit).
     """
 
     metrics: dict
@@ -76,6 +80,7 @@ class Summary:
     unit_keys: tuple = ()
     missing: tuple = ()
     unverified: str = ""
+    collapsed: tuple = ()
 
     @property
     def state(self) -> str:
@@ -94,7 +99,12 @@ class Summary:
 
     def label(self) -> str:
         """How the value was aggregated: 'mean of 5 folds', 'mean over 2 of 5 folds'
-        (incomplete), 'median of 10 splits', '1 run'."""
+        (incomplete), 'median of 10 splits', '1 run'; ', k collapsed' appended when runs
+        of k units collapsed (failed fits)."""
+        failed = f", {len(self.collapsed)} collapsed" if self.collapsed else ""
+        return self._label() + failed
+
+    def _label(self) -> str:
         noun = self.unit if self.units == 1 else f"{self.unit}s"
         if self.state == "incomplete":
             bound = "at least " if self.unverified else ""
@@ -170,12 +180,14 @@ def summarise_records(records: Sequence, key_columns: Sequence[str], statistic: 
     targets = list(dict.fromkeys(t for r in records for t in r.targets))
     for target in targets:
         units: dict[tuple, list] = {}
-        seeds, used = set(), []
+        seeds, used, collapsed = set(), [], set()
         for rec, folder in zip(records, folders):
             if target not in rec.targets:
                 continue
             key = unit_of(rec, key_columns) if key_columns else (rec.seed,)
             units.setdefault(key, []).append(rec.targets[target])
+            if target in (rec.facts.get("collapse") or {}):
+                collapsed.add(unit_name(key))
             seeds.add(rec.seed)
             if folder is not None:
                 used.append(str(folder))
@@ -185,7 +197,8 @@ def summarise_records(records: Sequence, key_columns: Sequence[str], statistic: 
         out[target] = Summary({m: _stat(v, statistic) for m, v in per_unit.items()}, statistic,
                               name, len(units), expected if key_columns else None, len(seeds),
                               images, tuple(sorted(used)),
-                              tuple(units) if key_columns else ())
+                              tuple(units) if key_columns else (),
+                              collapsed=tuple(sorted(collapsed)))
     return out
 
 

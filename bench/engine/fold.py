@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import BenchError
-from ..core.metrics import DEFAULT_LOGISTIC, all_metrics, count_failed_fits
+from ..core.metrics import DEFAULT_LOGISTIC, all_metrics, collapse_of, count_failed_fits
 from ..core.record import BadRunFolder, RunFolder, RunRecord
 from ..core.scope import determinism_facts, run_scope
 from ..core.version import __version__
@@ -62,7 +62,7 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
         raise BenchError(f"fold {fold.name} of protocol {cfg['protocol']['name']} has no stage "
                          "that trains a model; a protocol's fold lists at least one")
     engine, init, facts = r.engine, r.init, r.facts
-    rows, per_target = [], {}
+    rows, per_target, collapse = [], {}, {}
     bank = s.pairs if is_pair_method(s.method_cls) else s.bank
     for target, (name, idx) in fold.tests.items():
         ds = s.datasets[name]
@@ -70,6 +70,10 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
                               cfg["test"]["batch_size"])
         mos = np.asarray([ds.records[i].mos for i in idx])
         per_target[target] = all_metrics(pred, mos)
+        if collapse_of(pred):
+            collapse[target] = collapse_of(pred)
+            log(f"{desc}: COLLAPSED on {target}: {collapse[target]} predictions "
+                f"({len(pred)} images); the fit failed (recorded as collapsed)")
         rows += [{"target": target, "image": ds.records[i].image, "mos": m, "prediction": p}
                  for i, m, p in zip(idx, mos, pred)]
     facts = {"extra_train": s.extra, **column_facts(s.method_cls, cfg), **fold.info,
@@ -77,6 +81,7 @@ def _train_and_test(s: Session, cfg: dict, fold: Fold, folder: RunFolder, out_di
              **_pair_facts(s, fold), "logistic": DEFAULT_LOGISTIC,
              "failed_logistic_fits": count_failed_fits(per_target.values()),
              "provenance": provenance(cfg), "weights": cfg.get("weights"),
+             "collapsed": bool(collapse), "collapse": collapse,
              **init_label(cfg), **_environment(engine)}
     record = RunRecord(**_header(s, cfg, fold), targets=per_target, facts=facts)
     network = s.method_cls.trains_network

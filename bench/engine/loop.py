@@ -53,6 +53,17 @@ class FitContext:
         cap = self.cfg["train"].get("iterations_per_epoch")
         return n if not cap else min(n, int(cap) * int(self.cfg["train"]["batch_size"]))
 
+    def epoch_steps(self) -> int:
+        """The optimizer-step budget of one epoch under ``train.budget = steps``: the steps
+        ERM takes over :meth:`epoch_images` images (ceil(epoch_images / train.batch_size)),
+        so every method makes the same number of optimizer steps whatever its batch."""
+        return -(-self.epoch_images() // int(self.cfg["train"]["batch_size"]))
+
+    @property
+    def budget(self) -> str:
+        """'images' (default: equal images per epoch) or 'steps' (equal optimizer steps)."""
+        return str(self.cfg["train"].get("budget", "images"))
+
 
 def train(method, ctx: FitContext) -> list[float]:
     """Fit ``method`` (a :class:`bench.engine.method.Method`) on ``ctx.train``: its ``setup``, then
@@ -66,34 +77,31 @@ def train(method, ctx: FitContext) -> list[float]:
     method whose ``epoch_unit`` is 'iterations'; for 'images' (the harness's methods) it
     is as many calls as it takes for the engine's ``images_seen`` to reach (epoch + 1) x
     ``ctx.epoch_images()`` since the fit began (so every method sees the same images over
-    the fit, up to the images of one of its iterations, whatever its iteration size).
-    ``method.budget`` records the rule."""
+    the fit, up to the images of one of its iterations, whatever its iteration size); under
+    ``train.budget = steps`` the same rule counts optimizer steps against
+    ``ctx.epoch_steps()`` (ERM's steps per epoch), so every method makes equal progress in
+    steps. ``method.budget`` records the rule."""
     e = ctx.engine
     method.setup(ctx)
     schedule = method.schedule()
     epochs = int(schedule["epochs"])
     by_images = method.epoch_unit == "images"
+    by_steps = by_images and ctx.budget == "steps"
     cap = schedule.get("iterations_per_epoch", ctx.cfg["train"].get("iterations_per_epoch"))
-    method.budget = {"epoch_unit": "images" if by_images else "iterations",
-                     "epochs": epochs, "epoch_images": ctx.epoch_images() if by_images else None}
+    method.budget = {"epoch_unit": ("steps" if by_steps else "images") if by_images
+                     else "iterations", "budget": ctx.budget if by_images else "iterations",
+                     "epochs": epochs, "epoch_images": ctx.epoch_images() if by_images else None,
+                     "epoch_steps": ctx.epoch_steps() if by_steps else None}
     state = dict(method.state())
     if method.optimizer is not None:
         state["scheduler"] = _scheduler(method.optimizer, schedule)
-    base = e.images_seen          # the restored count below is relative to the same start
+    # the restored counts below are relative to the same start
+    base = e.optimizer_steps if by_steps else e.images_seen
     start = _resume(ctx, state)
     for epoch in range(start, epochs):
         losses: list[float] = []
         if by_images:
-            # cumulative: epoch k ends once (k + 1) x epoch_images images are seen, so the
-            # whole fit sees epochs x epoch_images images up to one iteration's images
-            target = (epoch + 1) * ctx.epoch_images()
-            while e.images_seen - base < target or not losses:  # at least one update
-                before = e.images_seen
-                losses += _as_list(method.update(ctx))
-                if e.images_seen == before:
-                    raise BenchError(f"method {type(method).__name__}: an update saw no images, "
-                                     "so an epoch counted in images never ends (set "
-                                     "epoch_unit = 'iterations' or step through Engine.step)")
+            _budgeted_epoch(method, ctx, epoch, base, by_steps, losses)
         else:
             for _ in range(_capped(method.iterations_per_epoch(), cap)):
                 losses += _as_list(method.update(ctx))
@@ -107,25 +115,22 @@ def train(method, ctx: FitContext) -> list[float]:
     return list(ctx.history)
 
 
-def _as_list(got) -> list:
-    """An update's losses as a list: a float or a 0-dim tensor (Engine.step's) is one."""
-    if isinstance(got, (float, int)) or getattr(got, "ndim", None) == 0:
-        return [got]
-    return list(got)
-
-
-def epoch_mean(losses: list) -> float:
-    """The mean of an epoch's losses (floats and device tensors, e.g. Engine.step's),
-    read on the host in ONE copy: the same float64 mean as over their floats one by one."""
-    import torch
-
-    at = [k for k, v in enumerate(losses) if isinstance(v, torch.Tensor)]
-    values = np.array([0.0 if isinstance(v, torch.Tensor) else float(v) for v in losses],
-                      dtype=np.float64)
-    if at:
-        stacked = torch.stack([losses[k].detach().reshape(()).double() for k in at])
-        values[at] = stacked.cpu().numpy()
-    return float(np.mean(values))
+def _budgeted_epoch(method, ctx: FitContext, epoch: int, base: int, by_steps: bool,
+                    losses: list) -> None:
+    """Calls of ``method.update`` until the fit's images (``by_steps``: optimizer steps)
+    since ``base`` reach (epoch + 1) x the epoch budget; cumulative, so the whole fit sees
+    epochs x the budget up to one iteration's worth. Losses are appended to ``losses``."""
+    e = ctx.engine
+    count = (lambda: e.optimizer_steps) if by_steps else (lambda: e.images_seen)
+    target = (epoch + 1) * (ctx.epoch_steps() if by_steps else ctx.epoch_images())
+    while count() - base < target or not losses:  # at least one update
+        before = count()
+        losses += _as_list(method.update(ctx))
+        if count() == before:
+            unit = "optimizer steps" if by_steps else "images"
+            raise BenchError(f"method {type(method).__name__}: an update made no {unit}, "
+                             f"so an epoch counted in {unit} never ends (set "
+                             "epoch_unit = 'iterations' or step through Engine.step)")
 
 
 def _capped(natural: int, cap) -> int:

@@ -115,10 +115,15 @@ class Fit(Stage):
         from .fitting import fit_method
         from .session import with_extra
 
+        from .holdout import holdout_split, score_holdout
+
+        train, held = holdout_split(r.session, self.train, r.cfg, r.fold.name)
         r.engine, r.init, facts = fit_method(
-            r.session, r.cfg, with_extra(r.session, self.train), r.fold.name, r.desc, r.log,
+            r.session, r.cfg, with_extra(r.session, train), r.fold.name, r.desc, r.log,
             r.checkpoint(self), self.unlabelled())
         r.facts.update(facts)
+        if held:
+            r.facts["holdout"] = score_holdout(r.session, r.engine, r.cfg, held, r.log, r.desc)
 
 
 @dataclass(eq=False)

@@ -41,10 +41,11 @@ META_SETTINGS = {
                          "at method.head_lr); adam = the earlier reading, Adam fed theta - phi "
                          "(kept for comparison only)", choices=("interp", "metaiqa-code", "adam")),
     "beta": Setting(1.0, "float", "Reptile step size beta of interp / metaiqa-code, in (0, 1]",
-                    low=1e-6, high=1.0),
+                    low=1e-6, high=1.0, search=("uniform", 0.1, 1.0)),
     "head_lr": Setting(1e-2, "float", "inner Adam lr of the regression head under "
                        "meta_step=metaiqa-code (the backbone keeps train.lr)", low=0),
-    "meta_lr": Setting(1e-2, "float", "lr of the Adam meta optimizer (meta_step=adam only)", low=0),
+    "meta_lr": Setting(1e-2, "float", "lr of the Adam meta optimizer (meta_step=adam only)", low=0,
+                       search=("log-uniform", 1e-4, 1e-2)),
     "meta_betas": Setting([0.9, 0.9999], "list", "betas of the Adam meta optimizer "
                           "(meta_step=adam only)", item="float", low=0, high=0.999999, length=2),
     "bn_stats": Setting("interp", "str", "BatchNorm running statistics: interp = moved by the "
@@ -56,14 +57,34 @@ META_SETTINGS = {
                         "running statistics taken from a uniform batch of the whole training set "
                         "(method.bn_refresh images) at the start of every meta-iteration, and "
                         "recomputed over the training set after the last one",
-                        choices=("subset", "global")),
+                        choices=("subset", "global"), search=("choice", ("subset", "global"))),
     "bn_refresh": Setting(64, "int", "images of the mixed batch that sets the BatchNorm "
                           "statistics under bn_batch=global", low=2, high=100000),
     "sampling": Setting("uniform", "str", "subset minibatches: uniform draws with the Eq. 6 "
                         "weights renormalised, or weighted = drawn with probability equal to "
                         "the Eq. 6 weights", choices=("uniform", "weighted")),
+    "inner_steps": Setting(1, "int", "inner optimizer steps per subset (CIS) or per "
+                           "meta-iteration (CIP), each on a fresh minibatch, before the meta step",
+                           low=1, high=1000, search=("choice", (1, 2, 4, 8))),
+    "inner_beta1": Setting(None, "float", "beta1 of the inner Adam (null: train.betas' first; "
+                           "0: no momentum carried across subsets, as Reptile's code)",
+                           low=0.0, high=0.999999, nullable=True, search=("choice", (None, 0.0))),
+    "assignment": Setting("soft", "str", "content clusters: soft = every image in every cluster's "
+                       "subset with its probability (Eq. 6); hard = each reference in its most "
+                       "probable cluster only (argmax)", choices=("soft", "hard"),
+                       search=("choice", ("soft", "hard"))),
 }
 CAUSAL_SETTINGS = {**DIVISION_SETTINGS, **META_SETTINGS, "subset_batch": SUBSET_BATCH}
+
+
+def inner_optimizer(engine, hp: dict, lr: float):
+    """The inner Adam at ``lr`` (the head at ``head_lr`` under metaiqa-code), its beta1
+    replaced by ``inner_beta1`` when that is set (0: no momentum carried across subsets)."""
+    opt = inner_adam(engine, lr, hp["head_lr"] if hp["meta_step"] == "metaiqa-code" else None)
+    if hp["inner_beta1"] is not None:
+        for group in opt.param_groups:
+            group["betas"] = (float(hp["inner_beta1"]), group["betas"][1])
+    return opt
 
 
 def meta_updater(engine, hp: dict) -> ReptileMeta:
@@ -74,10 +95,25 @@ def meta_updater(engine, hp: dict) -> ReptileMeta:
                        hp["meta_betas"], buffers)
 
 
+IDENTITY_NOTE = ("interp with beta=1 and one inner step: the meta step is the identity "
+                 "(plain Adam over one-subset batches)")
+
+
+def meta_is_identity(hp: dict) -> bool:
+    """True when the meta step changes nothing: theta + 1 (phi - theta) = phi after one inner
+    step (interp or metaiqa-code with beta = 1 and inner_steps = 1)."""
+    return hp["meta_step"] != "adam" and hp["beta"] == 1.0 and hp["inner_steps"] == 1
+
+
 def meta_facts(hp: dict, meta: ReptileMeta | None) -> dict:
-    """What a run record says about the meta step reading."""
+    """What a run record says about the meta step reading (with ``meta_identity`` and a
+    note when the meta step is the identity)."""
     step = hp["meta_step"]
-    out = {"meta_step": step, "bn_stats": hp["bn_stats"]}
+    out = {"meta_step": step, "bn_stats": hp["bn_stats"], "inner_steps": hp["inner_steps"],
+           "inner_beta1": hp["inner_beta1"], "assignment": hp["assignment"],
+           "meta_identity": meta_is_identity(hp)}
+    if out["meta_identity"]:
+        out["meta_note"] = IDENTITY_NOTE
     if step == "adam":
         out.update(meta_lr=hp["meta_lr"], note="earlier reading: Adam fed theta - phi, "
                    "scale-free, kept for comparison")
@@ -119,9 +155,10 @@ class CausalMethod(Method):
         self.subsets, self.content_feature = self.divide(ctx)
         self.batches = SubsetBatches(self.subsets, ctx.train, lambda d: subset_batch(hp, d),
                                      e.rng, hp["sampling"])
-        head_lr = hp["head_lr"] if hp["meta_step"] == "metaiqa-code" else None
-        self.optimizer = inner_adam(e, self.cfg["train"]["lr"], head_lr)
+        self.optimizer = inner_optimizer(e, hp, self.cfg["train"]["lr"])
         self.meta = meta_updater(e, hp)
+        if meta_is_identity(hp):
+            ctx.log(f"{self.display}: {IDENTITY_NOTE}")
 
     def divide(self, ctx: FitContext) -> tuple:
         """(subsets, content feature used): the counterfactual division of the training set
@@ -130,6 +167,7 @@ class CausalMethod(Method):
 
         return divide(ctx.train, self.hp["clusters"], int(self.cfg["seed"]), self.levels,
                       log=ctx.log, checkpoint=imagenet_weights("resnet18", self.cfg["model"]),
+                      hard=self.hp["assignment"] == "hard",
                       **{k: self.hp[k] for k in DIVISION_KEYS})
 
     @classmethod

@@ -1,7 +1,8 @@
 """Causal-IQA parallel (CIP, paper Algorithm 2) and its ablations CIP\\C, CIP+L, CIP+M.
 
-One meta-iteration: phi <- theta; ONE inner step on the mean over subsets of the subset
-losses (Eq. 6 weighted), then the meta step (method.meta_step).
+One meta-iteration: phi <- theta; ONE inner step (``method.inner_steps`` steps, each on
+fresh minibatches) on the mean over subsets of the subset losses (Eq. 6 weighted), then
+the meta step (method.meta_step).
 
 The forward pass (``method.forward``) computes that one gradient either from one mixed
 batch holding a minibatch of every subset (``mixed``) or from one forward/backward pass per
@@ -66,14 +67,16 @@ class CIP(CausalMethod):
     def _meta_iteration(self, ctx: FitContext) -> list[float]:
         self.meta.begin()
         n = len(self.subsets)
-        if self.hp["forward"] == "mixed":
-            pos, w = parallel_batch(self.batches, n)
-            loss = ctx.engine.step(self.optimizer, ctx.train, pos, w)
-        else:
-            parts = [self.batches.next(k) for k in range(n)]
-            loss = accumulated_step(ctx.engine, self.optimizer, ctx.train, parts)
+        losses = []
+        for _ in range(int(self.hp["inner_steps"])):
+            if self.hp["forward"] == "mixed":
+                pos, w = parallel_batch(self.batches, n)
+                losses.append(ctx.engine.step(self.optimizer, ctx.train, pos, w))
+            else:
+                parts = [self.batches.next(k) for k in range(n)]
+                losses.append(accumulated_step(ctx.engine, self.optimizer, ctx.train, parts))
         self.meta.end()
-        return [loss]
+        return losses
 
     def describe(self) -> dict:
         return {**super().describe(), "forward": self.hp["forward"]}

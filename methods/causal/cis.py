@@ -1,8 +1,9 @@
 """Causal-IQA serial (CIS, paper Algorithm 1) and its ablations CIS\\C, CIS+L, CIS+M.
 
-One meta-iteration: phi <- theta; for every subset of S, in a fresh random order, one
-inner optimizer step on a minibatch of that subset (Eq. 6 weighted); then the meta step
-theta <- theta + beta (phi - theta) (docs/readings.md).
+One meta-iteration: phi <- theta; for every subset of S, in a fresh random order,
+``method.inner_steps`` inner optimizer steps (one by default) on fresh minibatches of that
+subset (Eq. 6 weighted); then the meta step theta <- theta + beta (phi - theta)
+(docs/readings.md). With beta = 1 and one inner step the meta step is the identity.
 """
 from __future__ import annotations
 
@@ -32,9 +33,14 @@ class CIS(CausalMethod):
     def update(self, ctx: FitContext) -> list[float]:
         e = ctx.engine
 
+        steps = int(self.hp["inner_steps"])
+
         def inner(k: int) -> float:
-            pos, w = self.batches.next(k)
-            return e.step(self.optimizer, ctx.train, pos, w)
+            losses = []
+            for _ in range(steps):
+                pos, w = self.batches.next(k)
+                losses.append(e.step(self.optimizer, ctx.train, pos, w))
+            return losses[0] if steps == 1 else float(sum(losses) / steps)
 
         with self.inner_scope(ctx):
             return serial_meta_iteration(self.meta, e.rng.permutation(len(self.subsets)), inner)

@@ -155,11 +155,13 @@ def build_subsets(types: list, refs: list, w_ref: dict, clusters: int,
 def divide(train, clusters: int, seed: int, levels: bool = False, feature: str = "auto",
            tsne_dims: int = 10, perplexity: float = 30.0, covariance: str = "diag",
            log: Callable[[str], None] = print,
-           checkpoint=None) -> tuple[list[Subset], Optional[str]]:
+           checkpoint=None, hard: bool = False) -> tuple[list[Subset], Optional[str]]:
     """(the subsets S of ``train``, the content feature used or None): content clusters of
     its references (``train.reference_image``; c = 1 needs no features; ``checkpoint``: the
     ResNet-18 weights of the ImageNet feature, default the torch cache's), crossed with its
-    distortion types (and levels when ``levels``), weighted by Eq. 6. UsageError when
+    distortion types (and levels when ``levels``), weighted by Eq. 6; ``hard``: each
+    reference belongs to its most probable cluster only (one-hot w, a subset holds only its
+    cluster's images, weighted uniformly). UsageError when
     ``clusters`` exceeds the references or an image has no distortion type."""
     from bench.core.errors import UsageError
 
@@ -172,6 +174,8 @@ def divide(train, clusters: int, seed: int, levels: bool = False, feature: str =
         feats, used = content_features([train.reference_image(k) for k in keys], feature, log,
                                        checkpoint)
         w = cluster_probabilities(feats, clusters, tsne_dims, perplexity, seed, covariance)
+        if hard:
+            w = np.eye(clusters)[np.argmax(w, axis=1)]
     else:
         w = np.ones((len(keys), 1))
     types = train.type_keys()
@@ -180,5 +184,15 @@ def divide(train, clusters: int, seed: int, levels: bool = False, feature: str =
                          "every training image")
     subsets = build_subsets(types, train.ref, dict(zip(keys, w)), clusters,
                             train.level if levels else None)
-    return subsets, used
+    return (only_weighted(subsets) if hard else subsets), used
+
+
+def only_weighted(subsets: list[Subset]) -> list[Subset]:
+    """Each subset without its items of weight 0 (hard clusters: the other clusters'
+    images), the remaining weights renormalised to sum to 1."""
+    out = []
+    for s in subsets:
+        keep = s.weights > 0
+        out.append(Subset(s.key, s.items[keep], s.weights[keep] / s.weights[keep].sum()))
+    return out
 
