@@ -115,6 +115,27 @@ def train(method, ctx: FitContext) -> list[float]:
     return list(ctx.history)
 
 
+def _as_list(got) -> list:
+    """An update's losses as a list: a float or a 0-dim tensor (Engine.step's) is one."""
+    if isinstance(got, (float, int)) or getattr(got, "ndim", None) == 0:
+        return [got]
+    return list(got)
+
+
+def epoch_mean(losses: list) -> float:
+    """The mean of an epoch's losses (floats and device tensors, e.g. Engine.step's),
+    read on the host in ONE copy: the same float64 mean as over their floats one by one."""
+    import torch
+
+    at = [k for k, v in enumerate(losses) if isinstance(v, torch.Tensor)]
+    values = np.array([0.0 if isinstance(v, torch.Tensor) else float(v) for v in losses],
+                      dtype=np.float64)
+    if at:
+        stacked = torch.stack([losses[k].detach().reshape(()).double() for k in at])
+        values[at] = stacked.cpu().numpy()
+    return float(np.mean(values))
+
+
 def _budgeted_epoch(method, ctx: FitContext, epoch: int, base: int, by_steps: bool,
                     losses: list) -> None:
     """Calls of ``method.update`` until the fit's images (``by_steps``: optimizer steps)
