@@ -67,7 +67,7 @@ def execute(spec: RunSpec, jobs: int | None = 1, log: Callable[[str], None] | No
     from ..engine.fold import run_fold
     from ..engine.session import check_config, prepare, run_folder
     from .environment import cache_dir, estimate_run_bytes, free_space, writable_dir
-    from .fold_workers import FoldWorkers, auto_jobs
+    from .fold_workers import FoldWorkers, _uses_gpu, auto_jobs
 
     log = log or _stderr
     cfg = spec.config()
@@ -82,6 +82,11 @@ def execute(spec: RunSpec, jobs: int | None = 1, log: Callable[[str], None] | No
     folders = {f.name: RunFolder(run_folder(cfg, f, out)) for f in folds}
     todo = sum(not folders[f.name].is_finished() for f in folds)
     jobs = min(jobs or auto_jobs(cfg, todo), max(todo, 1))
+    if jobs > 1 and _uses_gpu(cfg):
+        from ..data.device_bank import bank_nbytes
+        from .gpu_jobs import pack_on_gpu
+
+        jobs = pack_on_gpu(cfg, jobs, bank_nbytes(session.bank), log)
     if announce:
         log(summary_line(cfg, folds, out)
             + (f"\n{jobs} processes share the {todo} fold(s) to do" if jobs > 1 else ""))

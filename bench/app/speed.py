@@ -258,7 +258,8 @@ class Rig:
 
 
 def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
-            dataset: str = "syn-kadid", log: Callable[[str], None] = print) -> dict:
+            dataset: str = "syn-kadid", log: Callable[[str], None] = print,
+            read_steps: int = 50) -> dict:
     """Measure ``cfg['method']`` under ``cfg`` (a resolved config with ``method``) and
     return the report as a dict (see the module docstring for the blocks).
 
@@ -266,7 +267,9 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
     (in rotating order) and harness/bare is the ratio of their median step times; the
     method's inner steps are each followed by an ERM step of the same batch size, and
     method/ERM is the median over repeats of (method block time less its ERM steps) /
-    (those ERM steps). The data blocks are timed between them."""
+    (those ERM steps). The data blocks are timed between them. Afterwards, untimed, host
+    reads are counted over ``read_steps`` ERM steps and method steps (bench/app/speed_reads.py;
+    0: not counted)."""
     import torch
 
     from ..engine.device import resolve_device
@@ -299,7 +302,12 @@ def measure(cfg: dict, steps: int = 20, repeats: int = 7, data: str = "auto",
         times["ratio"].append(tm / tx)
         times["data"].append(rig.data_block(steps))
         times["host"].append(rig.host_block(steps))
-    return _report(cfg, rig, sd, times, steps, repeats, n_iter, n_steps, n_images)
+    result = _report(cfg, rig, sd, times, steps, repeats, n_iter, n_steps, n_images)
+    if read_steps:
+        from .speed_reads import count_reads
+
+        result["host_reads"] = count_reads(rig, int(read_steps))
+    return result
 
 
 def _report(cfg: dict, rig: Rig, sd: SpeedData, times: dict, steps: int, repeats: int,

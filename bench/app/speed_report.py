@@ -40,4 +40,15 @@ def format_report(r: dict) -> str:
         f"({r['repeats']} repeats of {r['steps']} bare/ERM/pre-cut step triples and one method block with "
         "its matched ERM steps interleaved step by step; medians)",
     ]
+    hr = r.get("host_reads")
+    if hr:
+        lines.append(
+            f"host reads per optimizer step: ERM {hr['erm']['reads_per_step']:.3f}, {r['method']} "
+            f"{hr['method']['reads_per_step']:.3f} over {hr['method']['steps']} steps (target <= "
+            f"{hr['target_per_step']:.2f}: {'met' if hr['meets_target'] else 'MISSED'}"
+            + ("" if hr["meets_target"] else f"; at {hr['method']['where'] or hr['erm']['where']}")
+            + ")")
+    for n, f in (r.get("folds_per_device") or {}).items():
+        lines.append(f"{n} fold process(es) on the device: {f['img_s']:.0f} images/s in all "
+                     f"({f['per_fold_img_s']:.0f} each, ERM, {f['seconds']:.1f} s)")
     return "\n".join(lines)

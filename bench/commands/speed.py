@@ -19,6 +19,14 @@ def add_arguments(p) -> None:
                         "as many inner steps or as many images, whichever comes first (default 20)")
     p.add_argument("--repeats", type=int, default=7,
                    help="interleaved repeats of every block; medians are reported (default 7)")
+    p.add_argument("--read-steps", type=int, default=50,
+                   help="optimizer steps (ERM, then the method's) run untimed under the host-read "
+                        "counter after the measurement; 0: no count (default 50)")
+    p.add_argument("--folds-per-device", metavar="COUNTS",
+                   help="also measure the aggregate ERM images/s of N fold processes sharing "
+                        "the device, for each N in COUNTS (e.g. 1,2,4)")
+    p.add_argument("--folds-seconds", type=float, default=10.0,
+                   help="seconds of ERM steps per fold process in --folds-per-device (default 10)")
     p.add_argument("--data", choices=("auto", "suite", "random"), default="auto",
                    help="training data: auto = a LODO fold of --dataset when the synthetic "
                         "suite is already generated (or --data-root is given), else random "
@@ -86,6 +94,15 @@ def main(args) -> int:
 
     if args.steps < 1 or args.repeats < 1:
         raise UsageError("--steps and --repeats must be at least 1")
+    if args.read_steps < 0:
+        raise UsageError("--read-steps must be 0 or more")
+    counts = None
+    if args.folds_per_device:
+        from ..app.speed_folds import parse_counts
+
+        counts = parse_counts(args.folds_per_device)
+        if not 0 < args.folds_seconds <= 3600:
+            raise UsageError("--folds-seconds must lie in (0, 3600]")
     cfg = build_config(args)
     from ..core.registry import METHODS
 
@@ -104,9 +121,15 @@ def main(args) -> int:
     dataset = args.dataset or ("kadid10k" if cfg["data"]["root"] else "syn-kadid")
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     result = measure(cfg, steps=args.steps, repeats=args.repeats, data=args.data,
-                     dataset=dataset, log=log)
+                     dataset=dataset, log=log, read_steps=args.read_steps)
     if why:
         result["torch_threads_why"] = why
+    if counts:
+        from ..app.speed_folds import aggregate
+
+        cpu = resolve_device(cfg["device"]).type == "cpu"
+        cfg["engine"]["threads"] = torch.get_num_threads() if cpu else configured
+        result["folds_per_device"] = aggregate(cfg, counts, args.folds_seconds, args.data, dataset)
     if args.json:
         print(json.dumps(result, default=str))
     else:

@@ -108,6 +108,10 @@ CORE_SETTINGS: dict[str, S] = {
                       "which also sets the draw's values; set by hand it only labels the run) "
                       "whose values this run's searched settings hold; 0 = the defaults; "
                       "null: not part of a search", low=0, nullable=True),
+    "train.read_losses_every": S(100, "int", "optimizer steps between host reads of the "
+                                 "training loss for the NaN check (0: only at the end of an "
+                                 "epoch, when the loop reads the epoch's losses at once)", low=0,
+                                 high=10**9),
     "train.checkpoint": S(False, "bool", "checkpoint every epoch and resume from it",
                           per_profile={"paper": True}),
     "test.batch_size": S(64, "int", "images per prediction batch", low=1),

@@ -158,6 +158,12 @@ class Engine:
         self.channels_last = _flag(setting(cfg, "engine.channels_last"), device)
         self.fused = _flag(setting(cfg, "engine.fused"), device)
         self.model = model.to(device)
+        # reproducible CUDA: AdaptiveAvgPool2d's backward is nondeterministic there
+        self.mean_pools = 0
+        if device.type == "cuda" and setting(cfg, "deterministic"):
+            from .models import deterministic_pooling
+
+            self.mean_pools = deterministic_pooling(self.model)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # what the steps call: the model itself unless autocast needs the wrapper
@@ -168,6 +174,7 @@ class Engine:
             kw = {} if self.compiled is True else {"backend": str(self.compiled)}
             self.net = torch.compile(self.net, **kw)
         self._stager = HostStager(device)
+        self._small = HostStager(device, slots=8)   # targets and weights (pinned on CUDA)
         self._placed: dict = {}  # id(bank) -> (bank, 'device' | 'host')
         self._kept: dict = {}    # batch buffers step() reuses from step to step
         self._reuse = False      # True while step() cuts its batch
@@ -179,6 +186,11 @@ class Engine:
         self.optimizer_steps = 0   # calls of step(): one optimizer update each
         # called with the batch size after every step (bench speed's matched ERM steps)
         self.step_observers: list[Callable[[int], None]] = []
+        # losses are read on the host once per epoch (by the loop) and, for the NaN check,
+        # every train.read_losses_every optimizer steps (0: never here); until then their
+        # sum stays on the device (a float64 0-dim tensor), so a step never waits for it
+        self.read_every = int(setting(cfg, "train.read_losses_every"))
+        self._window = None         # sum of the losses since the last read, on the device
 
     def describe(self) -> dict:
         """How this engine runs (for the run record): amp, memory format, Adam, compile,
@@ -186,7 +198,8 @@ class Engine:
         places = sorted({p for _, p in self._placed.values()})
         return {"amp": "bf16" if self.amp_dtype is torch.bfloat16 else "off",
                 "channels_last": self.channels_last, "adam": "fused" if self.fused else "foreach",
-                "compile": self.compiled, "placement": ",".join(places) or self.placement}
+                "compile": self.compiled, "placement": ",".join(places) or self.placement,
+                **({"mean_pools": self.mean_pools} if self.mean_pools else {})}
 
     # ------------------------------------------------------------------ batches
     def placement_of(self, bank: ImageBank) -> str:
@@ -257,8 +270,14 @@ class Engine:
     def batch(self, ts: TrainSet, pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(images, targets) for training positions ``pos``: random crops and flips."""
         x = self.to_float(self.crops(ts.bank, ts.index[pos]))
-        y = torch.from_numpy(ts.mos[pos]).to(self.device, non_blocking=True)
-        return x, y
+        return x, self.upload(ts.mos[pos])
+
+    def upload(self, array: np.ndarray, dtype=None) -> torch.Tensor:
+        """A host array (cast to numpy ``dtype`` first when given) as a tensor on the
+        device: wrapped on a CPU; on a GPU through a pinned buffer and a non-blocking copy
+        (never a blocking copy from pageable memory)."""
+        a = np.asarray(array) if dtype is None else np.asarray(array, dtype=dtype)
+        return self._small.upload(a)
 
     # ------------------------------------------------------------------ optimisation
     def adam(self, param_groups, lr: float) -> torch.optim.Optimizer:
@@ -283,29 +302,47 @@ class Engine:
             x, y = self.batch(ts, pos)
         finally:
             self._reuse = False
-        w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+        w = None if weights is None else self.upload(weights, np.float32)
         loss = self.loss(self.net(x), y, w, loss_kind)
         return self.apply(opt, loss, len(pos))
 
-    def apply(self, opt, loss, n: int) -> float:
+    def apply(self, opt, loss, n: int) -> torch.Tensor:
         """Backward ``loss`` and take one step of ``opt``, counting ``n`` images seen and one
         optimizer step (the budget every run records) and telling the step observers;
-        returns the loss as a float, TrainingDiverged when not finite.
+        returns the loss as a detached float64 0-dim tensor on the device, NOT read on the
+        host (``float()`` of it waits for the GPU; the loop reads an epoch's losses at once).
+        Every train.read_losses_every steps the losses since the last check are read once:
+        TrainingDiverged when one was not finite (and at the end of every epoch, by the loop).
 
         ``loss`` is a scalar tensor, or an iterable of them (a generator computing each
         when asked): their gradients accumulate, one backward pass each, before the one
         step, and the returned loss is their sum (a method weights the parts)."""
         opt.zero_grad(set_to_none=True)
-        value = 0.0
+        value = None
         for part in ([loss] if isinstance(loss, torch.Tensor) else loss):
             part.backward()
-            value += self.check(part)
+            # float64 on the device: the same sum as adding the parts' floats on the host
+            v = part.detach().double()
+            value = v if value is None else value + v
         opt.step()
         self.images_seen += int(n)
         self.optimizer_steps += 1
         for observe in self.step_observers:
             observe(int(n))
+        self._watch(value)
         return value
+
+    def _watch(self, value: torch.Tensor) -> None:
+        """Add ``value`` to the unread window; every ``read_every`` steps read the window
+        once and raise TrainingDiverged when it is not finite."""
+        self._window = value if self._window is None else self._window + value
+        if self.read_every and self.optimizer_steps % self.read_every == 0:
+            window, self._window = self._window, None
+            if not bool(torch.isfinite(window)):
+                raise TrainingDiverged(
+                    f"training loss became {float(window)} within the {self.read_every} "
+                    f"optimizer steps before step {self.optimizer_steps}; the run stops without "
+                    "a done marker (lower train.lr or check the data)")
 
     @staticmethod
     def check(loss: torch.Tensor) -> float:
@@ -328,6 +365,7 @@ class Engine:
         out = []
         for i in range(0, len(index), batch_size):
             x = self.to_float(self.test_images(bank, index[i:i + batch_size]))
-            out.append(self.net(x).float().cpu().numpy())
+            out.append(self.net(x).float())
         self.model.train()
-        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+        # one read for all batches (the GPU runs ahead of the host until here)
+        return torch.cat(out).cpu().numpy().astype(np.float64) if out else np.zeros(0)

@@ -12,7 +12,7 @@ import numpy as np
 from ..core.errors import BenchError
 from ..core.metrics import DEFAULT_LOGISTIC, all_metrics, collapse_of, count_failed_fits
 from ..core.record import BadRunFolder, RunFolder, RunRecord
-from ..core.scope import run_scope
+from ..core.scope import determinism_facts, run_scope
 from ..core.version import __version__
 from .protocol import Fold
 from .session import Session, fold_config, is_pair_method, provenance, run_folder
@@ -45,7 +45,9 @@ def _environment(engine) -> dict:
     return {"device": str(engine.device), "torch_threads": torch.get_num_threads(),
             "deterministic": {"use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
                               "cudnn_deterministic": torch.backends.cudnn.deterministic,
-                              "cudnn_benchmark": torch.backends.cudnn.benchmark},
+                              "cudnn_benchmark": torch.backends.cudnn.benchmark,
+                              **determinism_facts(engine.device,
+                                                  torch.are_deterministic_algorithms_enabled())},
             "versions": {"bench": __version__, "python": platform.python_version(),
                          "torch": torch.__version__, "numpy": np.__version__}}
 

@@ -104,16 +104,36 @@ def train(method, ctx: FitContext) -> list[float]:
             _budgeted_epoch(method, ctx, epoch, base, by_steps, losses)
         else:
             for _ in range(_capped(method.iterations_per_epoch(), cap)):
-                got = method.update(ctx)
-                losses += [got] if isinstance(got, float) else list(got)
+                losses += _as_list(method.update(ctx))
         if "scheduler" in state:
             state["scheduler"].step()
         method.end_epoch(ctx, epoch)
-        _epoch_done(ctx, epoch, float(np.mean(losses)))
+        _epoch_done(ctx, epoch, epoch_mean(losses))
         if ctx.checkpoint is not None and epoch + 1 < epochs:
             _save(ctx, state, epoch)
     method.end_training(ctx)
     return list(ctx.history)
+
+
+def _as_list(got) -> list:
+    """An update's losses as a list: a float or a 0-dim tensor (Engine.step's) is one."""
+    if isinstance(got, (float, int)) or getattr(got, "ndim", None) == 0:
+        return [got]
+    return list(got)
+
+
+def epoch_mean(losses: list) -> float:
+    """The mean of an epoch's losses (floats and device tensors, e.g. Engine.step's),
+    read on the host in ONE copy: the same float64 mean as over their floats one by one."""
+    import torch
+
+    at = [k for k, v in enumerate(losses) if isinstance(v, torch.Tensor)]
+    values = np.array([0.0 if isinstance(v, torch.Tensor) else float(v) for v in losses],
+                      dtype=np.float64)
+    if at:
+        stacked = torch.stack([losses[k].detach().reshape(()).double() for k in at])
+        values[at] = stacked.cpu().numpy()
+    return float(np.mean(values))
 
 
 def _budgeted_epoch(method, ctx: FitContext, epoch: int, base: int, by_steps: bool,
@@ -126,8 +146,7 @@ def _budgeted_epoch(method, ctx: FitContext, epoch: int, base: int, by_steps: bo
     target = (epoch + 1) * (ctx.epoch_steps() if by_steps else ctx.epoch_images())
     while count() - base < target or not losses:  # at least one update
         before = count()
-        got = method.update(ctx)
-        losses += [got] if isinstance(got, float) else list(got)
+        losses += _as_list(method.update(ctx))
         if count() == before:
             unit = "optimizer steps" if by_steps else "images"
             raise BenchError(f"method {type(method).__name__}: an update made no {unit}, "
@@ -152,7 +171,7 @@ def _scheduler(opt, schedule: dict):
 
 def _epoch_done(ctx: FitContext, epoch: int, loss: float) -> None:
     if not math.isfinite(loss):
-        raise TrainingDiverged(f"training loss of epoch {epoch} became {loss}; the run stops "
+        raise TrainingDiverged(f"training loss became {loss} in epoch {epoch}; the run stops "
                                "without a done marker (lower train.lr or check the data)")
     ctx.history.append(loss)
     ctx.epoch_done(epoch, loss)

@@ -42,6 +42,29 @@ class SmallCNN(nn.Module):
         return self.features(x).mean(dim=(2, 3))
 
 
+class GlobalMeanPool(nn.Module):
+    """B x C x H x W -> B x C x 1 x 1 by a mean over H and W: what AdaptiveAvgPool2d(1)
+    computes, with a deterministic backward on CUDA (AdaptiveAvgPool2d's uses atomic adds,
+    so deterministic runs could not repeat bit for bit; see docs/gpu.md)."""
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3), keepdim=True)
+
+
+def deterministic_pooling(model: nn.Module) -> int:
+    """Replace every AdaptiveAvgPool2d with output size 1 in ``model`` by
+    :class:`GlobalMeanPool` (same parameters: none); the number replaced. The engine does
+    this on CUDA when determinism is on; CPU models are left as built."""
+    swapped = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            size = getattr(child, "output_size", None)
+            if isinstance(child, nn.AdaptiveAvgPool2d) and size in (1, (1, 1)):
+                setattr(parent, name, GlobalMeanPool())
+                swapped += 1
+    return swapped
+
+
 def _torchvision_resnet(arch: str) -> Callable[[], nn.Module]:
     def build() -> nn.Module:
         import torchvision

@@ -74,7 +74,7 @@ class PairMethod(Method):
     @staticmethod
     def step(ctx: FitContext, opt, loss, n: int) -> float:
         """Backward ``loss`` and take one step of ``opt``; ``n`` pairs counted as seen
-        (the loop's image budget). Returns the loss; TrainingDiverged when not finite."""
+        (the loop's image budget). Returns the loss, a device tensor (Engine.apply)."""
         return ctx.engine.apply(opt, loss, n)
 
     # ---------------------------------------------------------------- prediction

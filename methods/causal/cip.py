@@ -36,17 +36,16 @@ def parallel_batch(batches, n_subsets: int) -> tuple[np.ndarray, np.ndarray]:
     return pos, w
 
 
-def accumulated_step(engine, opt: torch.optim.Optimizer, ts, parts: list) -> float:
+def accumulated_step(engine, opt: torch.optim.Optimizer, ts, parts: list) -> torch.Tensor:
     """One optimizer step on the mean over ``parts`` (a list of (positions, weights
     summing to 1), one per subset) of the weighted batch losses, with one forward and
     backward pass per part and the gradients accumulated, through ``Engine.apply`` (its
-    budget counts, checks and step observers). Returns the mean loss."""
+    budget counts, checks and step observers). Returns the mean loss (a device tensor)."""
 
     def losses():
         for pos, w in parts:
             x, y = engine.batch(ts, pos)
-            wt = torch.as_tensor(np.asarray(w) / len(parts), dtype=torch.float32,
-                                 device=engine.device)
+            wt = engine.upload(np.asarray(w) / len(parts), np.float32)
             yield engine.loss(engine.net(x), y, wt)
 
     return engine.apply(opt, losses(), sum(len(pos) for pos, _ in parts))
