@@ -40,6 +40,7 @@ def _fit(budget: str) -> tuple[Engine, Method]:
     return engine, method
 
 
+@pytest.mark.slow
 def test_images_budget_counts_images_and_steps_budget_counts_erm_steps():
     engine, method = _fit("images")     # 2 epochs x 24 images at 3 a step
     assert (engine.images_seen, engine.optimizer_steps) == (48, 16)

@@ -158,6 +158,7 @@ def test_an_array_of_changed_files_supersedes_the_old_one(ds, tmp_path):
 
 # --- the case: a run on a damaged cache gives the clean run's numbers ----------
 
+@pytest.mark.slow
 def test_run_on_a_damaged_or_truncated_cache_equals_a_clean_run(tmp_path, monkeypatch):
     from test_run import NAME, load_release, write_release  # the tiny release of the run tests
 

@@ -62,6 +62,7 @@ def test_terminal_output_has_no_control_characters_or_line_breaks(tmp_path, caps
     assert len(rows) == 3 and all("evil next" in r for r in rows)   # one row each, intact
 
 
+@pytest.mark.slow
 def test_report_renders_hostile_names_in_every_format(tmp_path, capsys):
     """'$...$' no longer crashes report in matplotlib's mathtext; no newline breaks a
     Markdown or LaTeX row; the index page is written."""

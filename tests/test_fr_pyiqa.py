@@ -63,6 +63,7 @@ def test_missing_weights_is_one_line_naming_file_and_folder(release, tmp_path, c
     assert "weights file" in err[0] and ".pth" in err[0] and "never downloads" in err[0]
 
 
+@pytest.mark.slow
 def test_metric_that_cannot_take_the_size_is_refused_by_name(release, tmp_path, capsys):
     code = run(release, tmp_path / "o", "fr-split", "pyiqa-fr:ms_ssim", "--dataset", NAME, "--splits", "1")
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("bench:")]

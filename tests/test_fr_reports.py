@@ -60,6 +60,7 @@ def _row(table: str, start: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")]
 
 
+@pytest.mark.slow
 def test_fr_tables_mark_label_sources_and_keep_them_out_of_rank_and_bold(runs, tmp_path, capsys):
     rep = tmp_path / "report"
     assert main(["report", "--runs", str(runs), "--out", str(rep), "--bootstrap", "0"]) == 0

@@ -4,6 +4,7 @@ PIL's, the CPU resize view is still PIL's."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -149,6 +150,7 @@ def test_run_jobs_on_one_gpu_fit_the_free_memory():
     assert pack_on_gpu(cfg, 1, 0, lines.append, free=lambda d: 0) == 1 and len(lines) == 1
 
 
+@pytest.mark.slow
 def test_speed_aggregates_fold_processes_sharing_the_device():
     import pytest
 
@@ -168,6 +170,7 @@ def test_speed_aggregates_fold_processes_sharing_the_device():
         assert f["per_fold_img_s"] == pytest.approx(f["img_s"] / int(n))
 
 
+@pytest.mark.slow
 def test_compiled_meta_iterations_do_not_recompile():
     """torch.compile (eager backend: no compiler needed): CIS with bn_batch=global toggles
     BatchNorm modes and momentum every meta-iteration; after the first one every state has

@@ -361,6 +361,7 @@ def test_report_without_runs_says_so(tmp_path, capsys):
     assert "--paper" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_report_with_measured_runs_and_figures(tmp_path, monkeypatch, capsys):
     import bench.commands.report as report_cmd
 

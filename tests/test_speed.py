@@ -44,6 +44,7 @@ def run_json(capsys, *extra) -> dict:
     return json.loads(out)
 
 
+@pytest.mark.slow
 def test_json_report_for_cis(monkeypatch, capsys):
     small_standin(monkeypatch)
     r = run_json(capsys)
@@ -70,6 +71,7 @@ def test_json_report_for_cis(monkeypatch, capsys):
     assert r["method_over_erm_per_image"] == pytest.approx(r["erm_img_s"] / r["method_img_s"])
 
 
+@pytest.mark.slow
 def test_table_names_device_ratios_and_data(monkeypatch, capsys):
     small_standin(monkeypatch)
     assert cli_main(["speed", *SMALL, "--method", "cip"]) == 0
@@ -147,6 +149,7 @@ def test_usage_errors(capsys):
     assert "cdfr" in err and "train_seconds" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_compiled_engine_trains_like_the_eager_one():
     """engine.compile goes through torch.compile (eager backend: tracing only, no C++
     compiler needed); the compiled step computes what the plain one does."""
