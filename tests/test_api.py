@@ -17,14 +17,34 @@ from bench.cli import build_parser
 from bench.cli import main as cli_main
 from bench.commands.options import spec_from_args
 from bench.core.errors import UsageError
+from tests.test_run import NAME, release  # noqa: F401 - the tiny release fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
 DRIVER = """
-import json, sys
+import csv, json, sys
+from pathlib import Path
 from bench import RunSpec, run
-records = run(RunSpec(protocol="lodo", method="erm", profile="smoke", folds=("GB",),
-                      settings={"device": "cpu"}, out=sys.argv[1]))
+from bench.data.records import Dataset, Record
+from bench.data.registry import DATASETS, DatasetSpec, dataset_names
+
+NAME, release = sys.argv[2], Path(sys.argv[3])
+
+
+def load(root):  # the tiny release of tests/test_run.py, read without importing the tests
+    with open(Path(root) / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    records = [Record(image=r["image"], mos=float(r["mos"]), mos_raw=float(r["mos"]),
+                      ref=r["ref"], ref_image=r["ref_image"], dist_type=r["type"],
+                      level=int(r["level"])) for r in rows]
+    return Dataset(NAME, Path(root), records, "synthetic", sorted({r["type"] for r in rows}))
+
+
+dataset_names()
+DATASETS[NAME] = DatasetSpec(NAME, load, kind="synthetic", synthetic=False)
+records = run(RunSpec(protocol="lodo", method="erm", profile="smoke", folds=("A",),
+                      options={"dataset": NAME},
+                      settings={"device": "cpu", "data." + NAME: str(release)}, out=sys.argv[1]))
 loaded = sorted(m for m in sys.modules if m.startswith(("bench.commands", "bench.cli")))
 print(json.dumps({"folds": [r.fold for r in records], "targets": records[0].targets,
                   "cli_modules": loaded}))
@@ -32,22 +52,22 @@ print(json.dumps({"folds": [r.fold for r in records], "targets": records[0].targ
 
 
 @pytest.mark.slow
-def test_a_lodo_fold_runs_from_a_spec_without_argv(tmp_path, shared_suite_cache, monkeypatch):
-    monkeypatch.setenv("BENCH_CACHE", str(shared_suite_cache))   # the in-process run's too
+def test_a_lodo_fold_runs_from_a_spec_without_argv(tmp_path, release):
     out = tmp_path / "runs"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE": str(shared_suite_cache)}
-    proc = subprocess.run([sys.executable, "-c", DRIVER, str(out)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}   # BENCH_CACHE: the release fixture's
+    proc = subprocess.run([sys.executable, "-c", DRIVER, str(out), NAME, str(release)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert got["folds"] == ["GB"] and got["cli_modules"] == []   # no command line involved
-    t = got["targets"]["syn-kadid"]
+    assert got["folds"] == ["A"] and got["cli_modules"] == []   # no command line involved
+    t = got["targets"][NAME]
     assert t["n"] > 0 and -1 <= t["srocc"] <= 1
     folders = [p for p in out.iterdir() if p.is_dir()]
     assert len(folders) == 1 and (folders[0] / "done").is_file()
     # the command line with the same options finds that folder done (same config, same hash)
-    argv = ["run", "--protocol", "lodo", "--method", "erm", "--profile", "smoke", "--folds",
-            "GB", "--device", "cpu", "--runs", str(out), "--quiet"]
+    argv = ["run", "--protocol", "lodo", "--method", "erm", "--profile", "smoke", "--dataset",
+            NAME, "--set", f"data.{NAME}={release}", "--folds", "A", "--device", "cpu",
+            "--runs", str(out), "--quiet"]
     assert cli_main(argv) == 0
     assert [p for p in out.iterdir() if p.is_dir()] == folders
 

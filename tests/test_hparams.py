@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.test_run import NAME, release  # noqa: F401 - the tiny release fixture
+
 from bench.app.hparams import DRAW_KEY, draw, search_space, with_draws
 from bench.app.spec import RunSpec
 from bench.core.config import resolve
@@ -54,15 +56,13 @@ def test_user_set_values_are_kept_and_the_rest_unchanged():
     assert len({s.key() for s in specs}) == 4
 
 
-@pytest.mark.slow
-def test_sweep_dry_run_lists_every_draw(capsys, shared_suite_cache, monkeypatch):
+def test_sweep_dry_run_lists_every_draw(capsys, release):
     from bench.cli import main
 
-    monkeypatch.setenv("BENCH_CACHE", str(shared_suite_cache))   # the dry run opens syn-kadid
-
     assert main(["sweep", "--method", "erm,cis", "--hparams", "3", "--validation", "true",
-                 "--folds", "GB", "--profile", "smoke", "--dry-run"]) == 0
+                 "--dataset", NAME, "--set", f"data.{NAME}={release}", "--folds", "A",
+                 "--profile", "smoke", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "erm syn-kadid smoke draw 0: defaults" in out
-    assert "cis syn-kadid smoke draw 2: " in out and "method.beta=" in out
+    assert f"erm {NAME} smoke draw 0: defaults" in out
+    assert f"cis {NAME} smoke draw 2: " in out and "method.beta=" in out
     assert "6 runs, 0 done, 6 to do" in out

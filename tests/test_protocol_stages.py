@@ -17,6 +17,7 @@ from bench.engine.method import Method
 from bench.engine.samplers import BatchSampler
 from bench.engine.stages import Fit, FoldRun, Stage, run_loop
 from bench.engine.session import train_set_from
+from tests.test_run import NAME, release  # noqa: F401 - the tiny release fixture
 
 
 class HeadOnly(Method):
@@ -26,7 +27,7 @@ class HeadOnly(Method):
 
     def setup(self, ctx: FitContext) -> None:
         self.optimizer = ctx.engine.adam(ctx.engine.model.head.parameters(), 1e-2)
-        self.sampler = BatchSampler(np.arange(len(ctx.train)), 8, ctx.engine.rng)
+        self.sampler = BatchSampler(np.arange(len(ctx.train)), 4, ctx.engine.rng)
 
     def schedule(self) -> dict:
         return {"epochs": 2, "lr_decay": 1.0, "lr_step_epochs": 1, "iterations_per_epoch": 2}
@@ -61,7 +62,7 @@ class TuneHead(Stage):
 
 @pytest.fixture
 def lodo_then_head():
-    """'lodo-head': LODO whose folds tune the head on a tenth of their training images."""
+    """'lodo-head': LODO whose folds tune the head on half of their training images."""
     lodo = PROTOCOLS.get("lodo")
 
     class LodoThenHead(lodo):
@@ -71,7 +72,7 @@ def lodo_then_head():
             out = super().folds(opts, datasets, seed)
             for fold in out:
                 (name, train), = fold.method_parts()
-                fold.stages = [Fit([(name, train)]), TuneHead([(name, train[::10])])]
+                fold.stages = [Fit([(name, train)]), TuneHead([(name, train[::2])])]
             return out
 
     PROTOCOLS.add("lodo-head", LodoThenHead)
@@ -83,11 +84,9 @@ def _state(folder):
     return torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
 
 
-@pytest.mark.slow
-def test_a_protocol_adds_a_stage_without_an_engine_edit(lodo_then_head, tmp_path,
-                                                        shared_suite_cache, monkeypatch):
-    monkeypatch.setenv("BENCH_CACHE", str(shared_suite_cache))
-    common = dict(method="erm", profile="smoke", folds=("GB",), settings={"device": "cpu"})
+def test_a_protocol_adds_a_stage_without_an_engine_edit(lodo_then_head, tmp_path, release):
+    common = dict(method="erm", profile="smoke", folds=("A",), options={"dataset": NAME},
+                  settings={"device": "cpu", f"data.{NAME}": str(release)})
     plain, = run(RunSpec(protocol="lodo", out=str(tmp_path / "plain"), **common))
     tuned, = run(RunSpec(protocol=lodo_then_head, out=str(tmp_path / "tuned"), **common))
     assert tuned.facts["loss_history"] == plain.facts["loss_history"]     # the same fit first
