@@ -22,14 +22,16 @@ from tests.test_run import NAME, release, run_cli, run_folders  # noqa: F401  (f
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readme_snippet(path: str) -> str:
-    """The python block of the README's "Adding a method, a protocol, ..." section that
-    starts with the comment ``# <path>``."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Adding a method, a protocol", 1)[1].split("\n## ", 1)[0]
-    blocks = [b for b in re.findall(r"```python\n(.*?)```", section, flags=re.S)
+def readme_snippet(path: str, doc: str = "README.md") -> str:
+    """The python block that starts with the comment ``# <path>`` in the README's "Adding a
+    method, a protocol, ..." section, or anywhere in ``doc`` when that is another page (the
+    protocol's worked example lives in docs/extending.md)."""
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    if doc == "README.md":
+        text = text.split("## Adding a method, a protocol", 1)[1].split("\n## ", 1)[0]
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
               if b.startswith(f"# {path}\n")]
-    assert len(blocks) == 1, f"the section holds one python block for {path}"
+    assert len(blocks) == 1, f"{doc} holds one python block for {path}"
     return blocks[0]
 
 
@@ -43,7 +45,7 @@ def test_readme_protocol_snippet_runs(release, tmp_path, monkeypatch):
 
     PROTOCOLS.discover()
     monkeypatch.setattr(PROTOCOLS, "_items", dict(PROTOCOLS._items))        # undone after
-    code = readme_snippet("protocols/half.py")
+    code = readme_snippet("protocols/half.py", "docs/extending.md")
     exec(compile(code, "README.md:half", "exec"), {"__name__": "bench.protocols.half"})
     out = tmp_path / "out"
     assert main(["run", "--protocol", "half", "--method", "erm", "--profile", "smoke",
@@ -158,3 +160,8 @@ def test_entry_point_plugin_runs_under_cross_and_finetune(release, tmp_path):
     assert len(list((tmp_path / "finetune").glob("*/metrics.json"))) == 2
     models = list((tmp_path / "finetune" / "models").glob("*/metrics.json"))
     assert len(models) == 1 and json.loads(models[0].read_text())["kind"] == "model"
+
+
+def test_the_method_example_is_the_same_in_the_readme_and_docs_extending():
+    assert readme_snippet("methods/tails.py") == readme_snippet("methods/tails.py",
+                                                                "docs/extending.md")
