@@ -175,7 +175,7 @@ def label_entities(spec: TableSpec, runs: pd.DataFrame, paper_methods: list[str]
     text = {f: df[f].astype(str) for f in settings}
     df["entity_key"] = list(zip(df[field_].astype(str), df["dataset"].astype(str),
                                 *(text[f] for f in settings)))
-    from .fr import label_source_marks, strongest   # fr builds on grid, which imports this
+    from .label_source import label_source_marks, strongest
 
     row_marks = label_source_marks(df, by=["dataset"])
     marks: dict[tuple, list[str]] = {}
@@ -312,6 +312,6 @@ def mark_notes(runs: pd.DataFrame) -> list[str]:
     (:func:`label_entities`' output): none when no entity is marked."""
     if runs is None or runs.empty or "entity_mark" not in runs.columns:
         return []
-    from .fr import mark_notes as fr_mark_notes
+    from .label_source import mark_notes as fr_mark_notes
 
     return fr_mark_notes(runs["entity_mark"], runs)
