@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import bench.engine.fold
-import bench.engine.session
 from bench.cli import main
-from bench.data.synthetic import suite
+from tests.no_data import forbid_data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,14 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture()
 def no_data(monkeypatch, tmp_path):
     """BENCH_CACHE in tmp; loading any data (the plan, the suite) fails the test."""
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-
-    def forbidden(*a, **k):
-        raise AssertionError("data was loaded before the command line was validated")
-
-    monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.engine.session, "load_plan", forbidden)
-    monkeypatch.setattr(bench.engine.session, "prepare", forbidden)
+    forbid_data(monkeypatch, tmp_path, 'the command line was validated', 'load_plan', 'prepare')
     return tmp_path / "cache"
 
 

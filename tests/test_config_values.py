@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-import bench.engine.fold
 from bench.cli import main
 from bench.core.config import resolve, validate
-from bench.data.synthetic import suite
 from bench.core.errors import UsageError
+from tests.no_data import forbid_data
 
 
 @pytest.fixture()
 def no_data(monkeypatch, tmp_path):
     """BENCH_CACHE in tmp; loading any data (the suite, the plan's datasets) fails the test."""
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-
-    def forbidden(*a, **k):
-        raise AssertionError("data was touched before the config was validated")
-
-    monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.engine.session, "open_dataset", forbidden)
+    forbid_data(monkeypatch, tmp_path, 'the config was validated', 'open_dataset')
     return tmp_path / "cache"
 
 

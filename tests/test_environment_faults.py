@@ -15,21 +15,14 @@ import bench.engine.fold
 import bench.engine.session
 import bench.app.environment as env
 from bench.cli import main
-from bench.data.synthetic import suite
 from bench.core.errors import BenchError
+from tests.no_data import forbid_data
 
 
 @pytest.fixture()
 def no_data(monkeypatch, tmp_path):
     """BENCH_CACHE in tmp; loading any data fails the test (faults come first)."""
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-
-    def forbidden(*a, **k):
-        raise AssertionError("data was loaded before the environment was checked")
-
-    monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.engine.session, "load_plan", forbidden)
-    monkeypatch.setattr(bench.engine.session, "prepare", forbidden)
+    forbid_data(monkeypatch, tmp_path, 'the environment was checked', 'load_plan', 'prepare')
     return tmp_path
 
 

@@ -10,19 +10,13 @@ import bench.engine.session
 from bench.cli import main
 from bench.core.errors import UsageError
 from bench.core.registry import PROTOCOLS
-from bench.data.synthetic import suite
+from tests.no_data import forbid_data
 
 
 @pytest.fixture()
 def no_data(monkeypatch, tmp_path):
     """Loading any data fails the test: the refusal comes first."""
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-
-    def forbidden(*a, **k):
-        raise AssertionError("data was loaded before the leak was refused")
-
-    monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.engine.session, "prepare", forbidden)
+    forbid_data(monkeypatch, tmp_path, 'the leak was refused', 'prepare')
     return tmp_path
 
 

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import pytest
 
-import bench.engine.session
 from bench.app.results import load_results
 from bench.cli import main
 from bench.core.config import config_hash, resolve
 from bench.core.errors import UsageError
 from bench.core.registry import METHODS, PROTOCOLS
-from bench.data.synthetic import suite
 from bench.engine.fold import init_label
 from bench.engine.protocol import Fold
 from bench.engine.session import check_config, fold_config, weights_identity
 from bench.reports.leaderboard import build_leaderboard, format_text
 
 from fake_runs import make_run
+from tests.no_data import forbid_data
 
 
 @pytest.fixture()
@@ -40,13 +39,8 @@ def config(profile: str, method: str = "cis", **sets) -> dict:
 
 @pytest.fixture()
 def no_data(monkeypatch, tmp_path):
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-
-    def forbidden(*a, **k):
-        raise AssertionError("data was touched before the weights were checked")
-
-    monkeypatch.setattr(suite, "ensure_suite", forbidden)
-    monkeypatch.setattr(bench.engine.session, "prepare", forbidden)
+    """BENCH_CACHE in tmp; generating or loading data fails the test."""
+    forbid_data(monkeypatch, tmp_path, 'the weights were checked', 'prepare')
     return tmp_path
 
 
